@@ -1,0 +1,3 @@
+//! One [`Forwarder`](crate::Forwarder) per method, on tokio.
+
+pub mod upnp;

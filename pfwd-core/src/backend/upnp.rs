@@ -1,0 +1,521 @@
+//! UPnP-IGD on `igd-next`: discovery with pfwd's own deadline and retries,
+//! mapping (a given port or any port), the external address, deletion and
+//! listing, with the gateway's error codes turned into actionable errors.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+use igd_next::aio::Gateway;
+use igd_next::aio::tokio::Tokio;
+use igd_next::{
+    AddAnyPortError, AddPortError, GetExternalIpError, GetGenericPortMappingEntryError,
+    PortMappingProtocol, RemovePortError, RequestError, SearchError, SearchOptions,
+};
+use tokio::task::JoinSet;
+use tokio::time::{sleep_until, timeout};
+
+use crate::error::{Error, GatewayCode, Holder, Result, UpnpCode};
+use crate::forwarder::{BoxFuture, Forwarder};
+use crate::gateway::{GatewayInfo, default_gateway};
+use crate::mapping::{
+    GatewayMapping, Lease, Mapping, MappingRequest, Method, MethodState, Protocol,
+};
+
+/// The SSDP multicast group and port (UPnP Device Architecture 1.1, 1.3.2).
+const SSDP_MULTICAST: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(239, 255, 255, 250), 1900));
+
+/// How many entries pfwd reads at most when listing a gateway's mappings.
+const MAX_LISTED: u32 = 1024;
+
+/// Options for [`Upnp::discover_with`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct UpnpOptions {
+    /// The whole budget for finding the gateway and reading its description
+    /// (default 2 s; igd-next alone would wait 10 s).
+    pub discovery_timeout: Duration,
+    /// The first wait before a search is sent again; it doubles after each
+    /// try (default 250 ms). Searches are UDP and may be lost.
+    pub retry_interval: Duration,
+    /// The budget for each SOAP request to the gateway (default 3 s).
+    pub request_timeout: Duration,
+    /// The gateway to ask; `None` finds the default gateway.
+    pub gateway: Option<GatewayInfo>,
+    /// Also search by multicast (239.255.255.250:1900), for an IGD that is
+    /// not the default gateway or ignores unicast searches (default true).
+    pub multicast: bool,
+}
+
+impl Default for UpnpOptions {
+    fn default() -> Self {
+        UpnpOptions {
+            discovery_timeout: Duration::from_secs(2),
+            retry_interval: Duration::from_millis(250),
+            request_timeout: Duration::from_secs(3),
+            gateway: None,
+            multicast: true,
+        }
+    }
+}
+
+/// A UPnP-IGD gateway found on the LAN, as a [`Forwarder`].
+///
+/// ```no_run
+/// # async fn demo() -> pfwd_core::Result<()> {
+/// use pfwd_core::{Forwarder, MappingRequest, Protocol, Upnp};
+/// let upnp = Upnp::discover().await?;
+/// let request = MappingRequest::builder(Protocol::Tcp, 8080).build()?;
+/// let mapping = upnp.map(&request).await?;
+/// println!("reachable at {}", mapping.external());
+/// upnp.unmap(&mapping).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Upnp {
+    igd: Gateway<Tokio>,
+    info: GatewayInfo,
+    request_timeout: Duration,
+}
+
+impl Upnp {
+    /// Find the UPnP gateway with the default options.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoGateway`] when no default route exists or no IGD answers
+    /// within the budget; [`Error::InvalidResponse`] when one answered with a
+    /// description pfwd cannot use.
+    pub async fn discover() -> Result<Upnp> {
+        Upnp::discover_with(UpnpOptions::default()).await
+    }
+
+    /// Find the UPnP gateway: search the gateway by unicast (and the LAN by
+    /// multicast) at once, again after `retry_interval`, doubling, until an
+    /// IGD answers or `discovery_timeout` runs out.
+    ///
+    /// # Errors
+    ///
+    /// As [`Upnp::discover`].
+    pub async fn discover_with(options: UpnpOptions) -> Result<Upnp> {
+        let info = match options.gateway.clone() {
+            Some(info) => info,
+            None => default_gateway()?,
+        };
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::now() + options.discovery_timeout;
+        let mut targets = vec![SocketAddr::V4(SocketAddrV4::new(info.gateway, 1900))];
+        if options.multicast {
+            targets.push(SSDP_MULTICAST);
+        }
+
+        let mut searches = JoinSet::new();
+        let mut next_try = tokio::time::Instant::now();
+        let mut interval = options.retry_interval.max(Duration::from_millis(10));
+        let mut tries = 0u32;
+        let mut last_problem: Option<SearchError> = None;
+        loop {
+            tokio::select! {
+                () = sleep_until(next_try), if next_try < deadline => {
+                    tries += 1;
+                    for target in &targets {
+                        let mut search = SearchOptions::default();
+                        search.bind_addr = SocketAddr::V4(SocketAddrV4::new(info.local, 0));
+                        search.broadcast_address = *target;
+                        search.timeout = Some(deadline.saturating_duration_since(tokio::time::Instant::now()));
+                        search.single_search_timeout = Some(options.discovery_timeout);
+                        search.gateway_ip_version = igd_next::GatewayIpVersion::V4;
+                        searches.spawn(igd_next::aio::tokio::search_gateway(search));
+                    }
+                    next_try += interval;
+                    interval *= 2;
+                }
+                Some(joined) = searches.join_next() => match joined {
+                    Ok(Ok(igd)) => {
+                        return Ok(Upnp { igd, info, request_timeout: options.request_timeout });
+                    }
+                    Ok(Err(SearchError::NoResponseWithinTimeout)) => {}
+                    Ok(Err(e)) => last_problem = Some(e),
+                    Err(join) => last_problem = Some(SearchError::IoError(std::io::Error::other(join))),
+                },
+                () = sleep_until(deadline) => break,
+            }
+        }
+        let asked = targets
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" and ");
+        let waited = started.elapsed().as_millis();
+        Err(match last_problem {
+            Some(SearchError::InvalidResponse | SearchError::XmlError(_)) => {
+                Error::InvalidResponse {
+                    method: Method::Upnp,
+                    detail:
+                        "a UPnP device answered the search but its description could not be read"
+                            .into(),
+                }
+            }
+            Some(other) => Error::NoGateway {
+                method: Some(Method::Upnp),
+                detail: format!(
+                    "no usable answer to {tries} SSDP searches sent to {asked} in {waited} ms (last problem: {other})"
+                ),
+            },
+            None => Error::NoGateway {
+                method: Some(Method::Upnp),
+                detail: format!(
+                    "no answer to {tries} SSDP searches sent to {asked} in {waited} ms"
+                ),
+            },
+        })
+    }
+
+    /// The gateway pfwd talks to and this host's address on its network.
+    pub fn gateway(&self) -> &GatewayInfo {
+        &self.info
+    }
+
+    /// The URL of the device description the gateway advertised.
+    pub fn description_url(&self) -> String {
+        format!("http://{}{}", self.igd.addr, self.igd.root_url)
+    }
+
+    /// Run one SOAP exchange under pfwd's request budget.
+    async fn call<T>(&self, operation: &str, fut: impl Future<Output = T>) -> Result<T> {
+        timeout(self.request_timeout, fut)
+            .await
+            .map_err(|_| Error::Timeout {
+                method: Method::Upnp,
+                operation: operation.to_string(),
+                after: self.request_timeout,
+            })
+    }
+
+    async fn external_ipv4(&self) -> Result<Ipv4Addr> {
+        match self
+            .call("the external-address request", self.igd.get_external_ip())
+            .await?
+        {
+            Ok(IpAddr::V4(ip)) if !ip.is_unspecified() => Ok(ip),
+            Ok(other) => Err(Error::InvalidResponse {
+                method: Method::Upnp,
+                detail: format!(
+                    "the gateway reports {other} as its external address, so it has no usable \
+                     IPv4 connection to the internet yet"
+                ),
+            }),
+            Err(GetExternalIpError::ActionNotAuthorized) => Err(refused(
+                "reading the external address",
+                UpnpCode::NOT_AUTHORIZED.0,
+            )),
+            Err(GetExternalIpError::RequestError(e)) => {
+                Err(request_error("reading the external address", e))
+            }
+        }
+    }
+
+    async fn add(
+        &self,
+        request: &MappingRequest,
+        internal: SocketAddrV4,
+        lease: Lease,
+    ) -> Result<u16> {
+        let protocol = igd_protocol(request.protocol());
+        let what = describe(request, internal);
+        let local = SocketAddr::V4(internal);
+        match request.external_port() {
+            Some(port) => {
+                let fut = self.igd.add_port(
+                    protocol,
+                    port,
+                    local,
+                    lease.as_secs(),
+                    request.description(),
+                );
+                match self.call("the port-mapping request", fut).await? {
+                    Ok(()) => Ok(port),
+                    Err(AddPortError::PortInUse) => {
+                        Err(self.conflict(request.protocol(), port).await)
+                    }
+                    Err(AddPortError::ActionNotAuthorized) => Err(refused(&what, 606)),
+                    Err(AddPortError::SamePortValuesRequired) => Err(refused(&what, 724)),
+                    Err(AddPortError::OnlyPermanentLeasesSupported) => Err(refused(&what, 725)),
+                    Err(AddPortError::DescriptionTooLong) => Err(refused(&what, 605)),
+                    Err(AddPortError::RequestError(e)) => Err(request_error(&what, e)),
+                    Err(
+                        AddPortError::InternalPortZeroInvalid
+                        | AddPortError::ExternalPortZeroInvalid,
+                    ) => Err(Error::invalid("port 0 is not a port: give 1-65535")),
+                }
+            }
+            None => {
+                let fut =
+                    self.igd
+                        .add_any_port(protocol, local, lease.as_secs(), request.description());
+                match self.call("the port-mapping request", fut).await? {
+                    Ok(port) if port != 0 => Ok(port),
+                    Ok(_) => Err(Error::InvalidResponse {
+                        method: Method::Upnp,
+                        detail: "the gateway granted external port 0".into(),
+                    }),
+                    Err(AddAnyPortError::ActionNotAuthorized) => Err(refused(&what, 606)),
+                    Err(AddAnyPortError::NoPortsAvailable) => Err(refused(&what, 728)),
+                    Err(AddAnyPortError::ExternalPortInUse) => {
+                        Err(self.conflict(request.protocol(), internal.port()).await)
+                    }
+                    Err(AddAnyPortError::OnlyPermanentLeasesSupported) => Err(refused(&what, 725)),
+                    Err(AddAnyPortError::DescriptionTooLong) => Err(refused(&what, 605)),
+                    Err(AddAnyPortError::RequestError(e)) => Err(request_error(&what, e)),
+                    Err(AddAnyPortError::InternalPortZeroInvalid) => Err(Error::invalid(
+                        "internal port 0 is not a port: give 1-65535",
+                    )),
+                }
+            }
+        }
+    }
+
+    /// A conflict error naming the holder of `port`, where the gateway's list shows it.
+    async fn conflict(&self, protocol: Protocol, port: u16) -> Error {
+        let holder = match self.list_mappings().await {
+            Ok(list) => list
+                .into_iter()
+                .find(|m| m.protocol == protocol && m.external_port == port)
+                .and_then(|m| {
+                    let ip: Ipv4Addr = m.internal_client.parse().ok()?;
+                    Some(Holder {
+                        internal: SocketAddrV4::new(ip, m.internal_port),
+                        description: m.description,
+                    })
+                }),
+            Err(_) => None,
+        };
+        Error::Conflict {
+            method: Method::Upnp,
+            protocol,
+            external_port: port,
+            holder,
+        }
+    }
+
+    async fn list_mappings(&self) -> Result<Vec<GatewayMapping>> {
+        let mut out = Vec::new();
+        for index in 0..MAX_LISTED {
+            let fut = self.igd.get_generic_port_mapping_entry(index);
+            match self.call("the mapping-list request", fut).await? {
+                Ok(e) => out.push(GatewayMapping {
+                    protocol: match e.protocol {
+                        PortMappingProtocol::TCP => Protocol::Tcp,
+                        PortMappingProtocol::UDP => Protocol::Udp,
+                    },
+                    external_port: e.external_port,
+                    internal_client: e.internal_client,
+                    internal_port: e.internal_port,
+                    description: e.port_mapping_description,
+                    lease: Lease::from_secs(e.lease_duration),
+                    enabled: e.enabled,
+                }),
+                // The end of the list: 713 per the specification; some routers say 714 or 402.
+                Err(GetGenericPortMappingEntryError::SpecifiedArrayIndexInvalid) => break,
+                Err(GetGenericPortMappingEntryError::RequestError(RequestError::ErrorCode(
+                    714 | 402,
+                    _,
+                ))) => break,
+                Err(GetGenericPortMappingEntryError::ActionNotAuthorized) => {
+                    return Err(refused("listing mappings", 606));
+                }
+                Err(GetGenericPortMappingEntryError::RequestError(e)) => {
+                    return Err(request_error("listing mappings", e));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Forwarder for Upnp {
+    fn method(&self) -> Method {
+        Method::Upnp
+    }
+
+    fn external_address(&self) -> BoxFuture<'_, Result<Ipv4Addr>> {
+        Box::pin(self.external_ipv4())
+    }
+
+    fn map<'a>(&'a self, request: &'a MappingRequest) -> BoxFuture<'a, Result<Mapping>> {
+        Box::pin(async move {
+            if let Some(prev) = request.previous()
+                && prev.method() != Method::Upnp
+            {
+                return Err(Error::invalid(format!(
+                    "this mapping was made over {}; renew it with that method",
+                    prev.method()
+                )));
+            }
+            let host = request.internal_ip().unwrap_or(self.info.local);
+            if !self.info.is_on_lan(host) {
+                return Err(Error::invalid(format!(
+                    "{host} is not on the gateway's network ({}): give the LAN address of the \
+                     server, such as {}",
+                    self.info.lan.map(|n| n.to_string()).unwrap_or_default(),
+                    self.info.local
+                )));
+            }
+            let internal = SocketAddrV4::new(host, request.internal_port());
+            // Ask for the mapping and the external address at once: two round trips in parallel.
+            let (added, external_ip) = tokio::join!(
+                self.add(request, internal, request.lease()),
+                self.external_ipv4()
+            );
+            let (port, lease, forced_permanent) = match added {
+                Ok(port) => (port, request.lease(), false),
+                Err(Error::Refused {
+                    code: GatewayCode::Upnp(UpnpCode::ONLY_PERMANENT_LEASES),
+                    ..
+                }) if request.permanent_fallback() && request.lease() != Lease::Permanent => {
+                    // The router takes only lease 0: map permanently and own the cleanup.
+                    let port = self.add(request, internal, Lease::Permanent).await?;
+                    (port, Lease::Permanent, true)
+                }
+                Err(e) => return Err(e),
+            };
+            let granted_at = Instant::now();
+            let external_ip = match external_ip {
+                Ok(ip) => ip,
+                Err(e) => {
+                    // Do not leave a mapping behind that the caller cannot use.
+                    let _ = self
+                        .call(
+                            "the delete request",
+                            self.igd.remove_port(igd_protocol(request.protocol()), port),
+                        )
+                        .await;
+                    return Err(e);
+                }
+            };
+            Ok(Mapping::new(
+                Method::Upnp,
+                request.protocol(),
+                self.info.gateway,
+                SocketAddrV4::new(external_ip, port),
+                internal,
+                lease,
+                granted_at,
+                request.description(),
+                MethodState::Upnp { forced_permanent },
+            ))
+        })
+    }
+
+    fn unmap<'a>(&'a self, mapping: &'a Mapping) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let what = format!(
+                "deleting {} port {}",
+                mapping.protocol(),
+                mapping.external().port()
+            );
+            let fut = self
+                .igd
+                .remove_port(igd_protocol(mapping.protocol()), mapping.external().port());
+            match self.call("the delete request", fut).await? {
+                Ok(()) | Err(RemovePortError::NoSuchPortMapping) => Ok(()),
+                Err(RemovePortError::ActionNotAuthorized) => Err(refused(&what, 606)),
+                Err(RemovePortError::RequestError(e)) => Err(request_error(&what, e)),
+            }
+        })
+    }
+
+    fn list(&self) -> BoxFuture<'_, Result<Vec<GatewayMapping>>> {
+        Box::pin(self.list_mappings())
+    }
+}
+
+fn igd_protocol(p: Protocol) -> PortMappingProtocol {
+    match p {
+        Protocol::Tcp => PortMappingProtocol::TCP,
+        Protocol::Udp => PortMappingProtocol::UDP,
+    }
+}
+
+fn describe(request: &MappingRequest, internal: SocketAddrV4) -> String {
+    match request.external_port() {
+        Some(p) => format!("{} port {p} -> {internal}", request.protocol()),
+        None => format!("any {} port -> {internal}", request.protocol()),
+    }
+}
+
+fn refused(what: &str, code: u16) -> Error {
+    Error::Refused {
+        method: Method::Upnp,
+        what: what.to_string(),
+        code: GatewayCode::Upnp(UpnpCode(code)),
+    }
+}
+
+/// Turn igd-next's transport and protocol errors into pfwd's.
+fn request_error(what: &str, e: RequestError) -> Error {
+    match e {
+        RequestError::ErrorCode(code, _) => refused(what, code),
+        RequestError::UnsupportedAction(action) => Error::Unsupported {
+            method: Method::Upnp,
+            what: what.to_string(),
+            detail: format!("the gateway's service has no {action} action"),
+        },
+        RequestError::InvalidResponse(text) => Error::InvalidResponse {
+            method: Method::Upnp,
+            detail: format!("unreadable answer to {what}: {}", excerpt(&text)),
+        },
+        RequestError::Utf8Error(_) => Error::InvalidResponse {
+            method: Method::Upnp,
+            detail: format!("the answer to {what} is not UTF-8 text"),
+        },
+        RequestError::IoError(io) => Error::io(format!("talking UPnP to the gateway ({what})"), io),
+        other => Error::NoGateway {
+            method: Some(Method::Upnp),
+            detail: format!("the gateway's UPnP service stopped answering ({what}: {other})"),
+        },
+    }
+}
+
+/// At most 160 characters of a gateway's answer, on one line.
+fn excerpt(text: &str) -> String {
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(160)
+        .collect();
+    if text.chars().count() > 160 {
+        format!("{one_line}...")
+    } else {
+        one_line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn soap_codes_become_actionable_errors() {
+        let e = request_error(
+            "TCP port 80",
+            RequestError::ErrorCode(606, "ActionNotAuthorized".into()),
+        );
+        assert!(matches!(
+            e,
+            Error::Refused {
+                code: GatewayCode::Upnp(UpnpCode(606)),
+                ..
+            }
+        ));
+        let e = request_error("x", RequestError::InvalidResponse("<html>\n".repeat(100)));
+        let s = e.to_string();
+        assert!(s.contains("...") && !s.contains('\n'), "{s}");
+    }
+
+    #[test]
+    fn excerpt_is_bounded() {
+        assert_eq!(excerpt("short"), "short");
+        assert_eq!(excerpt(&"a".repeat(500)).len(), 163);
+    }
+}

@@ -1,0 +1,80 @@
+//! The [`Forwarder`] trait: one way of asking a gateway for port mappings.
+
+use std::future::Future;
+use std::net::Ipv4Addr;
+use std::pin::Pin;
+
+use crate::error::{Error, Result};
+use crate::mapping::{GatewayMapping, Mapping, MappingRequest, Method};
+
+/// A boxed, sendable future, as returned by [`Forwarder`]'s methods so that
+/// the trait stays object-safe (`Box<dyn Forwarder>`).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One way of asking a gateway for port mappings: PCP, NAT-PMP, UPnP-IGD, the
+/// manual guide, or a backend of your own (a router's HTTP API, a cloud
+/// firewall).
+///
+/// The trait is object-safe: the automatic client holds `Box<dyn Forwarder>`.
+/// Implement it with `Box::pin(async move { ... })` bodies.
+///
+/// ```
+/// use std::net::{Ipv4Addr, SocketAddrV4};
+/// use std::time::Instant;
+/// use pfwd_core::{BoxFuture, Forwarder, Lease, Mapping, MappingRequest, Method, MethodState};
+///
+/// /// A "gateway" that grants everything, for a demo.
+/// #[derive(Debug)]
+/// struct Yes;
+///
+/// impl Forwarder for Yes {
+///     fn method(&self) -> Method { Method::Manual }
+///     fn external_address(&self) -> BoxFuture<'_, pfwd_core::Result<Ipv4Addr>> {
+///         Box::pin(async { Ok(Ipv4Addr::new(5, 5, 5, 7)) })
+///     }
+///     fn map<'a>(&'a self, r: &'a MappingRequest) -> BoxFuture<'a, pfwd_core::Result<Mapping>> {
+///         Box::pin(async move {
+///             let internal = SocketAddrV4::new(r.internal_ip().unwrap_or(Ipv4Addr::new(192, 168, 1, 4)), r.internal_port());
+///             let external = SocketAddrV4::new(Ipv4Addr::new(5, 5, 5, 7), r.external_port().unwrap_or(40000));
+///             Ok(Mapping::new(Method::Manual, r.protocol(), Ipv4Addr::new(192, 168, 1, 1), external,
+///                             internal, r.lease(), Instant::now(), r.description(), MethodState::None))
+///         })
+///     }
+///     fn unmap<'a>(&'a self, _m: &'a Mapping) -> BoxFuture<'a, pfwd_core::Result<()>> {
+///         Box::pin(async { Ok(()) })
+///     }
+/// }
+///
+/// let backends: Vec<Box<dyn Forwarder>> = vec![Box::new(Yes)];
+/// assert_eq!(backends[0].method(), Method::Manual);
+/// ```
+pub trait Forwarder: Send + Sync + std::fmt::Debug {
+    /// The method this forwarder speaks.
+    fn method(&self) -> Method;
+
+    /// The gateway's external (internet-facing) IPv4 address.
+    fn external_address(&self) -> BoxFuture<'_, Result<Ipv4Addr>>;
+
+    /// Create a mapping, or renew one (pass [`Mapping::renewal`]).
+    ///
+    /// The returned [`Mapping`] says what the gateway granted, which may
+    /// differ from what was asked (another port, a shorter lease).
+    fn map<'a>(&'a self, request: &'a MappingRequest) -> BoxFuture<'a, Result<Mapping>>;
+
+    /// Delete a mapping this forwarder made. Deleting a mapping that is
+    /// already gone succeeds.
+    fn unmap<'a>(&'a self, mapping: &'a Mapping) -> BoxFuture<'a, Result<()>>;
+
+    /// The mappings the gateway holds, where the method can list them
+    /// (UPnP can; NAT-PMP and PCP cannot).
+    fn list(&self) -> BoxFuture<'_, Result<Vec<GatewayMapping>>> {
+        let method = self.method();
+        Box::pin(async move {
+            Err(Error::Unsupported {
+                method,
+                what: "listing mappings".into(),
+                detail: format!("{method} has no way to list a gateway's mappings"),
+            })
+        })
+    }
+}

@@ -1,0 +1,282 @@
+//! Finding the gateway: the default IPv4 route and the local address used to
+//! reach it (the address a mapping points to by default).
+//!
+//! On Linux the routing table is read from `/proc/thread-self/net/route`, so
+//! a thread that entered another network namespace sees that namespace's
+//! routes. Nothing is sent on the network: the local address comes from
+//! connecting an unsent UDP socket.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+
+use crate::error::{Error, Result};
+
+/// The gateway this host uses and how this host is seen on its network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayInfo {
+    /// The network interface towards the gateway (for example `eth0`), when known.
+    pub interface: Option<String>,
+    /// The gateway's LAN address (the router, for example 192.168.1.1).
+    pub gateway: Ipv4Addr,
+    /// This host's address on that network (for example 192.168.1.4).
+    pub local: Ipv4Addr,
+    /// The LAN the gateway and this host share, when the routing table says.
+    pub lan: Option<Ipv4Net>,
+}
+
+impl GatewayInfo {
+    /// Describe a gateway given by address (no routing-table look-up): the
+    /// local address is the one the system would use to reach it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] for an address that cannot be a gateway;
+    /// [`Error::Io`] when the system has no route to it.
+    pub fn for_gateway(gateway: Ipv4Addr) -> Result<GatewayInfo> {
+        if gateway.is_unspecified() || gateway.is_multicast() || gateway.is_broadcast() {
+            return Err(Error::invalid(format!(
+                "{gateway} cannot be a gateway: give the router's LAN address, for example 192.168.1.1"
+            )));
+        }
+        Ok(GatewayInfo {
+            interface: None,
+            gateway,
+            local: local_address_towards(gateway)?,
+            lan: None,
+        })
+    }
+
+    /// Whether `host` is on the gateway's LAN (true when the LAN is unknown).
+    pub fn is_on_lan(&self, host: Ipv4Addr) -> bool {
+        self.lan.is_none_or(|net| net.contains(host))
+    }
+}
+
+/// The host's default IPv4 gateway and its local address towards it.
+///
+/// # Errors
+///
+/// [`Error::NoGateway`] when there is no default route (or the system is not
+/// Linux, where pfwd cannot read the routing table: use
+/// [`GatewayInfo::for_gateway`]); [`Error::Io`] when the table cannot be read.
+pub fn default_gateway() -> Result<GatewayInfo> {
+    let table = read_route_table()?;
+    let routes = parse_route_table(&table);
+    let Some(default) = routes
+        .iter()
+        .filter(|r| r.prefix_len == 0 && r.gateway.is_some())
+        .min_by_key(|r| r.metric)
+    else {
+        return Err(Error::NoGateway {
+            method: None,
+            detail: "the routing table has no default IPv4 route".into(),
+        });
+    };
+    let gateway = default.gateway.unwrap_or(Ipv4Addr::UNSPECIFIED);
+    let local = local_address_towards(gateway)?;
+    let lan = routes
+        .iter()
+        .filter(|r| r.interface == default.interface && r.gateway.is_none() && r.prefix_len > 0)
+        .map(|r| Ipv4Net::new(r.destination, r.prefix_len))
+        .filter(|n| n.contains(local) && n.contains(gateway))
+        .max_by_key(|n| n.prefix_len);
+    Ok(GatewayInfo {
+        interface: Some(default.interface.clone()),
+        gateway,
+        local,
+        lan,
+    })
+}
+
+fn read_route_table() -> Result<String> {
+    if !cfg!(target_os = "linux") {
+        return Err(Error::NoGateway {
+            method: None,
+            detail:
+                "pfwd finds the default gateway only on Linux; give the router's address explicitly"
+                    .into(),
+        });
+    }
+    // thread-self: the namespace of this thread, which may differ from the process's.
+    std::fs::read_to_string("/proc/thread-self/net/route")
+        .or_else(|_| std::fs::read_to_string("/proc/net/route"))
+        .map_err(|e| Error::io("reading the routing table (/proc/net/route)", e))
+}
+
+/// The local address the system would use to reach `gateway`. A connected
+/// UDP socket sends nothing; it only makes the kernel choose a route.
+pub(crate) fn local_address_towards(gateway: Ipv4Addr) -> Result<Ipv4Addr> {
+    let sock = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+        .map_err(|e| Error::io("opening a UDP socket", e))?;
+    sock.connect(SocketAddrV4::new(gateway, 9))
+        .map_err(|e| Error::io(format!("finding the route to the gateway {gateway}"), e))?;
+    match sock.local_addr() {
+        Ok(SocketAddr::V4(a)) if !a.ip().is_unspecified() => Ok(*a.ip()),
+        Ok(other) => Err(Error::NoGateway {
+            method: None,
+            detail: format!(
+                "the system picked no usable local address towards {gateway} ({other})"
+            ),
+        }),
+        Err(e) => Err(Error::io("reading the local address", e)),
+    }
+}
+
+/// An IPv4 network (address and prefix length), such as 192.168.1.0/24.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ipv4Net {
+    /// The network address (host bits cleared).
+    pub network: Ipv4Addr,
+    /// The prefix length, 0 to 32.
+    pub prefix_len: u8,
+}
+
+impl Ipv4Net {
+    /// The network of `addr` with this prefix length (clamped to 32).
+    pub fn new(addr: Ipv4Addr, prefix_len: u8) -> Ipv4Net {
+        let prefix_len = prefix_len.min(32);
+        Ipv4Net {
+            network: Ipv4Addr::from(u32::from(addr) & mask(prefix_len)),
+            prefix_len,
+        }
+    }
+
+    /// Whether `addr` is inside this network.
+    pub fn contains(&self, addr: Ipv4Addr) -> bool {
+        u32::from(addr) & mask(self.prefix_len) == u32::from(self.network)
+    }
+}
+
+impl fmt::Display for Ipv4Net {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix_len)
+    }
+}
+
+fn mask(prefix_len: u8) -> u32 {
+    u32::MAX
+        .checked_shl(32 - u32::from(prefix_len))
+        .unwrap_or(0)
+}
+
+/// One IPv4 route from `/proc/net/route`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Route {
+    pub interface: String,
+    pub destination: Ipv4Addr,
+    pub gateway: Option<Ipv4Addr>,
+    pub prefix_len: u8,
+    pub metric: u32,
+}
+
+const RTF_UP: u32 = 0x1;
+const RTF_GATEWAY: u32 = 0x2;
+
+/// Parse `/proc/net/route`: skip the header, routes that are down and lines
+/// that do not parse. Addresses are printed as the kernel's in-memory
+/// (network-order) word in native byte order.
+pub(crate) fn parse_route_table(text: &str) -> Vec<Route> {
+    fn addr(hex: &str) -> Option<Ipv4Addr> {
+        u32::from_str_radix(hex, 16)
+            .ok()
+            .map(|v| Ipv4Addr::from(v.to_ne_bytes()))
+    }
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 8 {
+                return None;
+            }
+            let flags = u32::from_str_radix(f[3], 16).ok()?;
+            if flags & RTF_UP == 0 {
+                return None;
+            }
+            let mask = addr(f[7])?;
+            let prefix_len = u32::from(mask).count_ones() as u8;
+            let gw = addr(f[2])?;
+            Some(Route {
+                interface: f[0].to_string(),
+                destination: addr(f[1])?,
+                gateway: (flags & RTF_GATEWAY != 0 && !gw.is_unspecified()).then_some(gw),
+                prefix_len,
+                metric: f[6].parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(a: [u8; 4]) -> String {
+        format!("{:08X}", u32::from_ne_bytes(a))
+    }
+
+    fn table() -> String {
+        let mut t = String::from(
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n",
+        );
+        let row = |ifc: &str, d: [u8; 4], g: [u8; 4], flags: &str, metric: u32, m: [u8; 4]| {
+            format!(
+                "{ifc}\t{}\t{}\t{flags}\t0\t0\t{metric}\t{}\t0\t0\t0\n",
+                hex(d),
+                hex(g),
+                hex(m)
+            )
+        };
+        t += &row("wlan0", [0; 4], [10, 0, 0, 1], "0003", 600, [0; 4]);
+        t += &row("eth0", [0; 4], [192, 168, 1, 1], "0003", 100, [0; 4]);
+        t += &row(
+            "eth0",
+            [192, 168, 1, 0],
+            [0; 4],
+            "0001",
+            100,
+            [255, 255, 255, 0],
+        );
+        t += &row(
+            "eth0",
+            [192, 168, 0, 0],
+            [0; 4],
+            "0000",
+            0,
+            [255, 255, 0, 0],
+        );
+        t += "garbage line\n";
+        t
+    }
+
+    #[test]
+    fn parses_routes_and_picks_lowest_metric_default() {
+        let routes = parse_route_table(&table());
+        assert_eq!(routes.len(), 3, "{routes:?}");
+        let d = routes
+            .iter()
+            .filter(|r| r.prefix_len == 0)
+            .min_by_key(|r| r.metric)
+            .unwrap();
+        assert_eq!(d.interface, "eth0");
+        assert_eq!(d.gateway, Some(Ipv4Addr::new(192, 168, 1, 1)));
+        let lan = routes.iter().find(|r| r.gateway.is_none()).unwrap();
+        assert_eq!(lan.destination, Ipv4Addr::new(192, 168, 1, 0));
+        assert_eq!(lan.prefix_len, 24);
+    }
+
+    #[test]
+    fn networks() {
+        let n = Ipv4Net::new(Ipv4Addr::new(192, 168, 1, 77), 24);
+        assert_eq!(n.to_string(), "192.168.1.0/24");
+        assert!(n.contains(Ipv4Addr::new(192, 168, 1, 4)));
+        assert!(!n.contains(Ipv4Addr::new(192, 168, 2, 4)));
+        assert!(Ipv4Net::new(Ipv4Addr::new(1, 2, 3, 4), 0).contains(Ipv4Addr::new(9, 9, 9, 9)));
+        assert!(Ipv4Net::new(Ipv4Addr::new(1, 2, 3, 4), 32).contains(Ipv4Addr::new(1, 2, 3, 4)));
+    }
+
+    #[test]
+    fn rejects_impossible_gateways() {
+        assert!(GatewayInfo::for_gateway(Ipv4Addr::UNSPECIFIED).is_err());
+        assert!(GatewayInfo::for_gateway(Ipv4Addr::BROADCAST).is_err());
+    }
+}

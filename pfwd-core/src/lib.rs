@@ -1,0 +1,46 @@
+//! # pfwd-core
+//!
+//! Make a server on a home network reachable from the internet: ask the
+//! router to forward a port (UPnP-IGD today; NAT-PMP and PCP next), and get
+//! back exactly what it granted.
+//!
+//! The typical job: a Raspberry Pi at 192.168.1.4 runs a web server on port
+//! 80, and the router should forward TCP port 80 from the internet to it.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use pfwd_core::{Forwarder, MappingRequest, Protocol, Upnp};
+//!
+//! # async fn demo() -> pfwd_core::Result<()> {
+//! let router = Upnp::discover().await?;
+//! let request = MappingRequest::builder(Protocol::Tcp, 80)
+//!     .internal_ip("192.168.1.4".parse().unwrap())
+//!     .lease(Duration::from_secs(3600))
+//!     .description("web server")
+//!     .build()?;
+//! let mapping = router.map(&request).await?;
+//! println!("the web server answers at http://{}", mapping.external());
+//! // ... later: renew with router.map(&mapping.renewal()), delete with:
+//! router.unmap(&mapping).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Every failure is an [`Error`] whose message says what to do next, and
+//! whose fields (method, gateway code, holder of a conflicting port) can be
+//! matched on.
+#![forbid(unsafe_code)]
+
+pub mod backend;
+pub mod error;
+pub mod forwarder;
+pub mod gateway;
+pub mod mapping;
+
+pub use backend::upnp::{Upnp, UpnpOptions};
+pub use error::{Error, ErrorKind, GatewayCode, Holder, Result, UpnpCode};
+pub use forwarder::{BoxFuture, Forwarder};
+pub use gateway::{GatewayInfo, Ipv4Net, default_gateway};
+pub use mapping::{
+    DEFAULT_LEASE, GatewayMapping, Lease, MAX_DESCRIPTION_LEN, Mapping, MappingRequest,
+    MappingRequestBuilder, Method, MethodState, Protocol,
+};
