@@ -45,6 +45,9 @@ pub struct UpnpOptions {
     /// Also search by multicast (239.255.255.250:1900), for an IGD that is
     /// not the default gateway or ignores unicast searches (default true).
     pub multicast: bool,
+    /// The UDP port of the gateway's SSDP service (1900; change it only to
+    /// talk to a test double).
+    pub ssdp_port: u16,
 }
 
 impl Default for UpnpOptions {
@@ -55,6 +58,7 @@ impl Default for UpnpOptions {
             request_timeout: Duration::from_secs(3),
             gateway: None,
             multicast: true,
+            ssdp_port: 1900,
         }
     }
 }
@@ -104,7 +108,10 @@ impl Upnp {
         };
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + options.discovery_timeout;
-        let mut targets = vec![SocketAddr::V4(SocketAddrV4::new(info.gateway, 1900))];
+        let mut targets = vec![SocketAddr::V4(SocketAddrV4::new(
+            info.gateway,
+            options.ssdp_port,
+        ))];
         if options.multicast {
             targets.push(SSDP_MULTICAST);
         }
@@ -125,6 +132,9 @@ impl Upnp {
                         search.timeout = Some(deadline.saturating_duration_since(tokio::time::Instant::now()));
                         search.single_search_timeout = Some(options.discovery_timeout);
                         search.gateway_ip_version = igd_next::GatewayIpVersion::V4;
+                        // The default gateway is trusted as the device's address even where
+                        // igd-next's own check would not (a loopback test double).
+                        search.allowed_gateway_ips = vec![IpAddr::V4(info.gateway)];
                         searches.spawn(igd_next::aio::tokio::search_gateway(search));
                     }
                     next_try += interval;

@@ -1,0 +1,378 @@
+//! Edge cases miniupnpd cannot show, against an in-process fake UPnP gateway
+//! on loopback: a router that takes only permanent leases (725), one that
+//! answers garbage, one that reports no external address, one that hangs.
+//! The real-router tests live in `tests/gateway/`.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pfwd_core::{
+    Error, Forwarder, GatewayCode, GatewayInfo, Lease, MappingRequest, MethodState, Protocol, Upnp,
+    UpnpCode, UpnpOptions,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+
+const SERVICE: &str = "urn:schemas-upnp-org:service:WANIPConnection:1";
+
+/// What the fake answers to a SOAP action: HTTP status and body.
+/// A status that makes the fake accept the request and never answer.
+const HANG: u16 = 0;
+
+type Handler = dyn Fn(&str, &str) -> (u16, String) + Send + Sync;
+
+struct Fake {
+    ssdp_port: u16,
+    /// Every SOAP call received: (action, body).
+    calls: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl Fake {
+    async fn start(description: Option<String>, handler: Arc<Handler>) -> Fake {
+        let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let http_port = http.local_addr().unwrap().port();
+        let ssdp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let ssdp_port = ssdp.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 2048];
+            while let Ok((_, from)) = ssdp.recv_from(&mut buf).await {
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\
+                     USN: uuid:fake::urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\
+                     LOCATION: http://127.0.0.1:{http_port}/rootDesc.xml\r\n\r\n"
+                );
+                let _ = ssdp.send_to(answer.as_bytes(), from).await;
+            }
+        });
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let log = calls.clone();
+        let description = description.unwrap_or_else(root_description);
+        tokio::spawn(async move {
+            while let Ok((conn, _)) = http.accept().await {
+                let (description, handler, log) =
+                    (description.clone(), handler.clone(), log.clone());
+                tokio::spawn(serve(conn, description, handler, log));
+            }
+        });
+        Fake { ssdp_port, calls }
+    }
+
+    fn options(&self) -> UpnpOptions {
+        let mut o = UpnpOptions::default();
+        o.gateway = Some(GatewayInfo::for_gateway(Ipv4Addr::LOCALHOST).unwrap());
+        o.multicast = false;
+        o.ssdp_port = self.ssdp_port;
+        o.discovery_timeout = Duration::from_millis(600);
+        o.request_timeout = Duration::from_millis(500);
+        o
+    }
+
+    fn actions(&self) -> Vec<(String, String)> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+async fn serve(
+    mut conn: TcpStream,
+    description: String,
+    handler: Arc<Handler>,
+    log: Arc<Mutex<Vec<(String, String)>>>,
+) {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    let head_end = loop {
+        let Ok(n) = conn.read(&mut buf).await else {
+            return;
+        };
+        if n == 0 {
+            return;
+        }
+        raw.extend_from_slice(&buf[..n]);
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&raw[..head_end]).to_string();
+    let header = |name: &str| {
+        head.lines()
+            .find(|l| {
+                l.to_ascii_lowercase()
+                    .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+            })
+            .map(|l| l[name.len() + 1..].trim().trim_matches('"').to_string())
+    };
+    let length: usize = header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    while raw.len() < head_end + length {
+        let Ok(n) = conn.read(&mut buf).await else {
+            return;
+        };
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+    let body = String::from_utf8_lossy(&raw[head_end..]).to_string();
+    let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let (status, text) = match path.as_str() {
+        "/rootDesc.xml" => (200, description),
+        "/scpd.xml" => (200, scpd()),
+        _ => {
+            let action = header("soapaction").unwrap_or_default();
+            let action = action.rsplit('#').next().unwrap_or_default().to_string();
+            log.lock().unwrap().push((action.clone(), body.clone()));
+            handler(&action, &body)
+        }
+    };
+    if status == HANG {
+        // Hold the connection open and never answer.
+        std::future::pending::<()>().await;
+    }
+    let reply = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        text.len()
+    );
+    let _ = conn.write_all(reply.as_bytes()).await;
+}
+
+fn root_description() -> String {
+    format!(
+        r#"<?xml version="1.0"?>
+<root xmlns="urn:schemas-upnp-org:device-1-0"><specVersion><major>1</major><minor>0</minor></specVersion>
+<device><deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:1</deviceType>
+<friendlyName>Fake router</friendlyName><manufacturer>pfwd</manufacturer><modelName>Fake IGD</modelName>
+<UDN>uuid:fake</UDN><deviceList><device><deviceType>urn:schemas-upnp-org:device:WANDevice:1</deviceType>
+<deviceList><device><deviceType>urn:schemas-upnp-org:device:WANConnectionDevice:1</deviceType>
+<serviceList><service><serviceType>{SERVICE}</serviceType><serviceId>urn:upnp-org:serviceId:WANIPConn1</serviceId>
+<controlURL>/ctl</controlURL><eventSubURL>/evt</eventSubURL><SCPDURL>/scpd.xml</SCPDURL></service></serviceList>
+</device></deviceList></device></deviceList></device></root>"#
+    )
+}
+
+fn scpd() -> String {
+    let action = |name: &str, ins: &[&str]| {
+        let args: String = ins
+            .iter()
+            .map(|a| format!("<argument><name>{a}</name><direction>in</direction><relatedStateVariable>X</relatedStateVariable></argument>"))
+            .collect();
+        format!(
+            "<action><name>{name}</name><argumentList>{args}<argument><name>Out</name><direction>out</direction><relatedStateVariable>X</relatedStateVariable></argument></argumentList></action>"
+        )
+    };
+    let add = [
+        "NewRemoteHost",
+        "NewExternalPort",
+        "NewProtocol",
+        "NewInternalPort",
+        "NewInternalClient",
+        "NewEnabled",
+        "NewPortMappingDescription",
+        "NewLeaseDuration",
+    ];
+    format!(
+        r#"<?xml version="1.0"?><scpd xmlns="urn:schemas-upnp-org:service-1-0"><actionList>{}{}{}{}</actionList></scpd>"#,
+        action("AddPortMapping", &add),
+        action(
+            "DeletePortMapping",
+            &["NewRemoteHost", "NewExternalPort", "NewProtocol"]
+        ),
+        action("GetExternalIPAddress", &[]),
+        action("GetGenericPortMappingEntry", &["NewPortMappingIndex"]),
+    )
+}
+
+fn ok(action: &str, inner: &str) -> (u16, String) {
+    (
+        200,
+        envelope(&format!(
+            r#"<u:{action}Response xmlns:u="{SERVICE}">{inner}</u:{action}Response>"#
+        )),
+    )
+}
+
+fn fault(code: u16, name: &str) -> (u16, String) {
+    (
+        500,
+        envelope(&format!(
+            r#"<s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail><UPnPError xmlns="urn:schemas-upnp-org:control-1-0"><errorCode>{code}</errorCode><errorDescription>{name}</errorDescription></UPnPError></detail></s:Fault>"#
+        )),
+    )
+}
+
+fn envelope(body: &str) -> String {
+    format!(
+        r#"<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>{body}</s:Body></s:Envelope>"#
+    )
+}
+
+/// A router that grants everything and reports 5.5.5.7.
+fn router(action: &str, _body: &str) -> (u16, String) {
+    match action {
+        "GetExternalIPAddress" => ok(
+            action,
+            "<NewExternalIPAddress>5.5.5.7</NewExternalIPAddress>",
+        ),
+        "GetGenericPortMappingEntry" => fault(713, "SpecifiedArrayIndexInvalid"),
+        _ => ok(action, ""),
+    }
+}
+
+/// A router that accepts only permanent leases (UPnP error 725).
+fn permanent_only(action: &str, body: &str) -> (u16, String) {
+    if action == "AddPortMapping" && !body.contains("<NewLeaseDuration>0</NewLeaseDuration>") {
+        return fault(725, "OnlyPermanentLeasesSupported");
+    }
+    router(action, body)
+}
+
+fn request() -> MappingRequest {
+    MappingRequest::builder(Protocol::Tcp, 8080)
+        .lease(Duration::from_secs(600))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn only_permanent_leases_maps_permanently_and_owns_the_cleanup() {
+    let fake = Fake::start(None, Arc::new(permanent_only)).await;
+    let upnp = Upnp::discover_with(fake.options()).await.unwrap();
+    let m = upnp.map(&request()).await.unwrap();
+    assert_eq!(m.lease(), Lease::Permanent);
+    assert!(m.needs_explicit_delete());
+    assert_eq!(
+        m.state(),
+        &MethodState::Upnp {
+            forced_permanent: true
+        }
+    );
+    assert_eq!(m.renew_after(), None);
+    // A renewal asks for the same (permanent) lease straight away.
+    let renewed = upnp.map(&m.renewal()).await.unwrap();
+    assert_eq!(renewed.lease(), Lease::Permanent);
+    upnp.unmap(&m).await.unwrap();
+    let adds = fake
+        .actions()
+        .into_iter()
+        .filter(|(a, _)| a == "AddPortMapping")
+        .count();
+    assert_eq!(adds, 3, "a 725 answer, the permanent retry, the renewal");
+    assert!(fake.actions().iter().any(|(a, _)| a == "DeletePortMapping"));
+}
+
+#[tokio::test]
+async fn only_permanent_leases_is_refused_when_the_caller_says_so() {
+    let fake = Fake::start(None, Arc::new(permanent_only)).await;
+    let upnp = Upnp::discover_with(fake.options()).await.unwrap();
+    let r = MappingRequest::builder(Protocol::Tcp, 8080)
+        .permanent_fallback(false)
+        .build()
+        .unwrap();
+    let err = upnp.map(&r).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Refused {
+                code: GatewayCode::Upnp(UpnpCode::ONLY_PERMANENT_LEASES),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("725"), "{err}");
+}
+
+#[tokio::test]
+async fn garbage_soap_answers_are_invalid_responses() {
+    let fake = Fake::start(
+        None,
+        Arc::new(|_: &str, _: &str| (200, "<html><body>Login required</body></html>".to_string())),
+    )
+    .await;
+    let upnp = Upnp::discover_with(fake.options()).await.unwrap();
+    let err = upnp.map(&request()).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidResponse { .. }), "{err:?}");
+    assert!(err.to_string().contains("Login required"), "{err}");
+    let err = upnp.external_address().await.unwrap_err();
+    assert!(matches!(err, Error::InvalidResponse { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn an_unreadable_description_is_reported_within_the_budget() {
+    let fake = Fake::start(Some("not xml at all".into()), Arc::new(router)).await;
+    let started = std::time::Instant::now();
+    let err = Upnp::discover_with(fake.options()).await.unwrap_err();
+    // igd-next drops a device whose description it cannot read and keeps
+    // listening, so pfwd sees "no usable gateway" at its own deadline.
+    assert!(matches!(err, Error::NoGateway { .. }), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn no_external_address_removes_the_mapping_it_just_made() {
+    let fake = Fake::start(
+        None,
+        Arc::new(|action: &str, body: &str| match action {
+            "GetExternalIPAddress" => ok(
+                action,
+                "<NewExternalIPAddress>0.0.0.0</NewExternalIPAddress>",
+            ),
+            _ => router(action, body),
+        }),
+    )
+    .await;
+    let upnp = Upnp::discover_with(fake.options()).await.unwrap();
+    let err = upnp.map(&request()).await.unwrap_err();
+    assert!(err.to_string().contains("0.0.0.0"), "{err}");
+    let actions: Vec<String> = fake.actions().into_iter().map(|(a, _)| a).collect();
+    assert!(
+        actions.contains(&"DeletePortMapping".to_string()),
+        "{actions:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_gateway_that_hangs_times_out_at_the_request_budget() {
+    let fake = Fake::start(
+        None,
+        Arc::new(|action: &str, body: &str| match action {
+            "AddPortMapping" => (HANG, String::new()),
+            _ => router(action, body),
+        }),
+    )
+    .await;
+    let upnp = Upnp::discover_with(fake.options()).await.unwrap();
+    let err = upnp.map(&request()).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(err.to_string().contains("500 ms"), "{err}");
+}
+
+#[tokio::test]
+async fn the_fake_router_grants_a_normal_mapping() {
+    let fake = Fake::start(None, Arc::new(router)).await;
+    let upnp = Upnp::discover_with(fake.options()).await.unwrap();
+    let m = upnp.map(&request()).await.unwrap();
+    assert_eq!(m.external().to_string(), "5.5.5.7:8080");
+    assert_eq!(m.lease(), Lease::Finite(Duration::from_secs(600)));
+    let (_, body) = fake
+        .actions()
+        .into_iter()
+        .find(|(a, _)| a == "AddPortMapping")
+        .unwrap();
+    assert!(
+        body.contains("<NewLeaseDuration>600</NewLeaseDuration>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<NewInternalClient>127.0.0.1</NewInternalClient>"),
+        "{body}"
+    );
+    assert!(upnp.list().await.unwrap().is_empty());
+}

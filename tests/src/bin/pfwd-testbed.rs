@@ -1,0 +1,122 @@
+//! The testbed's own command.
+//!
+//! - `pfwd-testbed demo`: build a home network with a real router
+//!   (miniupnpd), forward a port with pfwd over UPnP, prove that bytes from
+//!   "the internet" reach the server, remove the forwarding, prove they no
+//!   longer do, and tear everything down.
+//! - `pfwd-testbed clean`: remove namespaces left by killed runs.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use pfwd_core::{Forwarder, MappingRequest, Protocol, Upnp, default_gateway};
+use pfwd_testbed::{GatewayConfig, Testbed, WAN_HOST, cannot_run_reason, clean_stale, reaches};
+
+fn main() -> ExitCode {
+    match std::env::args().nth(1).as_deref() {
+        Some("demo") => demo(),
+        Some("clean") => {
+            for name in clean_stale() {
+                println!("removed {name}");
+            }
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("usage: pfwd-testbed demo | clean");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn demo() -> ExitCode {
+    if let Some(why) = cannot_run_reason() {
+        eprintln!("the demo cannot run here: {why}");
+        return ExitCode::FAILURE;
+    }
+    match run_demo() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("demo failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_demo() -> Result<(), Box<dyn std::error::Error>> {
+    println!(
+        "== building a home network: a Pi at 192.168.77.10 behind a router running miniupnpd,"
+    );
+    println!("   whose public address is 5.5.5.7; \"the internet\" is a host at {WAN_HOST}");
+    let tb = Testbed::new(GatewayConfig::all_on())?;
+    let port = 8080;
+
+    let mapping = tb.lan().block_on(|| async {
+        let gw = default_gateway()?;
+        println!(
+            "== on the Pi: default gateway {}, this host {}",
+            gw.gateway, gw.local
+        );
+        let t = Instant::now();
+        let upnp = Upnp::discover().await?;
+        println!(
+            "== found the router's UPnP service at {} in {} ms",
+            upnp.description_url(),
+            t.elapsed().as_millis()
+        );
+        let t = Instant::now();
+        let request = MappingRequest::builder(Protocol::Tcp, port)
+            .description("pfwd demo web server")
+            .build()?;
+        let mapping = upnp.map(&request).await?;
+        println!(
+            "== pfwd mapped in {} ms: {mapping}",
+            t.elapsed().as_millis()
+        );
+        Ok::<_, pfwd_core::Error>(mapping)
+    })?;
+
+    let arrived = reaches(&tb, Protocol::Tcp, mapping.external().port(), port);
+    println!(
+        "== a connection from {WAN_HOST} to {}: {}",
+        mapping.external(),
+        if arrived {
+            "bytes ARRIVED at the Pi"
+        } else {
+            "nothing arrived"
+        }
+    );
+    if !arrived {
+        return Err("the mapping did not carry traffic".into());
+    }
+    println!("== the router's list, seen by upnpc (miniupnpc) on the Pi:");
+    for line in tb
+        .upnpc(&["-l"])?
+        .lines()
+        .filter(|l| l.contains("TCP") || l.contains("UDP"))
+    {
+        println!("   {line}");
+    }
+
+    tb.lan().block_on(|| async {
+        let upnp = Upnp::discover().await?;
+        upnp.unmap(&mapping).await?;
+        println!("== pfwd removed the mapping");
+        Ok::<_, pfwd_core::Error>(())
+    })?;
+    let arrived = reaches(&tb, Protocol::Tcp, mapping.external().port(), port);
+    println!(
+        "== a connection from {WAN_HOST} to {} again: {}",
+        mapping.external(),
+        if arrived {
+            "bytes still arrive (wrong!)"
+        } else {
+            "nothing arrives, as it should"
+        }
+    );
+    if arrived {
+        return Err("traffic still arrives after unmap".into());
+    }
+    drop(tb);
+    println!("== testbed torn down. Demo OK.");
+    Ok(())
+}
