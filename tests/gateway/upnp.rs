@@ -283,3 +283,45 @@ fn an_explicit_gateway_without_multicast_works() {
     assert!(reaches(&tb, Protocol::Udp, 51820, 51820));
     assert_eq!(mapping.gateway(), GATEWAY_LAN);
 }
+
+/// The example a newcomer copies (pfwd-core/examples/forward_port.rs), run
+/// as a program on the LAN host. `cargo test` builds examples first.
+#[test]
+fn the_rust_example_forwards_a_port() {
+    let Some(tb) = testbed("the_rust_example_forwards_a_port", GatewayConfig::all_on()) else {
+        return;
+    };
+    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(
+        |_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        std::path::PathBuf::from,
+    );
+    let exe = target.join("debug/examples/forward_port");
+    assert!(
+        exe.exists(),
+        "{} is missing: build it with cargo build -p pfwd-core --examples",
+        exe.display()
+    );
+    let mut child = tb
+        .lan()
+        .command(exe.to_str().unwrap())
+        .args(["8081", &LAN_HOST.to_string(), "3"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut out, &mut first).unwrap();
+    assert!(first.starts_with("mapped: TCP 5.5.5.7:8081"), "{first}");
+    assert!(
+        reaches(&tb, Protocol::Tcp, 8081, 8081),
+        "bytes did not arrive while the example held the mapping"
+    );
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(
+        status.success() && rest.contains("unmapped"),
+        "{status}: {rest}"
+    );
+    assert!(!reaches(&tb, Protocol::Tcp, 8081, 8081));
+}

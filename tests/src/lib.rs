@@ -182,6 +182,16 @@ impl Testbed {
         self.start_daemon()
     }
 
+    /// The process id of the running miniupnpd.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        self.daemon.as_ref().map(Daemon::pid)
+    }
+
+    /// The names of the three namespaces (lan, gw, wan).
+    pub fn namespaces(&self) -> [&str; 3] {
+        [self.lan.name(), self.gw.name(), self.wan.name()]
+    }
+
     /// What miniupnpd logged (empty when it never ran).
     pub fn daemon_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("miniupnpd.log")).unwrap_or_default()
@@ -261,15 +271,27 @@ pub fn cannot_run_reason() -> Option<String> {
     None
 }
 
-/// A testbed for a gateway test, or `None` with a clear SKIPPED line when
-/// the machine cannot run one. In CI (`CI=true`) it panics instead: a
-/// gateway test that cannot run is a failure there.
+/// Whether the gateway test `test` can run here. When it cannot, prints a
+/// clear SKIPPED line and returns false; in CI (`CI=true`) it panics
+/// instead, because a gateway test that cannot run is a failure there.
+pub fn can_run(test: &str) -> bool {
+    let Some(why) = cannot_run_reason() else {
+        return true;
+    };
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        panic!("gateway test {test} cannot run in CI: {why}");
+    }
+    // Written to stderr directly, not with eprintln!, so that the test
+    // harness's output capture does not hide the skip.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED gateway test {test}: {why}");
+    false
+}
+
+/// A testbed for the gateway test `test`, or `None` (after [`can_run`]
+/// printed why) when the machine cannot build one.
 pub fn testbed(test: &str, config: GatewayConfig) -> Option<Testbed> {
-    if let Some(why) = cannot_run_reason() {
-        if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-            panic!("gateway test {test} cannot run in CI: {why}");
-        }
-        eprintln!("SKIPPED gateway test {test}: {why}");
+    if !can_run(test) {
         return None;
     }
     Some(Testbed::new(config).unwrap_or_else(|e| panic!("building the testbed for {test}: {e}")))

@@ -1,0 +1,40 @@
+# Shared by scripts/test and scripts/demo: install what the testbed needs.
+# shellcheck shell=bash
+
+# Debian packages: the real router (miniupnpd with nftables), the firewall
+# tool, the namespaces tool, and the reference clients used for cross-checks.
+PFWD_PACKAGES=(miniupnpd-nftables nftables iproute2 miniupnpc natpmpc)
+
+pfwd_missing_packages() {
+    local missing=()
+    for p in "${PFWD_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    echo "${missing[@]:-}"
+}
+
+pfwd_ensure_packages() {
+    local missing
+    missing=$(pfwd_missing_packages)
+    [ -z "$missing" ] && return 0
+    if [ "$(id -u)" != 0 ]; then
+        echo "pfwd: missing Debian packages: $missing (run as root to install them)" >&2
+        return 0
+    fi
+    echo "pfwd: installing $missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+# Remove namespaces that a killed run left behind (never touches live runs).
+pfwd_clean_testbeds() {
+    [ "$(id -u)" = 0 ] || return 0
+    for exe in target/debug/pfwd-testbed target/release/pfwd-testbed; do
+        if [ -x "$exe" ]; then
+            "$exe" clean || true
+            return 0
+        fi
+    done
+}
