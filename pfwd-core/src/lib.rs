@@ -44,3 +44,8 @@ pub use mapping::{
     DEFAULT_LEASE, GatewayMapping, Lease, MAX_DESCRIPTION_LEN, Mapping, MappingRequest,
     MappingRequestBuilder, Method, MethodState, Protocol,
 };
+
+/// The README's Rust example, compiled as a doc test so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
