@@ -11,6 +11,7 @@ use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use crate::mapping::{Method, Protocol};
+use crate::wire::{natpmp, pcp};
 
 /// pfwd's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -225,6 +226,10 @@ fn conflict_message(
 pub enum GatewayCode {
     /// A UPnP (SOAP) error code.
     Upnp(UpnpCode),
+    /// A NAT-PMP result code (RFC 6886 section 3.5).
+    NatPmp(natpmp::ResultCode),
+    /// A PCP result code (RFC 6887 section 7.4).
+    Pcp(pcp::ResultCode),
 }
 
 impl GatewayCode {
@@ -232,6 +237,8 @@ impl GatewayCode {
     pub fn meaning(&self) -> &'static str {
         match self {
             GatewayCode::Upnp(c) => c.meaning(),
+            GatewayCode::NatPmp(c) => c.meaning(),
+            GatewayCode::Pcp(c) => c.meaning(),
         }
     }
 
@@ -239,6 +246,8 @@ impl GatewayCode {
     pub fn advice(&self) -> &'static str {
         match self {
             GatewayCode::Upnp(c) => c.advice(),
+            GatewayCode::NatPmp(c) => c.advice(),
+            GatewayCode::Pcp(c) => c.advice(),
         }
     }
 }
@@ -247,6 +256,8 @@ impl fmt::Display for GatewayCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             GatewayCode::Upnp(c) => write!(f, "UPnP error {} {}", c.0, c.name()),
+            GatewayCode::NatPmp(c) => write!(f, "NAT-PMP result {c}"),
+            GatewayCode::Pcp(c) => write!(f, "PCP result {c}"),
         }
     }
 }

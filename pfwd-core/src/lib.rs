@@ -1,8 +1,8 @@
 //! # pfwd-core
 //!
 //! Make a server on a home network reachable from the internet: ask the
-//! router to forward a port (UPnP-IGD today; NAT-PMP and PCP next), and get
-//! back exactly what it granted.
+//! router to forward a port (PCP, NAT-PMP or UPnP-IGD), and get back exactly
+//! what it granted.
 //!
 //! The typical job: a Raspberry Pi at 192.168.1.4 runs a web server on port
 //! 80, and the router should forward TCP port 80 from the internet to it.
@@ -30,13 +30,16 @@
 //! matched on.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "runtime")]
 pub mod backend;
 pub mod error;
 pub mod forwarder;
 pub mod gateway;
 pub mod mapping;
+pub mod wire;
 
-pub use backend::upnp::{Upnp, UpnpOptions};
+#[cfg(feature = "runtime")]
+pub use backend::{PmpOptions, natpmp::NatPmp, pcp::Pcp, upnp::Upnp, upnp::UpnpOptions};
 pub use error::{Error, ErrorKind, GatewayCode, Holder, Result, UpnpCode};
 pub use forwarder::{BoxFuture, Forwarder};
 pub use gateway::{GatewayInfo, Ipv4Net, default_gateway};

@@ -137,6 +137,7 @@ pub struct MappingRequest {
     internal_ip: Option<Ipv4Addr>,
     internal_port: u16,
     external_port: Option<u16>,
+    exact_external_port: bool,
     lease: Lease,
     description: String,
     permanent_fallback: bool,
@@ -180,6 +181,13 @@ impl MappingRequest {
         self.external_port
     }
 
+    /// Whether the external port must be exactly [`external_port`](Self::external_port):
+    /// a gateway that would grant another port fails instead. Otherwise the
+    /// port is a preference and [`Mapping::external`] tells what was granted.
+    pub fn exact_external_port(&self) -> bool {
+        self.exact_external_port
+    }
+
     /// The lease wanted.
     pub fn lease(&self) -> Lease {
         self.lease
@@ -207,6 +215,7 @@ impl MappingRequest {
 enum ExternalPort {
     SameAsInternal,
     Specific(u16),
+    Exact(u16),
     Any,
 }
 
@@ -237,6 +246,14 @@ impl MappingRequestBuilder {
     /// Ask for this external port (the default is the internal port).
     pub fn external_port(mut self, port: u16) -> Self {
         self.external_port = ExternalPort::Specific(port);
+        self
+    }
+
+    /// Ask for exactly this external port: fail with
+    /// [`Error::Conflict`] (or the gateway's refusal) rather than accept
+    /// another one. Use it when people will type the port (web on 80).
+    pub fn exact_external_port(mut self, port: u16) -> Self {
+        self.external_port = ExternalPort::Exact(port);
         self
     }
 
@@ -291,12 +308,12 @@ impl MappingRequestBuilder {
         }
         let external_port = match self.external_port {
             ExternalPort::SameAsInternal => Some(self.internal_port),
-            ExternalPort::Specific(0) => {
+            ExternalPort::Specific(0) | ExternalPort::Exact(0) => {
                 return Err(Error::invalid(
                     "external port 0 is not a port: give 1-65535, or ask for any port",
                 ));
             }
-            ExternalPort::Specific(p) => Some(p),
+            ExternalPort::Specific(p) | ExternalPort::Exact(p) => Some(p),
             ExternalPort::Any => None,
         };
         let lease = match (self.permanent, self.lease) {
@@ -339,6 +356,7 @@ impl MappingRequestBuilder {
             internal_ip: self.internal_ip,
             internal_port: self.internal_port,
             external_port,
+            exact_external_port: matches!(self.external_port, ExternalPort::Exact(_)),
             lease,
             description,
             permanent_fallback: self.permanent_fallback,
@@ -393,6 +411,23 @@ pub enum MethodState {
     Upnp {
         /// True when the gateway would only accept a permanent lease.
         forced_permanent: bool,
+    },
+    /// NAT-PMP: the gateway's epoch when the mapping was granted.
+    NatPmp {
+        /// The server's epoch in the granting answer.
+        epoch: u32,
+        /// pfwd's count of gateway restarts seen when the mapping was granted.
+        generation: u64,
+    },
+    /// PCP: the nonce that renews or deletes the mapping (a request with
+    /// another nonce is refused), and the epoch it was granted in.
+    Pcp {
+        /// The mapping nonce (RFC 6887 section 11.1).
+        nonce: [u8; 12],
+        /// The server's epoch in the granting answer.
+        epoch: u32,
+        /// pfwd's count of gateway restarts seen when the mapping was granted.
+        generation: u64,
     },
     /// State kept by a caller's own [`Forwarder`](crate::Forwarder).
     Custom(String),
@@ -515,13 +550,18 @@ impl Mapping {
     }
 
     /// A request that renews this mapping: same hosts, ports, protocol,
-    /// description and lease, carrying the state the method needs.
+    /// description and lease, carrying the state the method needs. The
+    /// external port is a preference: a gateway that lost the mapping may
+    /// grant another, and the renewed [`Mapping`] says which.
     pub fn renewal(&self) -> MappingRequest {
         MappingRequest {
             protocol: self.protocol,
             internal_ip: Some(*self.internal.ip()),
             internal_port: self.internal.port(),
             external_port: Some(self.external.port()),
+            // Keep the port where the gateway allows; after a gateway restart
+            // another port is better than no mapping.
+            exact_external_port: false,
             lease: self.lease,
             description: self.description.clone(),
             permanent_fallback: matches!(

@@ -23,6 +23,14 @@ impl Netns {
         Ok(ns)
     }
 
+    /// A handle on an existing namespace that this handle does not own
+    /// (dropping it deletes nothing), for use from another thread.
+    pub fn attach(name: &str) -> BorrowedNetns {
+        BorrowedNetns(std::mem::ManuallyDrop::new(Netns {
+            name: name.to_string(),
+        }))
+    }
+
     /// The namespace's name (as `ip netns list` shows it).
     pub fn name(&self) -> &str {
         &self.name
@@ -125,5 +133,16 @@ pub fn run(cmd: &mut Command) -> io::Result<String> {
             String::from_utf8_lossy(&out.stderr),
             String::from_utf8_lossy(&out.stdout),
         )))
+    }
+}
+
+/// A [`Netns`] that is not deleted on drop (see [`Netns::attach`]).
+#[derive(Debug)]
+pub struct BorrowedNetns(std::mem::ManuallyDrop<Netns>);
+
+impl std::ops::Deref for BorrowedNetns {
+    type Target = Netns;
+    fn deref(&self) -> &Netns {
+        &self.0
     }
 }

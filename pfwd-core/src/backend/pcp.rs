@@ -1,0 +1,401 @@
+//! PCP (RFC 6887) as a [`Forwarder`], on the shared 5351 engine, falling
+//! back to NAT-PMP at once when the gateway answers PCP with NAT-PMP's
+//! "unsupported version".
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::backend::engine::{Engine, Matcher, PmpOptions, Schedule, random_bytes};
+use crate::backend::natpmp::{NatPmp, describe, permanent_unsupported};
+use crate::error::{Error, GatewayCode, Result};
+use crate::forwarder::{BoxFuture, Forwarder};
+use crate::gateway::GatewayInfo;
+use crate::mapping::{Lease, Mapping, MappingRequest, Method, MethodState, Protocol};
+use crate::wire::epoch::{EpochCheck, EpochRule};
+use crate::wire::pcp::{
+    self, MapPayload, OP_ANNOUNCE, OP_MAP, PcpOption, Request, RequestBody, Response, ResponseBody,
+    ResultCode, mapped, unmapped,
+};
+use crate::wire::{natpmp, u16_at, u32_at};
+
+/// A PCP gateway, as a [`Forwarder`].
+///
+/// If the gateway turns out to speak only NAT-PMP (it answers PCP with
+/// NAT-PMP's UNSUPP_VERSION), this forwarder speaks NAT-PMP from then on:
+/// [`Forwarder::method`] and the mappings it returns say so.
+///
+/// ```no_run
+/// # async fn demo() -> pfwd_core::Result<()> {
+/// use pfwd_core::{Forwarder, MappingRequest, Pcp, Protocol};
+/// let router = Pcp::discover().await?;
+/// let mapping = router.map(&MappingRequest::builder(Protocol::Tcp, 443).build()?).await?;
+/// // Renew with the same nonce before mapping.renew_after():
+/// let mapping = router.map(&mapping.renewal()).await?;
+/// router.unmap(&mapping).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Pcp {
+    engine: Arc<Engine>,
+    info: GatewayInfo,
+    options: PmpOptions,
+    natpmp: NatPmp,
+    natpmp_only: AtomicBool,
+    last_external: Mutex<Option<Ipv4Addr>>,
+}
+
+/// How a PCP exchange ended.
+enum Answer {
+    Pcp(Response, std::time::Instant, EpochCheck),
+    /// The gateway answered in NAT-PMP: it does not speak PCP.
+    NatPmpOnly,
+}
+
+impl Pcp {
+    /// Find the default gateway and check that it answers PCP (an ANNOUNCE).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoGateway`] when nothing answers on UDP 5351 within the
+    /// budget (or the port is closed), [`Error::InvalidResponse`] for garbage.
+    pub async fn discover() -> Result<Pcp> {
+        Pcp::discover_with(PmpOptions::default()).await
+    }
+
+    /// As [`Pcp::discover`], with options.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pcp::discover`].
+    pub async fn discover_with(options: PmpOptions) -> Result<Pcp> {
+        let info = options.gateway_info()?;
+        let engine = Arc::new(
+            Engine::open(
+                info.local,
+                SocketAddrV4::new(info.gateway, options.server_port),
+            )
+            .await?,
+        );
+        let pcp = Pcp {
+            natpmp: NatPmp::on_engine(engine.clone(), info.clone(), options.clone()),
+            engine,
+            info,
+            options,
+            natpmp_only: AtomicBool::new(false),
+            last_external: Mutex::new(None),
+        };
+        pcp.check_epoch().await?;
+        Ok(pcp)
+    }
+
+    /// The gateway and this host's address on its network.
+    pub fn gateway(&self) -> &GatewayInfo {
+        &self.info
+    }
+
+    /// Whether the gateway turned out to speak only NAT-PMP.
+    pub fn speaks_natpmp_only(&self) -> bool {
+        self.natpmp_only.load(Ordering::Relaxed)
+    }
+
+    /// Send an ANNOUNCE and say whether the gateway restarted (lost its
+    /// mappings) since the last answer (RFC 6887 section 8.5).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoGateway`], [`Error::Timeout`] or [`Error::InvalidResponse`].
+    pub async fn check_epoch(&self) -> Result<EpochCheck> {
+        if self.speaks_natpmp_only() {
+            return self.natpmp.check_epoch().await;
+        }
+        let request = Request {
+            lifetime: 0,
+            client_ip: mapped(self.info.local),
+            body: RequestBody::Announce,
+            options: Vec::new(),
+        };
+        let matcher: Matcher = Box::new(|b: &[u8]| {
+            natpmp_says_unsupported(b)
+                || (b.len() >= 2 && b[0] == pcp::VERSION && b[1] == 0x80 | OP_ANNOUNCE)
+        });
+        match self.exchange(&request, matcher, "announce").await? {
+            Answer::Pcp(response, _, check) if response.result.is_success() => Ok(check),
+            Answer::Pcp(response, _, _) => Err(result_error(response.result, "an ANNOUNCE")),
+            Answer::NatPmpOnly => self.natpmp.check_epoch().await,
+        }
+    }
+
+    /// Whether the gateway restarted since `mapping` was granted, as far as
+    /// the answers seen so far tell.
+    pub fn restarted_since(&self, mapping: &Mapping) -> bool {
+        self.natpmp.restarted_since(mapping)
+    }
+
+    async fn exchange(&self, request: &Request, matcher: Matcher, what: &str) -> Result<Answer> {
+        let deadline = tokio::time::Instant::now() + self.options.timeout;
+        let got = self
+            .engine
+            .transact(&request.encode(), matcher, Schedule::Pcp, deadline)
+            .await
+            .map_err(|why| self.engine.unanswered(Method::Pcp, what, why))?;
+        if natpmp_says_unsupported(&got.bytes) {
+            // RFC 6887 section 9: a NAT-PMP server answers PCP with its own
+            // UNSUPP_VERSION. Speak NAT-PMP from now on.
+            self.natpmp_only.store(true, Ordering::Relaxed);
+            return Ok(Answer::NatPmpOnly);
+        }
+        let response = Response::decode(&got.bytes).map_err(|e| Error::InvalidResponse {
+            method: Method::Pcp,
+            detail: format!("{e} in a {}-byte answer", got.bytes.len()),
+        })?;
+        let check = self
+            .engine
+            .observe_epoch(EpochRule::Pcp, response.epoch, got.at);
+        Ok(Answer::Pcp(response, got.at, check))
+    }
+
+    /// One MAP exchange: create, renew or (lifetime 0) delete.
+    async fn exchange_map(
+        &self,
+        payload: MapPayload,
+        lifetime: u32,
+        options: Vec<PcpOption>,
+        what: &str,
+    ) -> Result<Answer> {
+        let request = Request {
+            lifetime,
+            client_ip: mapped(self.info.local),
+            body: RequestBody::Map(payload),
+            options,
+        };
+        let (nonce, protocol, internal_port) =
+            (payload.nonce, payload.protocol, payload.internal_port);
+        let matcher: Matcher = Box::new(move |b: &[u8]| {
+            if natpmp_says_unsupported(b) {
+                return true;
+            }
+            if b.len() < pcp::HEADER_LEN || b[0] != pcp::VERSION || b[1] != 0x80 | OP_MAP {
+                return false;
+            }
+            if b.len() < pcp::HEADER_LEN + pcp::MAP_PAYLOAD_LEN {
+                // A header-only answer can only be an error; it cannot be matched further.
+                return b[3] != ResultCode::Success.code();
+            }
+            let p = &b[pcp::HEADER_LEN..];
+            // A success must be of the same kind as the request: a late
+            // answer to a create must not pass for a delete's, or the reverse.
+            let success = b[3] == ResultCode::Success.code();
+            p[..12] == nonce
+                && p[12] == protocol
+                && u16_at(p, 16) == internal_port
+                && (!success || (u32_at(b, 4) == 0) == (lifetime == 0))
+        });
+        self.exchange(&request, matcher, what).await
+    }
+
+    async fn map_request(&self, request: &MappingRequest) -> Result<Mapping> {
+        if self.speaks_natpmp_only() {
+            return self.natpmp.map_request(request).await;
+        }
+        let previous = match request.previous() {
+            None => None,
+            Some(prev) => match prev.state() {
+                MethodState::Pcp { nonce, .. } => Some((*nonce, prev.external())),
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "this mapping was made over {}; renew it with that method",
+                        prev.method()
+                    )));
+                }
+            },
+        };
+        let Lease::Finite(lease) = request.lease() else {
+            return Err(permanent_unsupported(Method::Pcp));
+        };
+        let host = request.internal_ip().unwrap_or(self.info.local);
+        if !self.info.is_on_lan(host) {
+            return Err(Error::invalid(format!(
+                "{host} is not on the gateway's network ({}): give the LAN address of the server",
+                self.info.lan.map(|n| n.to_string()).unwrap_or_default()
+            )));
+        }
+        let nonce = match previous {
+            Some((nonce, _)) => nonce,
+            None => {
+                let mut n = [0u8; 12];
+                random_bytes(&mut n)?;
+                n
+            }
+        };
+        let payload = MapPayload {
+            nonce,
+            protocol: pcp_protocol(request.protocol()),
+            internal_port: request.internal_port(),
+            external_port: request.external_port().unwrap_or(0),
+            // A renewal asks for the address it had; otherwise any IPv4 address.
+            external_ip: mapped(previous.map_or(Ipv4Addr::UNSPECIFIED, |(_, ext)| *ext.ip())),
+        };
+        let mut options = Vec::new();
+        if host != self.info.local {
+            options.push(PcpOption::ThirdParty(mapped(host)));
+        }
+        if request.exact_external_port() && request.external_port().is_some() {
+            options.push(PcpOption::PreferFailure);
+        }
+        let lifetime = u32::try_from(lease.as_secs()).unwrap_or(u32::MAX);
+        let what = describe(request, host);
+        let (response, at) = match self.exchange_map(payload, lifetime, options, &what).await? {
+            Answer::Pcp(r, at, _) => (r, at),
+            Answer::NatPmpOnly => return self.natpmp.map_request(request).await,
+        };
+        let granted = match (response.result, response.body) {
+            (ResultCode::Success, ResponseBody::Map(p)) => p,
+            (ResultCode::Success, _) => {
+                return Err(Error::InvalidResponse {
+                    method: Method::Pcp,
+                    detail: "a successful MAP answer without its payload".into(),
+                });
+            }
+            (code, _) => return Err(result_error(code, &what)),
+        };
+        let external_ip = unmapped(granted.external_ip)
+            .filter(|ip| !ip.is_unspecified())
+            .ok_or_else(|| Error::InvalidResponse {
+                method: Method::Pcp,
+                detail: format!(
+                    "granted external address {} is not an IPv4 address",
+                    granted.external_ip
+                ),
+            })?;
+        if granted.external_port == 0 || response.lifetime == 0 {
+            return Err(Error::InvalidResponse {
+                method: Method::Pcp,
+                detail: format!(
+                    "success with external port {} and lease {} s",
+                    granted.external_port, response.lifetime
+                ),
+            });
+        }
+        *self.last_external.lock().unwrap_or_else(|p| p.into_inner()) = Some(external_ip);
+        Ok(Mapping::new(
+            Method::Pcp,
+            request.protocol(),
+            self.info.gateway,
+            SocketAddrV4::new(external_ip, granted.external_port),
+            SocketAddrV4::new(host, request.internal_port()),
+            Lease::from_secs(response.lifetime),
+            at,
+            request.description(),
+            MethodState::Pcp {
+                nonce,
+                epoch: response.epoch,
+                generation: self.engine.generation(),
+            },
+        ))
+    }
+
+    async fn unmap_mapping(&self, mapping: &Mapping) -> Result<()> {
+        let nonce = match mapping.state() {
+            MethodState::Pcp { nonce, .. } => *nonce,
+            MethodState::NatPmp { .. } => return self.natpmp.unmap_mapping(mapping).await,
+            _ => {
+                return Err(Error::invalid(format!(
+                    "this mapping was made over {}; delete it with that method",
+                    mapping.method()
+                )));
+            }
+        };
+        let what = format!(
+            "deleting {} port {}",
+            mapping.protocol(),
+            mapping.external().port()
+        );
+        let payload = MapPayload {
+            nonce,
+            protocol: pcp_protocol(mapping.protocol()),
+            internal_port: mapping.internal().port(),
+            external_port: mapping.external().port(),
+            external_ip: mapped(*mapping.external().ip()),
+        };
+        let mut options = Vec::new();
+        if *mapping.internal().ip() != self.info.local {
+            options.push(PcpOption::ThirdParty(mapped(*mapping.internal().ip())));
+        }
+        match self.exchange_map(payload, 0, options, &what).await? {
+            Answer::Pcp(r, _, _) if r.result.is_success() => Ok(()),
+            Answer::Pcp(r, _, _) => Err(result_error(r.result, &what)),
+            Answer::NatPmpOnly => self.natpmp.unmap_mapping(mapping).await,
+        }
+    }
+
+    async fn external_ipv4(&self) -> Result<Ipv4Addr> {
+        // PCP has no external-address request. Most PCP servers also answer
+        // NAT-PMP's; a PCP-only one gets the address of the last mapping.
+        match self.natpmp.external_address().await {
+            Err(Error::Unsupported { .. }) => {
+                let cached = *self.last_external.lock().unwrap_or_else(|p| p.into_inner());
+                cached.ok_or_else(|| Error::Unsupported {
+                    method: Method::Pcp,
+                    what: "reading the external address".into(),
+                    detail: "the gateway speaks only PCP, which tells the address with a mapping: map a port first"
+                        .into(),
+                })
+            }
+            other => other,
+        }
+    }
+}
+
+impl Forwarder for Pcp {
+    fn method(&self) -> Method {
+        if self.speaks_natpmp_only() {
+            Method::NatPmp
+        } else {
+            Method::Pcp
+        }
+    }
+
+    fn external_address(&self) -> BoxFuture<'_, Result<Ipv4Addr>> {
+        Box::pin(self.external_ipv4())
+    }
+
+    fn map<'a>(&'a self, request: &'a MappingRequest) -> BoxFuture<'a, Result<Mapping>> {
+        Box::pin(self.map_request(request))
+    }
+
+    fn unmap<'a>(&'a self, mapping: &'a Mapping) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.unmap_mapping(mapping))
+    }
+}
+
+/// A NAT-PMP server's answer "unsupported version" (RFC 6886 section 3.5).
+fn natpmp_says_unsupported(b: &[u8]) -> bool {
+    b.len() >= 4
+        && b[0] == natpmp::VERSION
+        && u16_at(b, 2) == natpmp::ResultCode::UnsupportedVersion.code()
+}
+
+fn pcp_protocol(p: Protocol) -> u8 {
+    match p {
+        Protocol::Tcp => pcp::PROTO_TCP,
+        Protocol::Udp => pcp::PROTO_UDP,
+    }
+}
+
+fn result_error(code: ResultCode, what: &str) -> Error {
+    match code {
+        ResultCode::UnsuppVersion | ResultCode::UnsuppOpcode | ResultCode::UnsuppProtocol => {
+            Error::Unsupported {
+                method: Method::Pcp,
+                what: what.to_string(),
+                detail: format!("the gateway answered {code}: {}", code.meaning()),
+            }
+        }
+        _ => Error::Refused {
+            method: Method::Pcp,
+            what: what.to_string(),
+            code: GatewayCode::Pcp(code),
+        },
+    }
+}

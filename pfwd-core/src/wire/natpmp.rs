@@ -1,0 +1,438 @@
+//! NAT-PMP (RFC 6886) messages: the external-address and mapping requests
+//! and their responses, and the result codes.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use super::{DecodeError, need, u16_at, u32_at};
+
+/// The NAT-PMP version number (RFC 6886 section 3).
+pub const VERSION: u8 = 0;
+/// The longest NAT-PMP message (a mapping response, 16 bytes).
+pub const MAX_MESSAGE: usize = 16;
+/// Added to a request's opcode in its response (RFC 6886 section 3.2).
+pub const RESPONSE_BIT: u8 = 128;
+
+/// Opcode of the external-address request (RFC 6886 section 3.2).
+pub const OP_EXTERNAL_ADDRESS: u8 = 0;
+/// Opcode of a UDP mapping request (RFC 6886 section 3.3).
+pub const OP_MAP_UDP: u8 = 1;
+/// Opcode of a TCP mapping request (RFC 6886 section 3.3).
+pub const OP_MAP_TCP: u8 = 2;
+
+/// The transport a NAT-PMP mapping is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MapProtocol {
+    /// Opcode 1.
+    Udp,
+    /// Opcode 2.
+    Tcp,
+}
+
+impl MapProtocol {
+    /// The request opcode for this protocol.
+    pub fn opcode(self) -> u8 {
+        match self {
+            MapProtocol::Udp => OP_MAP_UDP,
+            MapProtocol::Tcp => OP_MAP_TCP,
+        }
+    }
+
+    fn from_opcode(op: u8) -> Option<MapProtocol> {
+        match op {
+            OP_MAP_UDP => Some(MapProtocol::Udp),
+            OP_MAP_TCP => Some(MapProtocol::Tcp),
+            _ => None,
+        }
+    }
+}
+
+/// A NAT-PMP request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Request {
+    /// Ask for the gateway's external address (section 3.2).
+    ExternalAddress,
+    /// Create, renew (same values) or delete (lifetime 0, external port 0) a
+    /// mapping (sections 3.3 and 3.4).
+    Map {
+        /// TCP or UDP.
+        protocol: MapProtocol,
+        /// The port on this host.
+        internal_port: u16,
+        /// The external port wanted (0: no preference).
+        external_port: u16,
+        /// The lease wanted, in seconds (0: delete).
+        lifetime: u32,
+    },
+}
+
+impl Request {
+    /// The request's opcode.
+    pub fn opcode(&self) -> u8 {
+        match self {
+            Request::ExternalAddress => OP_EXTERNAL_ADDRESS,
+            Request::Map { protocol, .. } => protocol.opcode(),
+        }
+    }
+
+    /// The request's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        match *self {
+            Request::ExternalAddress => vec![VERSION, OP_EXTERNAL_ADDRESS],
+            Request::Map {
+                protocol,
+                internal_port,
+                external_port,
+                lifetime,
+            } => {
+                let mut b = Vec::with_capacity(12);
+                b.extend_from_slice(&[VERSION, protocol.opcode(), 0, 0]);
+                b.extend_from_slice(&internal_port.to_be_bytes());
+                b.extend_from_slice(&external_port.to_be_bytes());
+                b.extend_from_slice(&lifetime.to_be_bytes());
+                b
+            }
+        }
+    }
+
+    /// Decode a request (what a gateway would read).
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeError`] for a wrong version, a response, an unknown opcode or
+    /// a length that does not fit the opcode.
+    pub fn decode(b: &[u8]) -> Result<Request, DecodeError> {
+        need(b, 2)?;
+        if b[0] != VERSION {
+            return Err(DecodeError::WrongVersion(b[0]));
+        }
+        if b[1] >= RESPONSE_BIT {
+            return Err(DecodeError::WrongDirection);
+        }
+        match b[1] {
+            OP_EXTERNAL_ADDRESS if b.len() == 2 => Ok(Request::ExternalAddress),
+            OP_EXTERNAL_ADDRESS => Err(DecodeError::BadLength(b.len())),
+            op => {
+                let protocol = MapProtocol::from_opcode(op).ok_or(DecodeError::WrongOpcode(op))?;
+                need(b, 12)?;
+                if b.len() != 12 {
+                    return Err(DecodeError::BadLength(b.len()));
+                }
+                Ok(Request::Map {
+                    protocol,
+                    internal_port: u16_at(b, 4),
+                    external_port: u16_at(b, 6),
+                    lifetime: u32_at(b, 8),
+                })
+            }
+        }
+    }
+}
+
+/// A NAT-PMP response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Response {
+    /// The gateway's external address (section 3.2), 12 bytes.
+    ExternalAddress {
+        /// The result.
+        result: ResultCode,
+        /// Seconds since the gateway's port-mapping table was initialised.
+        epoch: u32,
+        /// The external address (0.0.0.0 when the gateway has none yet).
+        external: Ipv4Addr,
+    },
+    /// A mapping's outcome (section 3.3), 16 bytes.
+    Map {
+        /// TCP or UDP.
+        protocol: MapProtocol,
+        /// The result.
+        result: ResultCode,
+        /// Seconds since the gateway's port-mapping table was initialised.
+        epoch: u32,
+        /// The internal port, echoed.
+        internal_port: u16,
+        /// The external port granted.
+        external_port: u16,
+        /// The lease granted, in seconds.
+        lifetime: u32,
+    },
+    /// A short error answer (8 bytes: version, opcode, result, epoch), as
+    /// sent for an unsupported version or opcode (section 3.5).
+    Error {
+        /// The response opcode (128 + the request's opcode).
+        opcode: u8,
+        /// The result (never success).
+        result: ResultCode,
+        /// Seconds since the gateway's port-mapping table was initialised.
+        epoch: u32,
+    },
+}
+
+impl Response {
+    /// The response's result code.
+    pub fn result(&self) -> ResultCode {
+        match self {
+            Response::ExternalAddress { result, .. }
+            | Response::Map { result, .. }
+            | Response::Error { result, .. } => *result,
+        }
+    }
+
+    /// The gateway's epoch (seconds since its table was initialised).
+    pub fn epoch(&self) -> u32 {
+        match self {
+            Response::ExternalAddress { epoch, .. }
+            | Response::Map { epoch, .. }
+            | Response::Error { epoch, .. } => *epoch,
+        }
+    }
+
+    /// The response's opcode (128 + the request's opcode).
+    pub fn opcode(&self) -> u8 {
+        match self {
+            Response::ExternalAddress { .. } => RESPONSE_BIT + OP_EXTERNAL_ADDRESS,
+            Response::Map { protocol, .. } => RESPONSE_BIT + protocol.opcode(),
+            Response::Error { opcode, .. } => *opcode,
+        }
+    }
+
+    /// The response's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(16);
+        b.extend_from_slice(&[VERSION, self.opcode()]);
+        b.extend_from_slice(&self.result().code().to_be_bytes());
+        b.extend_from_slice(&self.epoch().to_be_bytes());
+        match *self {
+            Response::ExternalAddress { external, .. } => b.extend_from_slice(&external.octets()),
+            Response::Map {
+                internal_port,
+                external_port,
+                lifetime,
+                ..
+            } => {
+                b.extend_from_slice(&internal_port.to_be_bytes());
+                b.extend_from_slice(&external_port.to_be_bytes());
+                b.extend_from_slice(&lifetime.to_be_bytes());
+            }
+            Response::Error { .. } => {}
+        }
+        b
+    }
+
+    /// Decode a response.
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeError`] for a wrong version (a PCP answer is version 2), a
+    /// request, an unknown opcode, or a length that does not fit.
+    pub fn decode(b: &[u8]) -> Result<Response, DecodeError> {
+        need(b, 2)?;
+        if b[0] != VERSION {
+            return Err(DecodeError::WrongVersion(b[0]));
+        }
+        if b[1] < RESPONSE_BIT {
+            return Err(DecodeError::WrongDirection);
+        }
+        need(b, 8)?;
+        if b.len() > MAX_MESSAGE {
+            return Err(DecodeError::BadLength(b.len()));
+        }
+        let opcode = b[1];
+        let result = ResultCode::from_code(u16_at(b, 2));
+        let epoch = u32_at(b, 4);
+        let op = opcode - RESPONSE_BIT;
+        let short_error = b.len() == 8 && !result.is_success();
+        if short_error {
+            return Ok(Response::Error {
+                opcode,
+                result,
+                epoch,
+            });
+        }
+        match op {
+            OP_EXTERNAL_ADDRESS => {
+                need(b, 12)?;
+                if b.len() != 12 {
+                    return Err(DecodeError::BadLength(b.len()));
+                }
+                Ok(Response::ExternalAddress {
+                    result,
+                    epoch,
+                    external: Ipv4Addr::new(b[8], b[9], b[10], b[11]),
+                })
+            }
+            _ => {
+                let protocol =
+                    MapProtocol::from_opcode(op).ok_or(DecodeError::WrongOpcode(opcode))?;
+                need(b, 16)?;
+                Ok(Response::Map {
+                    protocol,
+                    result,
+                    epoch,
+                    internal_port: u16_at(b, 8),
+                    external_port: u16_at(b, 10),
+                    lifetime: u32_at(b, 12),
+                })
+            }
+        }
+    }
+}
+
+/// NAT-PMP result codes (RFC 6886 section 3.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResultCode {
+    /// 0: success.
+    Success,
+    /// 1: the gateway does not speak this version.
+    UnsupportedVersion,
+    /// 2: not authorised or refused (NAT-PMP switched off, or a policy).
+    NotAuthorized,
+    /// 3: network failure (the gateway has no external address yet).
+    NetworkFailure,
+    /// 4: out of resources (no ports or table entries left).
+    OutOfResources,
+    /// 5: unsupported opcode.
+    UnsupportedOpcode,
+    /// Any other code.
+    Other(u16),
+}
+
+impl ResultCode {
+    /// Decode a result code.
+    pub fn from_code(code: u16) -> ResultCode {
+        match code {
+            0 => ResultCode::Success,
+            1 => ResultCode::UnsupportedVersion,
+            2 => ResultCode::NotAuthorized,
+            3 => ResultCode::NetworkFailure,
+            4 => ResultCode::OutOfResources,
+            5 => ResultCode::UnsupportedOpcode,
+            other => ResultCode::Other(other),
+        }
+    }
+
+    /// The code on the wire.
+    pub fn code(self) -> u16 {
+        match self {
+            ResultCode::Success => 0,
+            ResultCode::UnsupportedVersion => 1,
+            ResultCode::NotAuthorized => 2,
+            ResultCode::NetworkFailure => 3,
+            ResultCode::OutOfResources => 4,
+            ResultCode::UnsupportedOpcode => 5,
+            ResultCode::Other(c) => c,
+        }
+    }
+
+    /// True for [`ResultCode::Success`].
+    pub fn is_success(self) -> bool {
+        self == ResultCode::Success
+    }
+
+    /// The code's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ResultCode::Success => "Success",
+            ResultCode::UnsupportedVersion => "UnsupportedVersion",
+            ResultCode::NotAuthorized => "NotAuthorized",
+            ResultCode::NetworkFailure => "NetworkFailure",
+            ResultCode::OutOfResources => "OutOfResources",
+            ResultCode::UnsupportedOpcode => "UnsupportedOpcode",
+            ResultCode::Other(_) => "Unknown",
+        }
+    }
+
+    /// The code's meaning in plain words.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ResultCode::Success => "the request succeeded",
+            ResultCode::UnsupportedVersion => "the gateway does not speak this protocol version",
+            ResultCode::NotAuthorized => {
+                "the gateway refused: NAT-PMP is switched off or its rules forbid this mapping"
+            }
+            ResultCode::NetworkFailure => {
+                "the gateway has no working internet connection (no external address) yet"
+            }
+            ResultCode::OutOfResources => "the gateway has no ports or table entries left",
+            ResultCode::UnsupportedOpcode => "the gateway does not support this request",
+            ResultCode::Other(_) => "the gateway reported an error pfwd does not know",
+        }
+    }
+
+    /// What a person can do about it.
+    pub fn advice(self) -> &'static str {
+        match self {
+            ResultCode::Success => "nothing",
+            ResultCode::UnsupportedVersion | ResultCode::UnsupportedOpcode => {
+                "use another method (UPnP), or forward the port by hand"
+            }
+            ResultCode::NotAuthorized => {
+                "switch NAT-PMP on in the router's settings, pick another port, or forward the port by hand"
+            }
+            ResultCode::NetworkFailure => "wait until the router is online, then try again",
+            ResultCode::OutOfResources => "remove unused mappings on the router, then try again",
+            ResultCode::Other(_) => "forward the port by hand in the router's settings",
+        }
+    }
+}
+
+impl fmt::Display for ResultCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.code(), self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_request_layout() {
+        let r = Request::Map {
+            protocol: MapProtocol::Tcp,
+            internal_port: 8080,
+            external_port: 80,
+            lifetime: 7200,
+        };
+        assert_eq!(
+            r.encode(),
+            [0, 2, 0, 0, 0x1f, 0x90, 0, 80, 0, 0, 0x1c, 0x20]
+        );
+        assert_eq!(Request::decode(&r.encode()), Ok(r));
+    }
+
+    #[test]
+    fn result_codes_round_trip() {
+        for c in 0..8u16 {
+            assert_eq!(ResultCode::from_code(c).code(), c);
+        }
+        assert_eq!(ResultCode::from_code(2).to_string(), "2 NotAuthorized");
+    }
+
+    #[test]
+    fn short_error_answers_decode() {
+        let b = [0, 128, 0, 1, 0, 0, 0, 9];
+        assert_eq!(
+            Response::decode(&b),
+            Ok(Response::Error {
+                opcode: 128,
+                result: ResultCode::UnsupportedVersion,
+                epoch: 9
+            })
+        );
+    }
+
+    #[test]
+    fn never_panics_on_any_short_input() {
+        for len in 0..=20 {
+            for fill in [0u8, 0x80, 0x81, 0x82, 0xff] {
+                let mut b = vec![fill; len];
+                if len > 0 {
+                    b[0] = 0;
+                }
+                let _ = Response::decode(&b);
+                let _ = Request::decode(&b);
+            }
+        }
+    }
+}
