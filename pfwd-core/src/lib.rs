@@ -7,6 +7,10 @@
 //! The typical job: a Raspberry Pi at 192.168.1.4 runs a web server on port
 //! 80, and the router should forward TCP port 80 from the internet to it.
 //!
+//! Three methods, each a [`Forwarder`]: [`Pcp`] (RFC 6887, falls back to
+//! NAT-PMP by itself), [`NatPmp`] (RFC 6886) and [`Upnp`] (UPnP-IGD). The
+//! NAT-PMP and PCP codecs are in [`wire`], free of any I/O.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use pfwd_core::{Forwarder, MappingRequest, Protocol, Upnp};

@@ -12,6 +12,7 @@
 //! removes those whose process is gone. No packet leaves the namespaces.
 #![allow(clippy::unwrap_used)]
 
+pub mod bench;
 pub mod miniupnpd;
 pub mod netns;
 pub mod traffic;

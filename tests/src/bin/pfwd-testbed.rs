@@ -5,14 +5,13 @@
 //!   "the internet" reach the server, remove the forwarding, prove they no
 //!   longer do, and tear everything down.
 //! - `pfwd-testbed clean`: remove namespaces left by killed runs.
-//! - `pfwd-testbed timings [RUNS]`: time pfwd's UPnP discovery, map and
-//!   external-address read, and "no gateway", alternating with `upnpc` in
-//!   the same run, and print medians.
+//! - `pfwd-testbed timings [RUNS]`: time pfwd per method against the
+//!   reference clients (`natpmpc`, `upnpc`) in the same run; print medians.
 //! - `pfwd-testbed hold`: build a testbed, print its namespaces and
 //!   miniupnpd's pid, and wait (at most 60 s): the teardown tests kill it.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use pfwd_core::{Forwarder, MappingRequest, Protocol, Upnp, default_gateway};
 use pfwd_testbed::{GatewayConfig, Testbed, WAN_HOST, cannot_run_reason, clean_stale, reaches};
@@ -156,104 +155,11 @@ fn timings(runs: usize) -> ExitCode {
         eprintln!("timings cannot run here: {why}");
         return ExitCode::FAILURE;
     }
-    match run_timings(runs.max(1)) {
+    match pfwd_testbed::bench::timings(runs.max(1)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("timings failed: {e}");
             ExitCode::FAILURE
         }
     }
-}
-
-fn median_ms(mut v: Vec<Duration>) -> f64 {
-    v.sort();
-    v[v.len() / 2].as_secs_f64() * 1000.0
-}
-
-fn run_timings(runs: usize) -> Result<(), Box<dyn std::error::Error>> {
-    let tb = Testbed::new(GatewayConfig::upnp_only())?;
-    let (mut discover, mut map, mut external, mut upnpc) = (vec![], vec![], vec![], vec![]);
-    for i in 0..runs {
-        let port = 20000 + i as u16;
-        // pfwd, in process: discovery, then the mapping (which reads the
-        // external address in parallel), then a separate external-address read.
-        let (d, m, e) = tb.lan().block_on(|| async {
-            let t = Instant::now();
-            let upnp = Upnp::discover().await?;
-            let d = t.elapsed();
-            let t = Instant::now();
-            let mapping = upnp
-                .map(&MappingRequest::builder(Protocol::Tcp, port).build()?)
-                .await?;
-            let m = t.elapsed();
-            let t = Instant::now();
-            upnp.external_address().await?;
-            let e = t.elapsed();
-            upnp.unmap(&mapping).await?;
-            Ok::<_, pfwd_core::Error>((d, m, e))
-        })?;
-        discover.push(d);
-        map.push(m);
-        external.push(e);
-        // upnpc (miniupnpc), the reference, as a whole process; then clean up.
-        let t = Instant::now();
-        let out = tb.upnpc(&[
-            "-e",
-            "ref",
-            "-a",
-            "192.168.77.10",
-            &port.to_string(),
-            &port.to_string(),
-            "TCP",
-            "600",
-        ])?;
-        upnpc.push(t.elapsed());
-        if !out.contains("is redirected") {
-            return Err(format!("upnpc did not map: {out}").into());
-        }
-        tb.upnpc(&["-d", &port.to_string(), "TCP"])?;
-    }
-    let tb_none = Testbed::new(GatewayConfig::no_daemon())?;
-    let mut none = vec![];
-    for _ in 0..3 {
-        let t = Instant::now();
-        let r = tb_none
-            .lan()
-            .block_on(|| async { Upnp::discover().await.map(|_| ()) });
-        none.push(t.elapsed());
-        if r.is_ok() {
-            return Err("a gateway answered where none runs".into());
-        }
-    }
-    let t = Instant::now();
-    let _ = tb_none.upnpc(&["-a", "192.168.77.10", "8080", "8080", "TCP"]);
-    let upnpc_none = t.elapsed();
-
-    println!("UPnP in the testbed, miniupnpd 2.3.1, {runs} runs alternating with upnpc (medians):");
-    println!(
-        "  pfwd discovery (SSDP + description + SCPD)      {:8.1} ms",
-        median_ms(discover)
-    );
-    println!(
-        "  pfwd map (AddPortMapping + external address)    {:8.1} ms",
-        median_ms(map)
-    );
-    println!(
-        "  pfwd external address alone                    {:8.1} ms",
-        median_ms(external)
-    );
-    println!(
-        "  upnpc -a, whole process (reference)             {:8.1} ms",
-        median_ms(upnpc)
-    );
-    println!("No gateway daemon:");
-    println!(
-        "  pfwd discovery reports NoGateway after          {:8.1} ms (median of 3; budget 2000 ms)",
-        median_ms(none)
-    );
-    println!(
-        "  upnpc -a fails after                            {:8.1} ms (1 run)",
-        upnpc_none.as_secs_f64() * 1000.0
-    );
-    Ok(())
 }
