@@ -21,6 +21,14 @@ fn request(protocol: Protocol, port: u16) -> MappingRequest {
         .unwrap()
 }
 
+/// A request to forward to another LAN host (192.168.77.20), not this one.
+fn for_another_host() -> MappingRequest {
+    MappingRequest::builder(Protocol::Tcp, 8080)
+        .internal_ip("192.168.77.20".parse().unwrap())
+        .build()
+        .unwrap()
+}
+
 /// Map TCP and UDP with `forwarder`, prove bytes, renew, delete, prove they stop.
 async fn map_both(f: &dyn Forwarder) -> (Mapping, Mapping) {
     let tcp = f.map(&request(Protocol::Tcp, 8080)).await.unwrap();
@@ -480,10 +488,7 @@ fn natpmp_cannot_forward_to_another_host_and_says_so() {
         return;
     };
     let err = tb.lan().block_on(|| async {
-        let r = MappingRequest::builder(Protocol::Tcp, 8080)
-            .internal_ip("192.168.77.20".parse().unwrap())
-            .build()
-            .unwrap();
+        let r = for_another_host();
         NatPmp::discover().await.unwrap().map(&r).await.unwrap_err()
     });
     assert!(
@@ -508,10 +513,7 @@ fn pcp_third_party_is_refused_in_secure_mode() {
         return;
     };
     let err = tb.lan().block_on(|| async {
-        let r = MappingRequest::builder(Protocol::Tcp, 8080)
-            .internal_ip("192.168.77.20".parse().unwrap())
-            .build()
-            .unwrap();
+        let r = for_another_host();
         Pcp::discover().await.unwrap().map(&r).await.unwrap_err()
     });
     assert!(

@@ -47,16 +47,6 @@ impl Default for PmpOptions {
     }
 }
 
-impl PmpOptions {
-    /// The gateway to use: the given one or the default gateway.
-    pub(crate) fn gateway_info(&self) -> Result<GatewayInfo> {
-        match &self.gateway {
-            Some(g) => Ok(g.clone()),
-            None => crate::gateway::default_gateway(),
-        }
-    }
-}
-
 /// An answer and when it arrived.
 #[derive(Debug)]
 pub(crate) struct Received {
@@ -167,6 +157,16 @@ impl Drop for Engine {
 }
 
 impl Engine {
+    /// The engine for the gateway `options` name (or the default gateway).
+    pub async fn for_options(options: &PmpOptions) -> Result<(Arc<Engine>, GatewayInfo)> {
+        let info = match &options.gateway {
+            Some(g) => g.clone(),
+            None => crate::gateway::default_gateway()?,
+        };
+        let server = SocketAddrV4::new(info.gateway, options.server_port);
+        Ok((Arc::new(Engine::open(info.local, server).await?), info))
+    }
+
     /// Open a socket on `local` connected to `server` and start reading it.
     pub async fn open(local: Ipv4Addr, server: SocketAddrV4) -> Result<Engine> {
         let socket = UdpSocket::bind(SocketAddrV4::new(local, 0))

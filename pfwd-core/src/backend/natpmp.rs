@@ -48,13 +48,8 @@ impl NatPmp {
     ///
     /// As [`NatPmp::discover`].
     pub async fn discover_with(options: PmpOptions) -> Result<NatPmp> {
-        let info = options.gateway_info()?;
-        let engine = Engine::open(
-            info.local,
-            SocketAddrV4::new(info.gateway, options.server_port),
-        )
-        .await?;
-        let me = NatPmp::on_engine(Arc::new(engine), info, options);
+        let (engine, info) = Engine::for_options(&options).await?;
+        let me = NatPmp::on_engine(engine, info, options);
         me.external_ipv4().await?;
         Ok(me)
     }
@@ -266,27 +261,20 @@ impl NatPmp {
         let wanted = request
             .external_port()
             .filter(|_| request.exact_external_port());
-        let external = match (external, wanted) {
-            (Ok(ip), None) => ip,
-            (Ok(ip), Some(port)) if port == external_port => ip,
-            (Ok(_), Some(port)) => {
-                // NAT-PMP cannot ask for "this port or nothing": undo the other port.
-                let _ = self
-                    .exchange_map(
-                        protocol,
-                        request.internal_port(),
-                        delete_port(external_port),
-                        0,
-                    )
-                    .await;
-                return Err(Error::Conflict {
-                    method: Method::NatPmp,
-                    protocol: request.protocol(),
-                    external_port: port,
-                    holder: None,
-                });
-            }
-            (Err(e), _) => {
+        let external = external.and_then(|ip| match wanted {
+            // NAT-PMP cannot ask for "this port or nothing": the other port is undone below.
+            Some(port) if port != external_port => Err(Error::Conflict {
+                method: Method::NatPmp,
+                protocol: request.protocol(),
+                external_port: port,
+                holder: None,
+            }),
+            _ => Ok(ip),
+        });
+        let external = match external {
+            Ok(ip) => ip,
+            Err(e) => {
+                // Do not leave behind a mapping the caller will not get.
                 let _ = self
                     .exchange_map(
                         protocol,

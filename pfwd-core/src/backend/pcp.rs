@@ -69,14 +69,7 @@ impl Pcp {
     ///
     /// As [`Pcp::discover`].
     pub async fn discover_with(options: PmpOptions) -> Result<Pcp> {
-        let info = options.gateway_info()?;
-        let engine = Arc::new(
-            Engine::open(
-                info.local,
-                SocketAddrV4::new(info.gateway, options.server_port),
-            )
-            .await?,
-        );
+        let (engine, info) = Engine::for_options(&options).await?;
         let pcp = Pcp {
             natpmp: NatPmp::on_engine(engine.clone(), info.clone(), options.clone()),
             engine,
