@@ -87,7 +87,8 @@ impl MapPayload {
 }
 
 /// A PCP option (section 7.3). Unknown optional options (codes 128-255) are
-/// skipped when decoding; unknown mandatory ones (0-127) are an error.
+/// skipped when decoding; unknown mandatory ones (0-127) are an error, and so
+/// is a second THIRD_PARTY or PREFER_FAILURE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PcpOption {
     /// THIRD_PARTY: the mapping is for this internal host, not the sender.
@@ -177,6 +178,13 @@ fn decode_options(mut b: &[u8]) -> Result<Vec<PcpOption>, DecodeError> {
             // Optional and unknown: skip it (section 7.3).
             _ => None,
         };
+        // THIRD_PARTY and PREFER_FAILURE may appear once (IANA PCP option
+        // registry: maximum occurrences 1); FILTER may repeat.
+        if let Some(o @ (PcpOption::ThirdParty(_) | PcpOption::PreferFailure)) = option
+            && out.iter().any(|seen: &PcpOption| seen.code() == o.code())
+        {
+            return Err(DecodeError::MalformedOption(code));
+        }
         out.extend(option);
         b = &b[4 + padded..];
     }
