@@ -10,6 +10,7 @@ use std::io;
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
+use crate::guide::Instructions;
 use crate::mapping::{Method, Protocol};
 use crate::wire::{natpmp, pcp};
 
@@ -101,6 +102,14 @@ pub enum Error {
         detail: String,
     },
 
+    /// pfwd could not make the mapping automatically; the guide says how to
+    /// forward the port by hand, and why automation did not work.
+    #[error("{}", manual_message(.instructions))]
+    Manual {
+        /// The manual guide, with the reasons per method.
+        instructions: Box<Instructions>,
+    },
+
     /// A system call failed (sockets, reading the routing table).
     #[error("{operation} failed: {source}")]
     Io {
@@ -139,6 +148,15 @@ impl Error {
             Error::InvalidRequest { .. } => ErrorKind::InvalidRequest,
             Error::InvalidResponse { .. } => ErrorKind::InvalidResponse,
             Error::Io { .. } => ErrorKind::Io,
+            Error::Manual { .. } => ErrorKind::Manual,
+        }
+    }
+
+    /// The manual guide, when the error carries one.
+    pub fn instructions(&self) -> Option<&Instructions> {
+        match self {
+            Error::Manual { instructions } => Some(instructions),
+            _ => None,
         }
     }
 
@@ -151,6 +169,7 @@ impl Error {
             | Error::Conflict { method, .. }
             | Error::Timeout { method, .. }
             | Error::InvalidResponse { method, .. } => Some(*method),
+            Error::Manual { .. } => Some(Method::Manual),
             Error::InvalidRequest { .. } | Error::Io { .. } => None,
         }
     }
@@ -178,6 +197,8 @@ pub enum ErrorKind {
     InvalidResponse = 7,
     /// See [`Error::Io`].
     Io = 8,
+    /// See [`Error::Manual`].
+    Manual = 9,
 }
 
 /// The holder of a conflicting mapping, as the gateway reports it.
@@ -187,6 +208,24 @@ pub struct Holder {
     pub internal: SocketAddrV4,
     /// The description the holder gave its mapping.
     pub description: String,
+}
+
+fn manual_message(i: &Instructions) -> String {
+    let why: Vec<&str> = i.reasons.iter().map(|r| r.reason.as_str()).collect();
+    let why = if why.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", why.join("; "))
+    };
+    format!(
+        "the router could not be asked to forward {}{why}; forward it by hand: open {} and go to {}.          The full guide is in this error's instructions",
+        i.rule_lines().join(" and "),
+        i.router
+            .admin_urls
+            .first()
+            .map_or("the router's settings", String::as_str),
+        i.menu.join(" > "),
+    )
 }
 
 fn no_gateway_message(method: Option<Method>, detail: &str) -> String {

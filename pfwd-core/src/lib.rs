@@ -39,7 +39,9 @@ pub mod backend;
 pub mod error;
 pub mod forwarder;
 pub mod gateway;
+pub mod guide;
 pub mod mapping;
+pub mod services;
 pub mod wire;
 
 #[cfg(feature = "runtime")]
@@ -47,10 +49,12 @@ pub use backend::{PmpOptions, natpmp::NatPmp, pcp::Pcp, upnp::Upnp, upnp::UpnpOp
 pub use error::{Error, ErrorKind, GatewayCode, Holder, Result, UpnpCode};
 pub use forwarder::{BoxFuture, Forwarder};
 pub use gateway::{GatewayInfo, Ipv4Net, default_gateway};
+pub use guide::{Instructions, RouterInfo};
 pub use mapping::{
     DEFAULT_LEASE, GatewayMapping, Lease, MAX_DESCRIPTION_LEN, Mapping, MappingRequest,
     MappingRequestBuilder, Method, MethodState, Protocol,
 };
+pub use services::{Service, parse_port};
 
 /// The README's Rust example, compiled as a doc test so it cannot rot.
 #[cfg(doctest)]

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use crate::error::Error;
 
 /// Transport protocol of a port mapping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// TCP (web servers, SSH, most services).
     Tcp,
@@ -54,7 +55,8 @@ impl FromStr for Protocol {
 }
 
 /// How a mapping is (or would be) made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Method {
     /// Port Control Protocol (RFC 6887), the successor of NAT-PMP.
     Pcp,

@@ -1,0 +1,461 @@
+//! The manual guide: when the router cannot be asked, what a person does on
+//! the router by hand, as structured [`Instructions`] that render as text,
+//! Markdown and JSON.
+//!
+//! The guide knows the three things a person needs (the port and protocol,
+//! the server's LAN address, how to reach the router's settings), the
+//! service by name, the router's maker and model where its UPnP description
+//! tells them (and then that maker's menu names), why automation did not
+//! work, whether forwarding can work at all (carrier-grade NAT), the risks,
+//! and how to check from outside.
+
+mod render;
+pub mod vendors;
+
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+
+use crate::error::{Error, ErrorKind};
+use crate::gateway::GatewayInfo;
+use crate::mapping::{Method, Protocol};
+use crate::services::{self, Service};
+pub use vendors::Vendor;
+
+/// What the router says about itself in its UPnP description.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RouterInfo {
+    /// `manufacturer` ("TP-Link").
+    pub manufacturer: Option<String>,
+    /// `modelName` ("Archer C7").
+    pub model_name: Option<String>,
+    /// `modelNumber` ("v5").
+    pub model_number: Option<String>,
+    /// `friendlyName` ("Home router").
+    pub friendly_name: Option<String>,
+    /// `presentationURL`: the admin page, where the router gives it.
+    pub admin_url: Option<String>,
+}
+
+impl RouterInfo {
+    /// "TP-Link Archer C7 v5", from what is known.
+    pub fn display_name(&self) -> Option<String> {
+        let parts: Vec<&str> = [&self.manufacturer, &self.model_name, &self.model_number]
+            .into_iter()
+            .filter_map(|p| p.as_deref())
+            .filter(|p| !p.trim().is_empty())
+            .collect();
+        if parts.is_empty() {
+            self.friendly_name.clone()
+        } else {
+            Some(parts.join(" "))
+        }
+    }
+
+    fn all_text(&self) -> String {
+        [&self.manufacturer, &self.model_name, &self.friendly_name]
+            .into_iter()
+            .filter_map(|p| p.as_deref())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Why one method did not make the mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MethodFailure {
+    /// The method, or `None` for a failure before any method (no gateway).
+    pub method: Option<Method>,
+    /// The error's kind.
+    #[serde(serialize_with = "render::kind_name")]
+    pub kind: ErrorKind,
+    /// The gateway's code, where it gave one ("UPnP error 606 ActionNotAuthorized").
+    pub code: Option<String>,
+    /// The reason in plain words.
+    pub reason: String,
+}
+
+impl MethodFailure {
+    /// Describe `error` in plain words.
+    pub fn from_error(error: &Error) -> MethodFailure {
+        let method = error.method();
+        let m = method.map_or("pfwd".to_string(), |m| m.to_string());
+        let (code, reason) = match error {
+            Error::NoGateway {
+                method: None,
+                detail,
+            } => (
+                None,
+                format!("this machine found no router to ask ({detail})"),
+            ),
+            Error::NoGateway { .. } => (
+                None,
+                format!(
+                    "{m}: the router did not answer; {m} is probably switched off in its settings, or not supported"
+                ),
+            ),
+            Error::Refused { code, .. } => (
+                Some(code.to_string()),
+                format!("{m}: the router refused ({code}: {})", code.meaning()),
+            ),
+            Error::Unsupported { what, detail, .. } => (
+                None,
+                format!("{m}: the router does not support {what} ({detail})"),
+            ),
+            Error::Conflict {
+                external_port,
+                holder,
+                ..
+            } => (
+                None,
+                match holder {
+                    Some(h) => format!(
+                        "{m}: external port {external_port} is already forwarded to {}",
+                        h.internal
+                    ),
+                    None => {
+                        format!("{m}: external port {external_port} is already taken on the router")
+                    }
+                },
+            ),
+            Error::Timeout { .. } => (None, format!("{m}: the router stopped answering")),
+            Error::InvalidResponse { detail, .. } => (
+                None,
+                format!(
+                    "{m}: the router's answer could not be understood (faulty firmware?): {detail}"
+                ),
+            ),
+            Error::Manual { .. } => (None, format!("{m}: no method could make the mapping")),
+            Error::InvalidRequest { reason } => (None, reason.clone()),
+            Error::Io { operation, source } => (
+                None,
+                format!("{m}: a network error on this machine while {operation}: {source}"),
+            ),
+        };
+        MethodFailure {
+            method,
+            kind: error.kind(),
+            code,
+            reason,
+        }
+    }
+}
+
+/// One forwarding rule to enter on the router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    /// TCP or UDP.
+    pub protocol: Protocol,
+    /// The port the internet connects to.
+    pub external_port: u16,
+    /// The server's LAN address.
+    pub internal_ip: Ipv4Addr,
+    /// The port the server listens on.
+    pub internal_port: u16,
+}
+
+/// The kind of a [`Warning`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    /// The router's external address is in 100.64.0.0/10: the provider's NAT
+    /// sits in front; forwarding on this router cannot reach the server.
+    CarrierGradeNat,
+    /// The router's external address is private: another router sits in front.
+    DoubleNat,
+    /// The service should not face the internet, or only with care.
+    RiskyService,
+    /// The router's external address is not known.
+    UnknownExternalAddress,
+}
+
+/// Something the person should know before (or instead of) forwarding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// What kind of warning.
+    pub kind: WarningKind,
+    /// The warning in plain words, with what to do.
+    pub text: String,
+}
+
+/// How to reach the router's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouterAccess {
+    /// The router's LAN address, when known.
+    pub address: Option<Ipv4Addr>,
+    /// Admin page addresses to try, best first.
+    pub admin_urls: Vec<String>,
+    /// Maker and model from its UPnP description, when it gave them.
+    pub router: Option<RouterInfo>,
+    /// The maker whose menus the steps use ("your router" when unknown).
+    pub vendor: &'static str,
+}
+
+/// The manual guide: everything a person needs to forward a port by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Instructions {
+    /// The rules to enter (two for a service on TCP and UDP).
+    pub rules: Vec<Rule>,
+    /// The service, when the port is a well-known one.
+    pub service: Option<Service>,
+    /// How to reach the router's settings.
+    pub router: RouterAccess,
+    /// The menu path to the port-forwarding page.
+    pub menu: Vec<String>,
+    /// The steps, in order, with this request's values filled in.
+    pub steps: Vec<String>,
+    /// Shell commands, for routers configured that way (OpenWrt, MikroTik).
+    pub commands: Vec<String>,
+    /// Why automation did not work, per method.
+    pub reasons: Vec<MethodFailure>,
+    /// Things to know before forwarding.
+    pub warnings: Vec<Warning>,
+    /// How to check from outside that it works.
+    pub verify: Vec<String>,
+    /// The router's external (public) address, when known.
+    pub external_address: Option<Ipv4Addr>,
+}
+
+/// What the guide is about: the ports, the server, what pfwd learned.
+#[derive(Debug, Clone, Default)]
+pub struct GuideContext {
+    /// The gateway and this host's address, when known.
+    pub gateway: Option<GatewayInfo>,
+    /// The router's description, when UPnP gave one.
+    pub router: Option<RouterInfo>,
+    /// The router's external address, when a method told it.
+    pub external_address: Option<Ipv4Addr>,
+    /// Why each method failed.
+    pub failures: Vec<MethodFailure>,
+}
+
+/// Whether an external address can be reached from the internet, and if
+/// not, why (the warning to give).
+pub fn external_address_warning(ip: Ipv4Addr) -> Option<Warning> {
+    let o = ip.octets();
+    if o[0] == 100 && (64..128).contains(&o[1]) {
+        Some(Warning {
+            kind: WarningKind::CarrierGradeNat,
+            text: format!(
+                "The router's internet address {ip} is a carrier-grade NAT address (100.64.0.0/10): your \
+                 provider shares one public address among many customers, so a port forwarded on your router \
+                 cannot be reached from the internet. Ask the provider for a public IPv4 address (often free or \
+                 a small fee, sometimes called \"dedicated IP\" or \"disable CGNAT\"), use IPv6 if the provider \
+                 offers it, or use a tunnel (WireGuard to a rented server, or a service such as Cloudflare \
+                 Tunnel or Tailscale Funnel)."
+            ),
+        })
+    } else if ip.is_private() || ip.is_link_local() || ip.is_loopback() || ip.is_unspecified() {
+        Some(Warning {
+            kind: WarningKind::DoubleNat,
+            text: format!(
+                "The router's internet address {ip} is a private address: another router (often the \
+                 provider's modem) sits in front of it. Forward the port on that router too, from it to \
+                 this router's address, or put the modem in bridge mode."
+            ),
+        })
+    } else {
+        None
+    }
+}
+
+impl Instructions {
+    /// The guide for forwarding `external_port` to `internal_port` on the
+    /// server (`internal_ip`, or this host's address), for `protocols`.
+    pub fn build(
+        context: &GuideContext,
+        protocols: &[Protocol],
+        external_port: u16,
+        internal_ip: Option<Ipv4Addr>,
+        internal_port: u16,
+    ) -> Instructions {
+        let server = internal_ip
+            .or(context.gateway.as_ref().map(|g| g.local))
+            .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let rules: Vec<Rule> = protocols
+            .iter()
+            .map(|&protocol| Rule {
+                protocol,
+                external_port,
+                internal_ip: server,
+                internal_port,
+            })
+            .collect();
+        let service = services::by_port(internal_port)
+            .or_else(|| services::by_port(external_port))
+            .copied();
+        let vendor = context
+            .router
+            .as_ref()
+            .map_or(&vendors::GENERIC, |r| vendors::recognise(&r.all_text()));
+        let gateway = context.gateway.as_ref().map(|g| g.gateway);
+        let admin_urls = admin_urls(context.router.as_ref(), gateway, vendor);
+
+        let name = service.map_or_else(|| format!("pfwd {external_port}"), |s| s.title.to_string());
+        let protocol_text = protocol_words(protocols);
+        let fill = |t: &str| {
+            t.replace("{name}", &name)
+                .replace("{protocol}", &protocol_text)
+                .replace(
+                    "{lower_protocol}",
+                    protocols.first().map_or("tcp", |p| p.as_str()),
+                )
+                .replace(
+                    "{uci_protocol}",
+                    &protocols
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                )
+                .replace("{external}", &external_port.to_string())
+                .replace("{ip}", &server.to_string())
+                .replace("{internal}", &internal_port.to_string())
+        };
+        let menu: Vec<String> = vendor.menu.iter().map(|m| m.to_string()).collect();
+
+        let mut steps = Vec::new();
+        steps.push(format!(
+            "On a device at home, open the router's settings at {} and log in (the password is often on a \
+             sticker on the router).",
+            admin_urls.first().map_or("its address", String::as_str)
+        ));
+        steps.push(format!(
+            "Go to the port-forwarding page: {}.",
+            menu.join(" > ")
+        ));
+        steps.extend(vendor.steps.iter().map(|s| fill(s)));
+        if protocols.len() > 1 && vendor.name != vendors::GENERIC.name {
+            steps.push(format!(
+                "If the router has no \"{protocol_text}\" choice, add the rule twice, once for TCP and once for UDP."
+            ));
+        }
+        steps.push(format!(
+            "Make sure {server} keeps its address: reserve it for this machine in the router's DHCP settings \
+             (\"address reservation\" or \"static lease\"), or the rule will point at the wrong machine one day."
+        ));
+        let commands = vendor.commands.iter().map(|c| fill(c)).collect();
+
+        let mut warnings = Vec::new();
+        match context.external_address {
+            Some(ip) => warnings.extend(external_address_warning(ip)),
+            None => warnings.push(Warning {
+                kind: WarningKind::UnknownExternalAddress,
+                text: "pfwd could not learn the router's internet address. Look it up on the router's status \
+                       page: if it starts with 10., 172.16-31., 192.168. or 100.64-127., another NAT sits in \
+                       front and forwarding on this router alone will not work."
+                    .into(),
+            }),
+        }
+        if let Some(risk) = service.and_then(|s| s.risk) {
+            warnings.push(Warning {
+                kind: WarningKind::RiskyService,
+                text: format!(
+                    "{}: {risk}. Forward only what you need, and remove the rule when you no longer do.",
+                    service.map_or("This service", |s| s.title)
+                ),
+            });
+        }
+
+        let target = context
+            .external_address
+            .filter(|ip| external_address_warning(*ip).is_none())
+            .map_or_else(
+                || "the router's internet address".to_string(),
+                |ip| ip.to_string(),
+            );
+        let mut verify = vec![format!(
+            "From another network (a phone on mobile data, not on your Wi-Fi), connect to {target} port \
+             {external_port}{}.",
+            if protocols.contains(&Protocol::Tcp) && external_port == 80 {
+                format!(" (open http://{target}/)")
+            } else {
+                String::new()
+            }
+        )];
+        if protocols.contains(&Protocol::Tcp) {
+            verify.push(format!(
+                "Or use an open-port checker such as canyouseeme.org or portchecker.co with port {external_port}; \
+                 the server must be running, or the port shows as closed."
+            ));
+        }
+        if protocols.contains(&Protocol::Udp) {
+            verify.push(
+                "Open-port checkers test only TCP: check UDP with the application itself (a game or VPN \
+                 client) from another network."
+                    .into(),
+            );
+        }
+        verify.push(
+            "Testing from inside your home network is not enough: many routers do not loop traffic to \
+             their own internet address back in."
+                .into(),
+        );
+
+        Instructions {
+            rules,
+            service,
+            router: RouterAccess {
+                address: gateway,
+                admin_urls,
+                router: context.router.clone(),
+                vendor: vendor.name,
+            },
+            menu,
+            steps,
+            commands,
+            reasons: context.failures.clone(),
+            warnings,
+            verify,
+            external_address: context.external_address,
+        }
+    }
+
+    /// Whether forwarding on this router can make the server reachable at
+    /// all (false behind carrier-grade or double NAT).
+    pub fn forwarding_can_work(&self) -> bool {
+        !self.warnings.iter().any(|w| {
+            matches!(
+                w.kind,
+                WarningKind::CarrierGradeNat | WarningKind::DoubleNat
+            )
+        })
+    }
+}
+
+fn protocol_words(protocols: &[Protocol]) -> String {
+    match protocols {
+        [one] => one.to_string(),
+        [Protocol::Tcp, Protocol::Udp] | [Protocol::Udp, Protocol::Tcp] => {
+            "TCP and UDP (\"Both\")".into()
+        }
+        many => many
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" and "),
+    }
+}
+
+fn admin_urls(
+    router: Option<&RouterInfo>,
+    gateway: Option<Ipv4Addr>,
+    vendor: &Vendor,
+) -> Vec<String> {
+    let mut urls: Vec<String> = Vec::new();
+    if let Some(url) = router
+        .and_then(|r| r.admin_url.clone())
+        .filter(|u| u.starts_with("http"))
+    {
+        urls.push(url);
+    }
+    if let Some(gw) = gateway {
+        urls.push(format!("http://{gw}/"));
+    }
+    urls.extend(vendor.admin_hosts.iter().map(|h| format!("http://{h}/")));
+    urls.dedup();
+    urls
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,221 @@
+use std::net::Ipv4Addr;
+
+use super::*;
+use crate::error::{GatewayCode, UpnpCode};
+
+fn home() -> GatewayInfo {
+    GatewayInfo {
+        interface: Some("eth0".into()),
+        gateway: Ipv4Addr::new(192, 168, 1, 1),
+        local: Ipv4Addr::new(192, 168, 1, 4),
+        lan: None,
+    }
+}
+
+fn tp_link() -> RouterInfo {
+    RouterInfo {
+        manufacturer: Some("TP-Link".into()),
+        model_name: Some("Archer C7".into()),
+        model_number: Some("5.0".into()),
+        friendly_name: Some("Home".into()),
+        admin_url: Some("http://192.168.1.1/".into()),
+    }
+}
+
+fn refused_606() -> MethodFailure {
+    MethodFailure::from_error(&Error::Refused {
+        method: Method::Upnp,
+        what: "TCP port 80".into(),
+        code: GatewayCode::Upnp(UpnpCode::NOT_AUTHORIZED),
+    })
+}
+
+#[test]
+fn the_three_things_a_person_needs() {
+    let ctx = GuideContext {
+        gateway: Some(home()),
+        router: Some(tp_link()),
+        external_address: Some(Ipv4Addr::new(81, 2, 3, 4)),
+        failures: vec![refused_606()],
+    };
+    let i = Instructions::build(&ctx, &[Protocol::Tcp], 80, None, 80);
+    assert_eq!(i.rule_lines(), ["TCP port 80 -> 192.168.1.4:80"]);
+    assert_eq!(i.service.map(|s| s.name), Some("http"));
+    assert_eq!(i.router.address, Some(Ipv4Addr::new(192, 168, 1, 1)));
+    assert_eq!(i.router.admin_urls[0], "http://192.168.1.1/");
+    assert!(
+        i.router
+            .admin_urls
+            .contains(&"http://tplinkwifi.net/".to_string())
+    );
+    assert_eq!(i.router.vendor, "TP-Link");
+    assert_eq!(i.menu, ["Advanced", "NAT Forwarding", "Virtual Servers"]);
+    let text = i.to_text();
+    assert!(
+        text.contains(
+            "Service Name: Web server (HTTP); External Port: 80; Internal IP: 192.168.1.4"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("TP-Link Archer C7 5.0"), "{text}");
+    assert!(text.contains("606") && text.contains("refused"), "{text}");
+    assert!(
+        text.contains("canyouseeme.org") && text.contains("81.2.3.4"),
+        "{text}"
+    );
+    assert!(i.warnings.is_empty(), "{:?}", i.warnings);
+    assert!(i.forwarding_can_work());
+}
+
+#[test]
+fn carrier_grade_and_double_nat_are_warned() {
+    for (ip, kind) in [
+        (Ipv4Addr::new(100, 64, 0, 7), WarningKind::CarrierGradeNat),
+        (
+            Ipv4Addr::new(100, 127, 255, 1),
+            WarningKind::CarrierGradeNat,
+        ),
+        (Ipv4Addr::new(10, 0, 0, 2), WarningKind::DoubleNat),
+        (Ipv4Addr::new(192, 168, 0, 10), WarningKind::DoubleNat),
+    ] {
+        let ctx = GuideContext {
+            gateway: Some(home()),
+            external_address: Some(ip),
+            ..Default::default()
+        };
+        let i = Instructions::build(&ctx, &[Protocol::Tcp], 8080, None, 8080);
+        assert!(
+            i.warnings.iter().any(|w| w.kind == kind),
+            "{ip}: {:?}",
+            i.warnings
+        );
+        assert!(!i.forwarding_can_work());
+        assert!(i.to_text().contains(&ip.to_string()));
+    }
+    assert!(external_address_warning(Ipv4Addr::new(100, 128, 0, 1)).is_none());
+    assert!(external_address_warning(Ipv4Addr::new(5, 5, 5, 7)).is_none());
+}
+
+#[test]
+fn risky_services_are_warned() {
+    let ctx = GuideContext {
+        gateway: Some(home()),
+        external_address: Some(Ipv4Addr::new(81, 2, 3, 4)),
+        ..Default::default()
+    };
+    for port in [23, 3389, 5631, 445, 3306] {
+        let i = Instructions::build(&ctx, &[Protocol::Tcp], port, None, port);
+        assert!(
+            i.warnings
+                .iter()
+                .any(|w| w.kind == WarningKind::RiskyService),
+            "{port}"
+        );
+    }
+    let i = Instructions::build(&ctx, &[Protocol::Tcp], 443, None, 443);
+    assert!(i.warnings.is_empty());
+}
+
+#[test]
+fn unknown_router_gets_the_generic_guide_and_both_protocols() {
+    let ctx = GuideContext::default();
+    let i = Instructions::build(
+        &ctx,
+        &[Protocol::Tcp, Protocol::Udp],
+        53,
+        Some(Ipv4Addr::new(192, 168, 1, 53)),
+        53,
+    );
+    assert_eq!(i.rules.len(), 2);
+    assert_eq!(i.router.vendor, "your router");
+    assert!(
+        i.steps.iter().any(|s| s.contains("Protocol: TCP and UDP")),
+        "{:?}",
+        i.steps
+    );
+    assert!(
+        i.warnings
+            .iter()
+            .any(|w| w.kind == WarningKind::UnknownExternalAddress)
+    );
+    assert!(i.verify.iter().any(|v| v.contains("only TCP")));
+    assert!(i.to_text().contains("192.168.1.53"));
+}
+
+#[test]
+fn shell_routers_get_commands() {
+    let ctx = GuideContext {
+        gateway: Some(home()),
+        router: Some(RouterInfo {
+            manufacturer: Some("OpenWrt".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let i = Instructions::build(&ctx, &[Protocol::Udp], 51820, None, 51820);
+    assert!(
+        i.commands
+            .contains(&"uci set firewall.@redirect[-1].dest_ip='192.168.1.4'".to_string()),
+        "{:?}",
+        i.commands
+    );
+    assert!(
+        i.commands
+            .contains(&"uci set firewall.@redirect[-1].proto='udp'".to_string())
+    );
+    assert!(i.to_markdown().contains("```sh\nuci add firewall redirect"));
+}
+
+#[test]
+fn renders_as_markdown_and_json() {
+    let ctx = GuideContext {
+        gateway: Some(home()),
+        router: Some(tp_link()),
+        external_address: Some(Ipv4Addr::new(100, 64, 1, 2)),
+        failures: vec![refused_606()],
+    };
+    let i = Instructions::build(&ctx, &[Protocol::Tcp], 3389, None, 3389);
+    let md = i.to_markdown();
+    assert!(
+        md.starts_with("# Forward a port by hand for Remote Desktop (RDP) (rdp)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("## Steps (TP-Link)") && md.contains("> **Warning:**"),
+        "{md}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&i.to_json()).unwrap();
+    assert_eq!(v["rules"][0]["protocol"], "tcp");
+    assert_eq!(v["rules"][0]["internal_ip"], "192.168.1.4");
+    assert_eq!(v["router"]["vendor"], "TP-Link");
+    assert_eq!(v["router"]["router"]["model_name"], "Archer C7");
+    assert_eq!(v["reasons"][0]["method"], "upnp");
+    assert_eq!(v["reasons"][0]["kind"], "refused");
+    assert_eq!(
+        v["reasons"][0]["code"],
+        "UPnP error 606 ActionNotAuthorized"
+    );
+    assert_eq!(v["warnings"][0]["kind"], "carrier_grade_nat");
+    assert_eq!(v["service"]["name"], "rdp");
+}
+
+#[test]
+fn the_manual_error_carries_the_guide() {
+    let ctx = GuideContext {
+        gateway: Some(home()),
+        failures: vec![refused_606()],
+        ..Default::default()
+    };
+    let e = Error::Manual {
+        instructions: Box::new(Instructions::build(&ctx, &[Protocol::Tcp], 80, None, 80)),
+    };
+    assert_eq!(e.kind(), ErrorKind::Manual);
+    assert!(e.instructions().is_some());
+    let s = e.to_string();
+    assert!(
+        s.contains("TCP port 80 -> 192.168.1.4:80")
+            && s.contains("http://192.168.1.1/")
+            && s.contains("606"),
+        "{s}"
+    );
+}

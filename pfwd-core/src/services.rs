@@ -1,0 +1,467 @@
+//! Well-known services by name and port (`http` = TCP 80, `minecraft` =
+//! TCP 25565, ...), with a risk note for services that should not face the
+//! internet, and the parser that accepts a name or a port wherever a port is
+//! accepted.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::mapping::Protocol;
+
+/// Which transports a service uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transports {
+    /// TCP only.
+    Tcp,
+    /// UDP only.
+    Udp,
+    /// Both TCP and UDP.
+    Both,
+}
+
+impl Transports {
+    /// The protocols, TCP first.
+    pub fn protocols(self) -> &'static [Protocol] {
+        match self {
+            Transports::Tcp => &[Protocol::Tcp],
+            Transports::Udp => &[Protocol::Udp],
+            Transports::Both => &[Protocol::Tcp, Protocol::Udp],
+        }
+    }
+}
+
+impl fmt::Display for Transports {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Transports::Tcp => "TCP",
+            Transports::Udp => "UDP",
+            Transports::Both => "TCP and UDP",
+        })
+    }
+}
+
+/// A well-known service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Service {
+    /// The short name people type (`http`, `ssh`, `minecraft`).
+    pub name: &'static str,
+    /// Other accepted names (`www`, `web`, `rdp`).
+    #[serde(skip)]
+    pub aliases: &'static [&'static str],
+    /// The port.
+    pub port: u16,
+    /// The transports.
+    pub transports: Transports,
+    /// What it is, in words ("Web server (HTTP)").
+    pub title: &'static str,
+    /// Why forwarding it is risky, where it is.
+    pub risk: Option<&'static str>,
+}
+
+const RISK_CLEAR_TEXT: &str =
+    "sends passwords and data unencrypted; attackers scan the internet for it constantly";
+
+/// The table. Ports that appear twice (53) are listed once.
+pub const SERVICES: &[Service] = &[
+    Service {
+        name: "ftp",
+        aliases: &[],
+        port: 21,
+        transports: Transports::Tcp,
+        title: "File transfer (FTP)",
+        risk: Some(RISK_CLEAR_TEXT),
+    },
+    Service {
+        name: "ssh",
+        aliases: &["sftp"],
+        port: 22,
+        transports: Transports::Tcp,
+        title: "Secure shell (SSH)",
+        risk: Some(
+            "constantly probed by password-guessing bots: allow key logins only and disable password logins",
+        ),
+    },
+    Service {
+        name: "telnet",
+        aliases: &[],
+        port: 23,
+        transports: Transports::Tcp,
+        title: "Telnet remote login",
+        risk: Some(
+            "unencrypted remote login, a favourite target of botnets: do not expose it; use SSH instead",
+        ),
+    },
+    Service {
+        name: "smtp",
+        aliases: &["mail"],
+        port: 25,
+        transports: Transports::Tcp,
+        title: "Mail server (SMTP)",
+        risk: Some(
+            "an open mail relay is abused for spam within hours: make sure relaying is restricted",
+        ),
+    },
+    Service {
+        name: "dns",
+        aliases: &["domain"],
+        port: 53,
+        transports: Transports::Both,
+        title: "Name server (DNS)",
+        risk: Some(
+            "an open resolver is abused for amplification attacks: answer only for your own zones",
+        ),
+    },
+    Service {
+        name: "http",
+        aliases: &["www", "web"],
+        port: 80,
+        transports: Transports::Tcp,
+        title: "Web server (HTTP)",
+        risk: None,
+    },
+    Service {
+        name: "pop3",
+        aliases: &["pop"],
+        port: 110,
+        transports: Transports::Tcp,
+        title: "Mail retrieval (POP3)",
+        risk: Some(RISK_CLEAR_TEXT),
+    },
+    Service {
+        name: "imap",
+        aliases: &[],
+        port: 143,
+        transports: Transports::Tcp,
+        title: "Mail retrieval (IMAP)",
+        risk: Some(RISK_CLEAR_TEXT),
+    },
+    Service {
+        name: "https",
+        aliases: &["ssl", "tls"],
+        port: 443,
+        transports: Transports::Tcp,
+        title: "Secure web server (HTTPS)",
+        risk: None,
+    },
+    Service {
+        name: "smb",
+        aliases: &["samba", "cifs"],
+        port: 445,
+        transports: Transports::Tcp,
+        title: "Windows file sharing (SMB)",
+        risk: Some(
+            "file sharing is not built for the internet and has a history of worms (WannaCry): use a VPN instead",
+        ),
+    },
+    Service {
+        name: "submission",
+        aliases: &[],
+        port: 587,
+        transports: Transports::Tcp,
+        title: "Mail submission",
+        risk: None,
+    },
+    Service {
+        name: "imaps",
+        aliases: &[],
+        port: 993,
+        transports: Transports::Tcp,
+        title: "Secure mail retrieval (IMAPS)",
+        risk: None,
+    },
+    Service {
+        name: "openvpn",
+        aliases: &[],
+        port: 1194,
+        transports: Transports::Udp,
+        title: "OpenVPN",
+        risk: None,
+    },
+    Service {
+        name: "mqtt",
+        aliases: &[],
+        port: 1883,
+        transports: Transports::Tcp,
+        title: "MQTT broker",
+        risk: Some("MQTT without TLS and passwords lets anyone read and control your devices"),
+    },
+    Service {
+        name: "mysql",
+        aliases: &["mariadb"],
+        port: 3306,
+        transports: Transports::Tcp,
+        title: "MySQL / MariaDB database",
+        risk: Some(
+            "databases should not face the internet: reach them through a VPN or SSH tunnel",
+        ),
+    },
+    Service {
+        name: "rdp",
+        aliases: &["remote-desktop", "remotedesktop"],
+        port: 3389,
+        transports: Transports::Tcp,
+        title: "Remote Desktop (RDP)",
+        risk: Some(
+            "one of the most attacked services on the internet (ransomware): use a VPN instead",
+        ),
+    },
+    Service {
+        name: "postgres",
+        aliases: &["postgresql"],
+        port: 5432,
+        transports: Transports::Tcp,
+        title: "PostgreSQL database",
+        risk: Some(
+            "databases should not face the internet: reach them through a VPN or SSH tunnel",
+        ),
+    },
+    Service {
+        name: "pcanywhere",
+        aliases: &["pc-anywhere"],
+        port: 5631,
+        transports: Transports::Tcp,
+        title: "PC Anywhere remote control",
+        risk: Some("old remote-control software with known vulnerabilities: do not expose it"),
+    },
+    Service {
+        name: "vnc",
+        aliases: &[],
+        port: 5900,
+        transports: Transports::Tcp,
+        title: "VNC remote desktop",
+        risk: Some(
+            "VNC is often unencrypted and weakly protected: use a VPN or SSH tunnel instead",
+        ),
+    },
+    Service {
+        name: "redis",
+        aliases: &[],
+        port: 6379,
+        transports: Transports::Tcp,
+        title: "Redis database",
+        risk: Some(
+            "databases should not face the internet: reach them through a VPN or SSH tunnel",
+        ),
+    },
+    Service {
+        name: "http-alt",
+        aliases: &["http-proxy"],
+        port: 8080,
+        transports: Transports::Tcp,
+        title: "Web server, alternative port",
+        risk: None,
+    },
+    Service {
+        name: "home-assistant",
+        aliases: &["homeassistant"],
+        port: 8123,
+        transports: Transports::Tcp,
+        title: "Home Assistant",
+        risk: Some(
+            "controls your home: use HTTPS and strong passwords, or its cloud or VPN access",
+        ),
+    },
+    Service {
+        name: "minecraft-bedrock",
+        aliases: &["bedrock"],
+        port: 19132,
+        transports: Transports::Udp,
+        title: "Minecraft Bedrock server",
+        risk: None,
+    },
+    Service {
+        name: "minecraft",
+        aliases: &["minecraft-java"],
+        port: 25565,
+        transports: Transports::Tcp,
+        title: "Minecraft Java server",
+        risk: None,
+    },
+    Service {
+        name: "mongodb",
+        aliases: &["mongo"],
+        port: 27017,
+        transports: Transports::Tcp,
+        title: "MongoDB database",
+        risk: Some(
+            "databases should not face the internet: reach them through a VPN or SSH tunnel",
+        ),
+    },
+    Service {
+        name: "plex",
+        aliases: &[],
+        port: 32400,
+        transports: Transports::Tcp,
+        title: "Plex media server",
+        risk: None,
+    },
+    Service {
+        name: "wireguard",
+        aliases: &["wg"],
+        port: 51820,
+        transports: Transports::Udp,
+        title: "WireGuard VPN",
+        risk: None,
+    },
+];
+
+/// The service called `name` (case-insensitive, aliases accepted).
+pub fn by_name(name: &str) -> Option<&'static Service> {
+    let n = name.trim().to_ascii_lowercase();
+    SERVICES
+        .iter()
+        .find(|s| s.name == n || s.aliases.contains(&n.as_str()))
+}
+
+/// The well-known service on `port`, if any.
+pub fn by_port(port: u16) -> Option<&'static Service> {
+    SERVICES.iter().find(|s| s.port == port)
+}
+
+/// A port given as a number or a service name, with the service when known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortSpec {
+    /// The port.
+    pub port: u16,
+    /// The service, by name or by its well-known port.
+    pub service: Option<&'static Service>,
+}
+
+impl PortSpec {
+    /// The protocols to forward: the service's, or TCP for a bare port.
+    pub fn protocols(&self) -> &'static [Protocol] {
+        self.service
+            .map_or(&[Protocol::Tcp], |s| s.transports.protocols())
+    }
+}
+
+/// Parse `"80"`, `"http"`, `"minecraft"`: a port (1-65535) or a known
+/// service name.
+///
+/// # Errors
+///
+/// [`Error::InvalidRequest`] for 0, a number over 65535, or an unknown name,
+/// saying what is accepted.
+pub fn parse_port(text: &str) -> Result<PortSpec, Error> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(Error::invalid(
+            "no port given: give a port (1-65535) or a service name such as http",
+        ));
+    }
+    if t.chars().all(|c| c.is_ascii_digit()) {
+        return match t.parse::<u32>() {
+            Ok(0) => Err(Error::invalid("port 0 is not a port: give 1-65535")),
+            Ok(p) if p <= 65535 => {
+                let port = p as u16;
+                Ok(PortSpec {
+                    port,
+                    service: by_port(port),
+                })
+            }
+            _ => Err(Error::invalid(format!(
+                "port {t} is out of range: ports go from 1 to 65535"
+            ))),
+        };
+    }
+    match by_name(t) {
+        Some(s) => Ok(PortSpec {
+            port: s.port,
+            service: Some(s),
+        }),
+        None => {
+            let names: Vec<&str> = SERVICES.iter().map(|s| s.name).collect();
+            Err(Error::invalid(format!(
+                "unknown service {t:?}: give a port number (1-65535) or one of {}",
+                names.join(", ")
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_covers_what_people_forward() {
+        for (name, port) in [
+            ("ftp", 21),
+            ("ssh", 22),
+            ("telnet", 23),
+            ("smtp", 25),
+            ("dns", 53),
+            ("http", 80),
+            ("pop3", 110),
+            ("imap", 143),
+            ("https", 443),
+            ("minecraft", 25565),
+            ("rdp", 3389),
+            ("pcanywhere", 5631),
+        ] {
+            let s = by_name(name).unwrap_or_else(|| panic!("{name} missing"));
+            assert_eq!(s.port, port, "{name}");
+            assert_eq!(by_port(port).map(|s| s.name), Some(name));
+        }
+        for risky in [
+            "telnet",
+            "rdp",
+            "pcanywhere",
+            "smb",
+            "mysql",
+            "postgres",
+            "vnc",
+        ] {
+            assert!(by_name(risky).unwrap().risk.is_some(), "{risky}");
+        }
+        assert!(by_name("http").unwrap().risk.is_none());
+    }
+
+    #[test]
+    fn names_are_unique_and_lower_case() {
+        let mut seen = std::collections::HashSet::new();
+        for s in SERVICES {
+            for n in std::iter::once(&s.name).chain(s.aliases) {
+                assert!(seen.insert(*n), "{n} twice");
+                assert_eq!(*n, n.to_ascii_lowercase());
+            }
+        }
+    }
+
+    #[test]
+    fn ports_and_names_parse() {
+        assert_eq!(parse_port("http").unwrap().port, 80);
+        assert_eq!(parse_port(" Minecraft ").unwrap().port, 25565);
+        assert_eq!(parse_port("www").unwrap().service.unwrap().name, "http");
+        let p = parse_port("8123").unwrap();
+        assert_eq!(p.service.unwrap().name, "home-assistant");
+        assert_eq!(parse_port("4000").unwrap().service, None);
+        assert_eq!(
+            parse_port("dns").unwrap().protocols(),
+            &[Protocol::Tcp, Protocol::Udp]
+        );
+        assert_eq!(
+            parse_port("wireguard").unwrap().protocols(),
+            &[Protocol::Udp]
+        );
+        assert_eq!(parse_port("4000").unwrap().protocols(), &[Protocol::Tcp]);
+    }
+
+    #[test]
+    fn bad_ports_say_what_is_accepted() {
+        for (bad, says) in [
+            ("0", "port 0"),
+            ("70000", "1 to 65535"),
+            ("99999999999", "1 to 65535"),
+            ("htp", "unknown service"),
+            ("", "no port"),
+            ("-1", "unknown service"),
+        ] {
+            let e = parse_port(bad).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+}
