@@ -12,7 +12,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use crate::error::{Error, Result};
 
 /// The gateway this host uses and how this host is seen on its network.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct GatewayInfo {
     /// The network interface towards the gateway (for example `eth0`), when known.
     pub interface: Option<String>,
@@ -123,7 +123,7 @@ pub(crate) fn local_address_towards(gateway: Ipv4Addr) -> Result<Ipv4Addr> {
 }
 
 /// An IPv4 network (address and prefix length), such as 192.168.1.0/24.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Ipv4Net {
     /// The network address (host bits cleared).
     pub network: Ipv4Addr,

@@ -35,6 +35,8 @@
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "runtime")]
+pub mod auto;
+#[cfg(feature = "runtime")]
 pub mod backend;
 pub mod error;
 pub mod forwarder;
@@ -45,7 +47,11 @@ pub mod services;
 pub mod wire;
 
 #[cfg(feature = "runtime")]
-pub use backend::{PmpOptions, natpmp::NatPmp, pcp::Pcp, upnp::Upnp, upnp::UpnpOptions};
+pub use auto::{Client, ClientOptions, Discovery, MethodStatus, Probe, forward};
+#[cfg(feature = "runtime")]
+pub use backend::{
+    PmpOptions, manual::Manual, natpmp::NatPmp, pcp::Pcp, upnp::Upnp, upnp::UpnpOptions,
+};
 pub use error::{Error, ErrorKind, GatewayCode, Holder, Result, UpnpCode};
 pub use forwarder::{BoxFuture, Forwarder};
 pub use gateway::{GatewayInfo, Ipv4Net, default_gateway};

@@ -88,7 +88,6 @@ impl GatewayConfig {
              system_uptime=no\n\
              uuid=3a3b6c1e-0f1c-4a55-9b62-1d4a5c6e7f80\n\
              friendly_name=pfwd testbed router\n\
-             model_number=2.3.1\n\
              upnp_table_name=filter\n\
              upnp_nat_table_name=nat\n\
              upnp_forward_chain=miniupnpd\n\

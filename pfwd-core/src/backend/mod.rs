@@ -1,6 +1,7 @@
 //! One [`Forwarder`](crate::Forwarder) per method, on tokio.
 
-mod engine;
+pub(crate) mod engine;
+pub mod manual;
 pub mod natpmp;
 pub mod pcp;
 pub mod upnp;

@@ -70,16 +70,22 @@ impl Pcp {
     /// As [`Pcp::discover`].
     pub async fn discover_with(options: PmpOptions) -> Result<Pcp> {
         let (engine, info) = Engine::for_options(&options).await?;
-        let pcp = Pcp {
+        let pcp = Pcp::on_engine(engine, info, options);
+        pcp.check_epoch().await?;
+        Ok(pcp)
+    }
+
+    /// A PCP client on an engine another backend already opened; call
+    /// [`Pcp::check_epoch`] to find out whether the gateway speaks PCP.
+    pub(crate) fn on_engine(engine: Arc<Engine>, info: GatewayInfo, options: PmpOptions) -> Pcp {
+        Pcp {
             natpmp: NatPmp::on_engine(engine.clone(), info.clone(), options.clone()),
             engine,
             info,
             options,
             natpmp_only: AtomicBool::new(false),
             last_external: Mutex::new(None),
-        };
-        pcp.check_epoch().await?;
-        Ok(pcp)
+        }
     }
 
     /// The gateway and this host's address on its network.

@@ -1,0 +1,615 @@
+//! One call that always answers: probe PCP, NAT-PMP and UPnP at once under
+//! one time budget, use the best that answers, and when none can make the
+//! mapping, answer with the manual guide.
+//!
+//! ```no_run
+//! # async fn demo() -> pfwd_core::Result<()> {
+//! use pfwd_core::{Client, Error, MappingRequest, Protocol};
+//! let client = Client::discover().await?;
+//! println!("best method: {:?}", client.discovery().best());
+//! let request = MappingRequest::builder(Protocol::Tcp, 80).build()?;
+//! match client.map(&request).await {
+//!     Ok(mapping) => println!("reachable at {}", mapping.external()),
+//!     Err(Error::Manual { instructions }) => println!("{}", instructions.to_text()),
+//!     Err(e) => eprintln!("{e}"),
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::OnceCell;
+use tokio::task::JoinSet;
+
+use crate::backend::engine::Engine;
+use crate::backend::{
+    PmpOptions, manual::Manual, natpmp::NatPmp, pcp::Pcp, upnp::Upnp, upnp::UpnpOptions,
+};
+use crate::error::{Error, Result};
+use crate::forwarder::Forwarder;
+use crate::gateway::{GatewayInfo, default_gateway};
+use crate::guide::{
+    GuideContext, Instructions, MethodFailure, RouterInfo, Warning, external_address_warning,
+};
+use crate::mapping::{Mapping, MappingRequest, Method, Protocol};
+
+/// The methods pfwd automates, best first.
+pub const PREFERENCE: [Method; 3] = [Method::Pcp, Method::NatPmp, Method::Upnp];
+
+/// Options for [`Client::discover_with`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientOptions {
+    /// The time budget for probing every method at once (default 500 ms:
+    /// PCP and NAT-PMP answer in milliseconds on a LAN, UPnP in under 100).
+    pub budget: Duration,
+    /// Use only these methods (in pfwd's order of preference); empty: all.
+    pub only: Vec<Method>,
+    /// Never use these methods.
+    pub exclude: Vec<Method>,
+    /// Wait for every method's answer instead of stopping at the best one,
+    /// for a status display (default false).
+    pub wait_for_all: bool,
+    /// The gateway to ask; `None` finds the default gateway.
+    pub gateway: Option<GatewayInfo>,
+    /// UPnP settings (its discovery timeout is capped by `budget`).
+    pub upnp: UpnpOptions,
+    /// NAT-PMP and PCP settings (`timeout` applies to mapping requests; the
+    /// probe is capped by `budget`).
+    pub pmp: PmpOptions,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            budget: Duration::from_millis(500),
+            only: Vec::new(),
+            exclude: Vec::new(),
+            wait_for_all: false,
+            gateway: None,
+            upnp: UpnpOptions::default(),
+            pmp: PmpOptions::default(),
+        }
+    }
+}
+
+impl ClientOptions {
+    /// The methods to try, best first.
+    pub fn methods(&self) -> Vec<Method> {
+        PREFERENCE
+            .into_iter()
+            .filter(|m| self.only.is_empty() || self.only.contains(m))
+            .filter(|m| !self.exclude.contains(m))
+            .collect()
+    }
+}
+
+/// What probing one method found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Probe {
+    /// The gateway answered this method.
+    Answered,
+    /// It did not, or not usably.
+    Failed(MethodFailure),
+    /// A better method answered first, so pfwd did not wait for this one.
+    NotWaited,
+    /// Excluded by the options.
+    Skipped,
+}
+
+/// One method's probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MethodStatus {
+    /// The method.
+    pub method: Method,
+    /// What the probe found.
+    pub probe: Probe,
+    /// How long it took to answer or fail (none when not waited for).
+    pub took_ms: Option<u64>,
+}
+
+/// What [`Client::discover`] found: enough for a status display.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Discovery {
+    /// The gateway and this host's address, when there is a default route.
+    pub gateway: Option<GatewayInfo>,
+    /// Each automated method's probe, best first.
+    pub methods: Vec<MethodStatus>,
+    /// The router's internet address, from the best method that answered.
+    pub external_address: Option<Ipv4Addr>,
+    /// Carrier-grade or double NAT, from the external address.
+    pub warnings: Vec<Warning>,
+    /// How long discovery took.
+    pub took_ms: u64,
+}
+
+impl Discovery {
+    /// The best method that answered.
+    pub fn best(&self) -> Option<Method> {
+        self.answered().into_iter().next()
+    }
+
+    /// Every method that answered, best first.
+    pub fn answered(&self) -> Vec<Method> {
+        self.methods
+            .iter()
+            .filter(|s| s.probe == Probe::Answered)
+            .map(|s| s.method)
+            .collect()
+    }
+
+    /// Why methods failed, so far.
+    pub fn failures(&self) -> Vec<MethodFailure> {
+        self.methods
+            .iter()
+            .filter_map(|s| match &s.probe {
+                Probe::Failed(f) => Some(f.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// A backend that answered its probe.
+#[derive(Debug)]
+enum Backend {
+    Pcp(Pcp),
+    NatPmp(NatPmp),
+    Upnp(Upnp),
+}
+
+impl Backend {
+    fn forwarder(&self) -> &dyn Forwarder {
+        match self {
+            Backend::Pcp(b) => b,
+            Backend::NatPmp(b) => b,
+            Backend::Upnp(b) => b,
+        }
+    }
+}
+
+type Slot = OnceCell<std::result::Result<Backend, MethodFailure>>;
+
+/// The automatic client: the best method the gateway answers, with the
+/// others and the manual guide behind it.
+#[derive(Debug)]
+pub struct Client {
+    options: ClientOptions,
+    gateway: Option<GatewayInfo>,
+    engine: Option<Arc<Engine>>,
+    pcp: Slot,
+    natpmp: Slot,
+    upnp: Slot,
+    discovery: Mutex<Discovery>,
+}
+
+/// Map `request` with the best method the gateway answers, or get the guide.
+/// Keep the returned [`Client`] to renew and delete the mapping.
+///
+/// # Errors
+///
+/// [`Error::Manual`] (with the guide) when no method can make the mapping;
+/// [`Error::InvalidRequest`] and [`Error::Conflict`] as they come.
+pub async fn forward(request: &MappingRequest) -> Result<(Client, Mapping)> {
+    let client = Client::discover().await?;
+    let mapping = client.map(request).await?;
+    Ok((client, mapping))
+}
+
+impl Client {
+    /// Probe every method at once with the default options.
+    ///
+    /// # Errors
+    ///
+    /// None in practice today: a gateway that answers nothing still gives a
+    /// client, whose `map` answers with the guide. (`Result` leaves room for
+    /// failures to open sockets.)
+    pub async fn discover() -> Result<Client> {
+        Client::discover_with(ClientOptions::default()).await
+    }
+
+    /// Probe the methods `options` allows, at once, within its budget, and
+    /// stop as soon as the best allowed method answers (unless
+    /// `wait_for_all`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when no socket can be opened at all.
+    pub async fn discover_with(options: ClientOptions) -> Result<Client> {
+        let started = Instant::now();
+        let gateway = match options.gateway.clone() {
+            Some(g) => Ok(g),
+            None => default_gateway(),
+        };
+        let methods = options.methods();
+        let mut statuses: Vec<MethodStatus> = PREFERENCE
+            .iter()
+            .map(|&method| MethodStatus {
+                method,
+                probe: if methods.contains(&method) {
+                    Probe::NotWaited
+                } else {
+                    Probe::Skipped
+                },
+                took_ms: None,
+            })
+            .collect();
+        let gateway = match gateway {
+            Ok(g) => g,
+            Err(e) => {
+                let failure = MethodFailure::from_error(&e);
+                for s in statuses.iter_mut().filter(|s| s.probe == Probe::NotWaited) {
+                    s.probe = Probe::Failed(failure.clone());
+                }
+                return Ok(Client::new(options, None, None, statuses, started));
+            }
+        };
+
+        let mut pmp = options.pmp.clone();
+        pmp.gateway = Some(gateway.clone());
+        pmp.timeout = options.budget;
+        let needs_engine = methods
+            .iter()
+            .any(|m| matches!(m, Method::Pcp | Method::NatPmp));
+        let engine = if needs_engine {
+            Some(Engine::for_options(&pmp).await?.0)
+        } else {
+            None
+        };
+        let mut upnp = options.upnp.clone();
+        upnp.gateway = Some(gateway.clone());
+        upnp.discovery_timeout = upnp.discovery_timeout.min(options.budget);
+
+        let mut probes: JoinSet<(
+            Method,
+            std::result::Result<Backend, MethodFailure>,
+            Duration,
+        )> = JoinSet::new();
+        for &method in &methods {
+            let t0 = Instant::now();
+            match method {
+                Method::Pcp => {
+                    let pcp = Pcp::on_engine(
+                        engine.clone().expect("opened for PCP"),
+                        gateway.clone(),
+                        pmp.clone(),
+                    );
+                    probes.spawn(async move { (method, probe_pcp(pcp).await, t0.elapsed()) });
+                }
+                Method::NatPmp => {
+                    let nat = NatPmp::on_engine(
+                        engine.clone().expect("opened for NAT-PMP"),
+                        gateway.clone(),
+                        pmp.clone(),
+                    );
+                    probes.spawn(async move {
+                        let r = nat.check_epoch().await.map(|_| Backend::NatPmp(nat));
+                        (
+                            method,
+                            r.map_err(|e| MethodFailure::from_error(&e)),
+                            t0.elapsed(),
+                        )
+                    });
+                }
+                Method::Upnp => {
+                    let o = upnp.clone();
+                    probes.spawn(async move {
+                        let r = Upnp::discover_with(o).await.map(Backend::Upnp);
+                        (
+                            method,
+                            r.map_err(|e| MethodFailure::from_error(&e)),
+                            t0.elapsed(),
+                        )
+                    });
+                }
+                Method::Manual => {}
+            }
+        }
+
+        let client = Client::new(options, Some(gateway), engine, statuses, started);
+        while let Some(joined) = probes.join_next().await {
+            let Ok((method, result, took)) = joined else {
+                continue;
+            };
+            client.record(method, &result, took);
+            let _ = client.slot(method).set(result);
+            if !client.options.wait_for_all && client.settled() {
+                break;
+            }
+        }
+        // Dropping the JoinSet stops the probes not waited for (UPnP's search).
+        drop(probes);
+        client.finish_discovery(started).await;
+        Ok(client)
+    }
+
+    fn new(
+        options: ClientOptions,
+        gateway: Option<GatewayInfo>,
+        engine: Option<Arc<Engine>>,
+        methods: Vec<MethodStatus>,
+        started: Instant,
+    ) -> Client {
+        Client {
+            discovery: Mutex::new(Discovery {
+                gateway: gateway.clone(),
+                methods,
+                external_address: None,
+                warnings: Vec::new(),
+                took_ms: started.elapsed().as_millis() as u64,
+            }),
+            options,
+            gateway,
+            engine,
+            pcp: OnceCell::new(),
+            natpmp: OnceCell::new(),
+            upnp: OnceCell::new(),
+        }
+    }
+
+    fn slot(&self, method: Method) -> &Slot {
+        match method {
+            Method::Pcp => &self.pcp,
+            Method::NatPmp => &self.natpmp,
+            _ => &self.upnp,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Discovery> {
+        self.discovery.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn record(
+        &self,
+        method: Method,
+        result: &std::result::Result<Backend, MethodFailure>,
+        took: Duration,
+    ) {
+        let mut d = self.lock();
+        if let Some(s) = d.methods.iter_mut().find(|s| s.method == method) {
+            s.probe = match result {
+                Ok(_) => Probe::Answered,
+                Err(f) => Probe::Failed(f.clone()),
+            };
+            s.took_ms = Some(took.as_millis() as u64);
+        }
+    }
+
+    /// True when the best allowed method that can still answer has answered,
+    /// or every allowed method has failed.
+    fn settled(&self) -> bool {
+        let d = self.lock();
+        for s in &d.methods {
+            match s.probe {
+                Probe::Answered => return true,
+                Probe::NotWaited => return false,
+                Probe::Failed(_) | Probe::Skipped => {}
+            }
+        }
+        true
+    }
+
+    async fn finish_discovery(&self, started: Instant) {
+        let best = self.lock().best();
+        let external = match best {
+            Some(m) => match self.backend(m).await {
+                Ok(b) => b.forwarder().external_address().await.ok(),
+                Err(_) => None,
+            },
+            None => None,
+        };
+        let mut d = self.lock();
+        d.external_address = external;
+        d.warnings = external
+            .and_then(external_address_warning)
+            .into_iter()
+            .collect();
+        d.took_ms = started.elapsed().as_millis() as u64;
+    }
+
+    /// What discovery found (updated as methods are probed later).
+    pub fn discovery(&self) -> Discovery {
+        self.lock().clone()
+    }
+
+    /// The backend for `method`, probing it now if discovery did not wait for it.
+    async fn backend(&self, method: Method) -> std::result::Result<&Backend, MethodFailure> {
+        let slot = self.slot(method);
+        let result = slot
+            .get_or_init(|| async {
+                let t0 = Instant::now();
+                let r = self.probe_late(method).await;
+                self.record(method, &r, t0.elapsed());
+                r
+            })
+            .await;
+        result.as_ref().map_err(Clone::clone)
+    }
+
+    async fn probe_late(&self, method: Method) -> std::result::Result<Backend, MethodFailure> {
+        let no_gateway = || {
+            MethodFailure::from_error(&Error::NoGateway {
+                method: Some(method),
+                detail: "this machine has no default gateway".into(),
+            })
+        };
+        let gateway = self.gateway.clone().ok_or_else(no_gateway)?;
+        let mut pmp = self.options.pmp.clone();
+        pmp.gateway = Some(gateway.clone());
+        pmp.timeout = self.options.budget;
+        match method {
+            Method::Pcp | Method::NatPmp => {
+                let engine = match &self.engine {
+                    Some(e) => e.clone(),
+                    None => {
+                        Engine::for_options(&pmp)
+                            .await
+                            .map_err(|e| MethodFailure::from_error(&e))?
+                            .0
+                    }
+                };
+                if method == Method::Pcp {
+                    probe_pcp(Pcp::on_engine(engine, gateway, pmp)).await
+                } else {
+                    let nat = NatPmp::on_engine(engine, gateway, pmp);
+                    nat.check_epoch()
+                        .await
+                        .map(|_| Backend::NatPmp(nat))
+                        .map_err(|e| MethodFailure::from_error(&e))
+                }
+            }
+            _ => {
+                let mut o = self.options.upnp.clone();
+                o.gateway = Some(gateway);
+                o.discovery_timeout = o.discovery_timeout.min(self.options.budget);
+                Upnp::discover_with(o)
+                    .await
+                    .map(Backend::Upnp)
+                    .map_err(|e| MethodFailure::from_error(&e))
+            }
+        }
+    }
+
+    /// Map `request` with the best method that answers; when a method
+    /// refuses, fails or times out, try the next; when none can, return
+    /// [`Error::Manual`] with the guide and every method's reason.
+    ///
+    /// A renewal ([`Mapping::renewal`]) goes to the method that made the mapping.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Manual`] when no method can make the mapping;
+    /// [`Error::InvalidRequest`] for a request no method can carry out;
+    /// [`Error::Conflict`] when the port is taken (every method asks the
+    /// same router, so trying others would not help).
+    pub async fn map(&self, request: &MappingRequest) -> Result<Mapping> {
+        if let Some(prev) = request.previous() {
+            let backend = self
+                .backend(prev.method())
+                .await
+                .map_err(|f| self.failure_error(&f))?;
+            return backend.forwarder().map(request).await;
+        }
+        let mut failures: Vec<MethodFailure> = Vec::new();
+        for method in self.options.methods() {
+            let backend = match self.backend(method).await {
+                Ok(b) => b,
+                Err(f) => {
+                    failures.push(f);
+                    continue;
+                }
+            };
+            if let Backend::Pcp(p) = backend
+                && p.speaks_natpmp_only()
+            {
+                // The NAT-PMP slot covers this gateway.
+                continue;
+            }
+            match backend.forwarder().map(request).await {
+                Ok(m) => return Ok(m),
+                Err(e @ (Error::InvalidRequest { .. } | Error::Conflict { .. })) => return Err(e),
+                Err(e) => failures.push(MethodFailure::from_error(&e)),
+            }
+        }
+        Err(Error::Manual {
+            instructions: Box::new(self.guide(request, failures).await),
+        })
+    }
+
+    /// Delete a mapping made by this client (by the method that made it).
+    ///
+    /// # Errors
+    ///
+    /// As the method's [`Forwarder::unmap`].
+    pub async fn unmap(&self, mapping: &Mapping) -> Result<()> {
+        let backend = self
+            .backend(mapping.method())
+            .await
+            .map_err(|f| self.failure_error(&f))?;
+        backend.forwarder().unmap(mapping).await
+    }
+
+    /// The manual guide for `request`, whatever the methods can do: for
+    /// people who prefer to forward by hand, and for `pfwd guide`.
+    pub async fn instructions(&self, request: &MappingRequest) -> Instructions {
+        self.guide(request, self.discovery().failures()).await
+    }
+
+    /// The guide for forwarding a service on several protocols at once.
+    pub async fn instructions_for(
+        &self,
+        protocols: &[Protocol],
+        external_port: u16,
+        internal_ip: Option<Ipv4Addr>,
+        internal_port: u16,
+    ) -> Instructions {
+        let context = self.context(self.discovery().failures()).await;
+        Instructions::build(
+            &context,
+            protocols,
+            external_port,
+            internal_ip,
+            internal_port,
+        )
+    }
+
+    async fn guide(&self, request: &MappingRequest, failures: Vec<MethodFailure>) -> Instructions {
+        Manual::new(self.context(failures).await).instructions(request)
+    }
+
+    async fn context(&self, mut failures: Vec<MethodFailure>) -> GuideContext {
+        // Keep one reason per method: the latest.
+        let mut seen = Vec::new();
+        failures.reverse();
+        failures.retain(|f| {
+            let fresh = !seen.contains(&f.method);
+            seen.push(f.method);
+            fresh
+        });
+        failures.reverse();
+        failures.sort_by_key(|f| PREFERENCE.iter().position(|m| Some(*m) == f.method));
+        GuideContext {
+            gateway: self.gateway.clone(),
+            router: self.router_info().await,
+            external_address: self.lock().external_address,
+            failures,
+        }
+    }
+
+    /// What the router says about itself, when it answers UPnP (even when it
+    /// refuses mappings).
+    pub async fn router_info(&self) -> Option<RouterInfo> {
+        if !self.options.methods().contains(&Method::Upnp) && self.upnp.get().is_none() {
+            return None;
+        }
+        match self.backend(Method::Upnp).await {
+            Ok(Backend::Upnp(u)) => u.router_info().await.ok(),
+            _ => None,
+        }
+    }
+
+    fn failure_error(&self, f: &MethodFailure) -> Error {
+        Error::NoGateway {
+            method: f.method,
+            detail: f.reason.clone(),
+        }
+    }
+}
+
+async fn probe_pcp(pcp: Pcp) -> std::result::Result<Backend, MethodFailure> {
+    match pcp.check_epoch().await {
+        Ok(_) if pcp.speaks_natpmp_only() => Err(MethodFailure::from_error(&Error::Unsupported {
+            method: Method::Pcp,
+            what: "PCP".into(),
+            detail:
+                "the router speaks only NAT-PMP (it answered PCP with NAT-PMP's UNSUPP_VERSION)"
+                    .into(),
+        })),
+        Ok(_) => Ok(Backend::Pcp(pcp)),
+        Err(e) => Err(MethodFailure::from_error(&e)),
+    }
+}
