@@ -7,131 +7,18 @@
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pfwd_core::wire::epoch::EpochCheck;
 use pfwd_core::wire::natpmp;
 use pfwd_core::wire::pcp::{self, MapPayload, RequestBody, ResponseBody};
-use pfwd_core::{
-    Error, Forwarder, GatewayCode, GatewayInfo, MappingRequest, Method, NatPmp, Pcp, PmpOptions,
-    Protocol,
-};
-use tokio::net::UdpSocket;
+use pfwd_core::{Error, Forwarder, GatewayCode, MappingRequest, Method, NatPmp, Pcp, Protocol};
 
-const EXTERNAL: Ipv4Addr = Ipv4Addr::new(5, 5, 5, 7);
+mod fakes;
 
-/// What the fake sends back for one request: zero or more datagrams.
-type Handler = dyn FnMut(&[u8]) -> Vec<Vec<u8>> + Send;
-
-struct Fake {
-    port: u16,
-    received: Arc<Mutex<Vec<Vec<u8>>>>,
-}
-
-impl Fake {
-    async fn start(mut handler: Box<Handler>) -> Fake {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let port = socket.local_addr().unwrap().port();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let log = received.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 2048];
-            while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-                log.lock().unwrap().push(buf[..n].to_vec());
-                for answer in handler(&buf[..n]) {
-                    let _ = socket.send_to(&answer, from).await;
-                }
-            }
-        });
-        Fake { port, received }
-    }
-
-    fn options(&self) -> PmpOptions {
-        options_for(self.port)
-    }
-
-    fn requests(&self) -> Vec<Vec<u8>> {
-        self.received.lock().unwrap().clone()
-    }
-}
-
-fn options_for(port: u16) -> PmpOptions {
-    let mut o = PmpOptions::default();
-    o.gateway = Some(GatewayInfo::for_gateway(Ipv4Addr::LOCALHOST).unwrap());
-    o.server_port = port;
-    o.timeout = Duration::from_secs(2);
-    o
-}
-
-/// A well-behaved NAT-PMP server with epoch `epoch()`.
-fn natpmp_answer(req: &[u8], epoch: u32) -> Option<Vec<u8>> {
-    let answer = match natpmp::Request::decode(req).ok()? {
-        natpmp::Request::ExternalAddress => natpmp::Response::ExternalAddress {
-            result: natpmp::ResultCode::Success,
-            epoch,
-            external: EXTERNAL,
-        },
-        natpmp::Request::Map {
-            protocol,
-            internal_port,
-            external_port,
-            lifetime,
-        } => natpmp::Response::Map {
-            protocol,
-            result: natpmp::ResultCode::Success,
-            epoch,
-            internal_port,
-            external_port: if lifetime == 0 {
-                0
-            } else if external_port == 0 {
-                40000
-            } else {
-                external_port
-            },
-            lifetime,
-        },
-    };
-    Some(answer.encode())
-}
-
-/// A well-behaved PCP server.
-fn pcp_answer(req: &[u8], epoch: u32, granted_port: u16) -> Option<Vec<u8>> {
-    let r = pcp::Request::decode(req).ok()?;
-    let body = match r.body {
-        RequestBody::Announce => ResponseBody::Announce,
-        RequestBody::Map(p) => ResponseBody::Map(MapPayload {
-            external_port: if r.lifetime == 0 {
-                p.external_port
-            } else {
-                granted_port
-            },
-            external_ip: pcp::mapped(EXTERNAL),
-            ..p
-        }),
-    };
-    Some(
-        pcp::Response {
-            result: pcp::ResultCode::Success,
-            lifetime: r.lifetime.min(3600),
-            epoch,
-            body,
-            options: Vec::new(),
-        }
-        .encode(),
-    )
-}
-
-/// NAT-PMP's "unsupported version" answer (RFC 6886 section 3.5).
-fn natpmp_unsupported(req: &[u8]) -> Vec<u8> {
-    natpmp::Response::Error {
-        opcode: 128 + (req.get(1).copied().unwrap_or(0) & 0x7f),
-        result: natpmp::ResultCode::UnsupportedVersion,
-        epoch: 100,
-    }
-    .encode()
-}
+use fakes::pmp::{EXTERNAL, Fake, natpmp_answer, natpmp_unsupported, options_for, pcp_answer};
 
 fn request(port: u16) -> MappingRequest {
     MappingRequest::builder(Protocol::Tcp, port)

@@ -1,0 +1,140 @@
+//! The automatic client against test doubles on loopback, for what
+//! miniupnpd cannot show: a router behind carrier-grade NAT, and a UPnP
+//! device that answers the search but never its HTTP requests.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+mod fakes;
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use fakes::pmp::{Fake, natpmp_answer, pcp_answer};
+use pfwd_core::guide::WarningKind;
+use pfwd_core::wire::{natpmp, pcp};
+use pfwd_core::{Client, ClientOptions, Error, GatewayInfo, MappingRequest, Method, Protocol};
+use tokio::net::{TcpListener, UdpSocket};
+
+/// Client options that talk only to loopback: no multicast, ever.
+fn loopback_options(pmp_port: u16, ssdp_port: u16) -> ClientOptions {
+    let mut o = ClientOptions::default();
+    o.gateway = Some(GatewayInfo::for_gateway(Ipv4Addr::LOCALHOST).unwrap());
+    o.pmp.server_port = pmp_port;
+    o.upnp.ssdp_port = ssdp_port;
+    o.upnp.multicast = false;
+    o
+}
+
+/// A UDP port with nothing behind it.
+fn closed_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn request() -> MappingRequest {
+    MappingRequest::builder(Protocol::Tcp, 8080)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn carrier_grade_nat_is_reported_and_in_the_guide() {
+    const CGNAT: Ipv4Addr = Ipv4Addr::new(100, 64, 12, 34);
+    let fake = Fake::start(Box::new(|req: &[u8]| {
+        let mut answer = match req[0] {
+            pcp::VERSION => pcp_answer(req, 100, 8080),
+            _ => natpmp_answer(req, 100),
+        };
+        // Report the provider's shared address instead of a public one.
+        if let Some(b) = answer.as_mut() {
+            match (b[0], b.len()) {
+                (natpmp::VERSION, 12) => b[8..12].copy_from_slice(&CGNAT.octets()),
+                (pcp::VERSION, 60) => b[44..60].copy_from_slice(&pcp::mapped(CGNAT).octets()),
+                _ => {}
+            }
+        }
+        answer.into_iter().collect()
+    }))
+    .await;
+    let client = Client::discover_with(loopback_options(fake.port, closed_port()))
+        .await
+        .unwrap();
+    let d = client.discovery();
+    assert_eq!(d.best(), Some(Method::Pcp));
+    assert_eq!(d.external_address, Some(CGNAT));
+    assert_eq!(d.warnings.len(), 1);
+    assert_eq!(d.warnings[0].kind, WarningKind::CarrierGradeNat);
+    // The mapping is made (it is real on this router) ...
+    let m = client.map(&request()).await.unwrap();
+    assert_eq!(*m.external().ip(), CGNAT);
+    // ... and the guide says why it cannot be reached and what to do.
+    let guide = client.instructions(&request()).await;
+    assert!(!guide.forwarding_can_work());
+    let text = guide.to_text();
+    assert!(
+        text.contains("carrier-grade NAT") && text.contains("public IPv4 address"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_silent_upnp_device_still_gets_the_guide_within_the_budget() {
+    // SSDP answers, pointing at an HTTP server that accepts and never answers.
+    let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http_port = http.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((c, _)) = http.accept().await {
+            held.push(c);
+        }
+    });
+    let ssdp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let ssdp_port = ssdp.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 2048];
+        while let Ok((_, from)) = ssdp.recv_from(&mut buf).await {
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\
+                 LOCATION: http://127.0.0.1:{http_port}/rootDesc.xml\r\n\r\n"
+            );
+            let _ = ssdp.send_to(answer.as_bytes(), from).await;
+        }
+    });
+    let options = loopback_options(closed_port(), ssdp_port);
+    let budget = options.budget;
+    let started = Instant::now();
+    let client = Client::discover_with(options).await.unwrap();
+    let err = client.map(&request()).await.unwrap_err();
+    let took = started.elapsed();
+    let Error::Manual { instructions } = &err else {
+        panic!("{err:?}")
+    };
+    let methods: Vec<_> = instructions.reasons.iter().map(|r| r.method).collect();
+    assert_eq!(
+        methods,
+        [Some(Method::Pcp), Some(Method::NatPmp), Some(Method::Upnp)]
+    );
+    assert!(took < budget + Duration::from_millis(700), "took {took:?}");
+}
+
+#[tokio::test]
+async fn only_manual_gives_the_guide_without_asking_anything() {
+    let fake = Fake::start(Box::new(|req: &[u8]| {
+        natpmp_answer(req, 100).into_iter().collect()
+    }))
+    .await;
+    let mut o = loopback_options(fake.port, closed_port());
+    o.only = vec![Method::Manual];
+    let client = Client::discover_with(o).await.unwrap();
+    assert!(matches!(
+        client.map(&request()).await,
+        Err(Error::Manual { .. })
+    ));
+    assert!(
+        fake.requests().is_empty(),
+        "a manual-only client sent requests"
+    );
+}

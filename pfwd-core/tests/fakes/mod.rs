@@ -1,0 +1,3 @@
+//! Test doubles on loopback for the fake-gateway tests.
+
+pub mod pmp;
