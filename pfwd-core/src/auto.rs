@@ -46,6 +46,9 @@ pub struct ClientOptions {
     /// The time budget for probing every method at once (default 500 ms:
     /// PCP and NAT-PMP answer in milliseconds on a LAN, UPnP in under 100).
     pub budget: Duration,
+    /// Once a method has answered, how long to wait for a better one that
+    /// has not answered yet (default 50 ms).
+    pub grace: Duration,
     /// Use only these methods (in pfwd's order of preference); empty: all.
     pub only: Vec<Method>,
     /// Never use these methods.
@@ -66,6 +69,7 @@ impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
             budget: Duration::from_millis(500),
+            grace: Duration::from_millis(50),
             only: Vec::new(),
             exclude: Vec::new(),
             wait_for_all: false,
@@ -311,10 +315,27 @@ impl Client {
         }
 
         let client = Client::new(options, Some(gateway), engine, statuses, started);
-        while let Some(joined) = probes.join_next().await {
+        // Once a method has answered, better ones still pending get a short
+        // grace: NAT-PMP and PCP answer in one round trip, so a router that
+        // speaks them has answered long before UPnP's multi-step discovery.
+        let mut grace_until: Option<tokio::time::Instant> = None;
+        loop {
+            let next = match grace_until {
+                Some(deadline) if !client.options.wait_for_all => {
+                    match tokio::time::timeout_at(deadline, probes.join_next()).await {
+                        Ok(next) => next,
+                        Err(_) => break,
+                    }
+                }
+                _ => probes.join_next().await,
+            };
+            let Some(joined) = next else { break };
             let Ok((method, result, took)) = joined else {
                 continue;
             };
+            if result.is_ok() && grace_until.is_none() {
+                grace_until = Some(tokio::time::Instant::now() + client.options.grace);
+            }
             client.record(method, &result, took);
             let _ = client.slot(method).set(result);
             if !client.options.wait_for_all && client.settled() {
@@ -495,7 +516,7 @@ impl Client {
             return backend.forwarder().map(request).await;
         }
         let mut failures: Vec<MethodFailure> = Vec::new();
-        for method in self.options.methods() {
+        for method in self.map_order() {
             let backend = match self.backend(method).await {
                 Ok(b) => b,
                 Err(f) => {
@@ -518,6 +539,23 @@ impl Client {
         Err(Error::Manual {
             instructions: Box::new(self.guide(request, failures).await),
         })
+    }
+
+    /// The order to try methods in: those that answered (best first), then
+    /// those not waited for, which are probed only if the others fail.
+    fn map_order(&self) -> Vec<Method> {
+        let d = self.lock();
+        let allowed = self.options.methods();
+        let with = |wanted: fn(&Probe) -> bool| {
+            d.methods
+                .iter()
+                .filter(|s| allowed.contains(&s.method) && wanted(&s.probe))
+                .map(|s| s.method)
+                .collect::<Vec<_>>()
+        };
+        let mut order = with(|p| *p == Probe::Answered);
+        order.extend(with(|p| matches!(p, Probe::NotWaited | Probe::Failed(_))));
+        order
     }
 
     /// Delete a mapping made by this client (by the method that made it).

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use pfwd_core::{Forwarder, MappingRequest, NatPmp, Pcp, Protocol, Upnp};
+use pfwd_core::{Client, Error, Forwarder, MappingRequest, NatPmp, Pcp, Protocol, Upnp};
 
 use crate::{GatewayConfig, LAN_HOST, Testbed};
 
@@ -130,6 +130,45 @@ pub fn timings(runs: usize) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let (natpmpc_none, _) = timed(&none, "natpmpc", &["-a", "8080", "8080", "tcp", "600"])?;
+
+    // The automatic client, one call from nothing to a mapping (or the guide).
+    let auto =
+        |tb: &Testbed, port: u16| -> Result<(Duration, String), Box<dyn std::error::Error>> {
+            let r = tb.lan().block_on(|| async {
+                let t = Instant::now();
+                let client = Client::discover().await?;
+                let request = MappingRequest::builder(Protocol::Tcp, port).build()?;
+                let outcome = match client.map(&request).await {
+                    Ok(m) => {
+                        let took = t.elapsed();
+                        client.unmap(&m).await?;
+                        return Ok((took, m.method().to_string()));
+                    }
+                    Err(Error::Manual { .. }) => "guide".to_string(),
+                    Err(e) => return Err(e),
+                };
+                Ok::<_, pfwd_core::Error>((t.elapsed(), outcome))
+            });
+            Ok(r?)
+        };
+    let upnp_only = Testbed::new(GatewayConfig::upnp_only())?;
+    let (mut auto_all, mut auto_upnp, mut auto_none) = (vec![], vec![], vec![]);
+    for i in 0..runs {
+        let port = 21000 + i as u16;
+        for (tb, into, expect) in [
+            (&tb, &mut auto_all, "PCP"),
+            (&upnp_only, &mut auto_upnp, "UPnP-IGD"),
+            (&none, &mut auto_none, "guide"),
+        ] {
+            let (took, outcome) = auto(tb, port)?;
+            if outcome != expect {
+                return Err(
+                    format!("the automatic client answered {outcome}, expected {expect}").into(),
+                );
+            }
+            into.push(took);
+        }
+    }
     let (upnpc_none, _) = timed(&none, "upnpc", &["-a", &lan, "8080", "8080", "TCP"])?;
 
     println!(
@@ -170,5 +209,15 @@ pub fn timings(runs: usize) -> Result<(), Box<dyn std::error::Error>> {
         "| upnpc -a (1 run)           | {:14.1} |",
         upnpc_none.as_secs_f64() * 1000.0
     );
+    println!();
+    println!("| automatic client (Client::discover + map), in process | to the answer |");
+    println!("|-------------------------------------------------------|--------------:|");
+    for (case, v) in [
+        ("everything on (PCP wins)", auto_all),
+        ("UPnP only", auto_upnp),
+        ("no gateway daemon (the guide)", auto_none),
+    ] {
+        println!("| {case:<53} | {:13.1} |", median_ms(v));
+    }
     Ok(())
 }
