@@ -4,6 +4,9 @@
 //!   (miniupnpd), forward a port with pfwd over UPnP, prove that bytes from
 //!   "the internet" reach the server, remove the forwarding, prove they no
 //!   longer do, and tear everything down.
+//! - `pfwd-testbed guide`: a router (UPnP only, a TP-Link by its
+//!   description) that refuses ports below 1024; ask pfwd for port 80 and
+//!   print the manual guide it answers with, as text.
 //! - `pfwd-testbed clean`: remove namespaces left by killed runs.
 //! - `pfwd-testbed timings [RUNS]`: time pfwd per method against the
 //!   reference clients (`natpmpc`, `upnpc`) in the same run; print medians.
@@ -20,6 +23,7 @@ fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
         Some("demo") => demo(),
         Some("hold") => hold(),
+        Some("guide") => guide(),
         Some("timings") => timings(
             std::env::args()
                 .nth(2)
@@ -33,8 +37,49 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("usage: pfwd-testbed demo | clean | hold | timings [RUNS]");
+            eprintln!("usage: pfwd-testbed demo | guide | clean | hold | timings [RUNS]");
             ExitCode::from(2)
+        }
+    }
+}
+
+fn guide() -> ExitCode {
+    if let Some(why) = cannot_run_reason() {
+        eprintln!("the guide sample cannot run here: {why}");
+        return ExitCode::FAILURE;
+    }
+    let mut config = GatewayConfig::upnp_only();
+    config.rules = vec![format!(
+        "allow 1024-65535 {} 1-65535",
+        pfwd_testbed::LAN_NET
+    )];
+    config.extra = vec![
+        "manufacturer_name=TP-Link".into(),
+        "model_name=Archer C7".into(),
+        "model_number=5.0".into(),
+    ];
+    let outcome = Testbed::new(config)
+        .map_err(|e| e.to_string())
+        .and_then(|tb| {
+            tb.lan().block_on(|| async {
+                let request = MappingRequest::builder(Protocol::Tcp, 80)
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                match pfwd_core::forward(&request).await {
+                    Err(pfwd_core::Error::Manual { instructions }) => Ok(instructions.to_text()),
+                    Ok((_, m)) => Err(format!("the router mapped it after all: {m}")),
+                    Err(e) => Err(e.to_string()),
+                }
+            })
+        });
+    match outcome {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("guide sample failed: {e}");
+            ExitCode::FAILURE
         }
     }
 }
