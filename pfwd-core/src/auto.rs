@@ -255,7 +255,6 @@ impl Client {
 
         let mut pmp = options.pmp.clone();
         pmp.gateway = Some(gateway.clone());
-        pmp.timeout = options.budget;
         let needs_engine = methods
             .iter()
             .any(|m| matches!(m, Method::Pcp | Method::NatPmp));
@@ -264,9 +263,6 @@ impl Client {
         } else {
             None
         };
-        let mut upnp = options.upnp.clone();
-        upnp.gateway = Some(gateway.clone());
-        upnp.discovery_timeout = upnp.discovery_timeout.min(options.budget);
 
         let mut probes: JoinSet<(
             Method,
@@ -274,44 +270,12 @@ impl Client {
             Duration,
         )> = JoinSet::new();
         for &method in &methods {
-            let t0 = Instant::now();
-            match method {
-                Method::Pcp => {
-                    let pcp = Pcp::on_engine(
-                        engine.clone().expect("opened for PCP"),
-                        gateway.clone(),
-                        pmp.clone(),
-                    );
-                    probes.spawn(async move { (method, probe_pcp(pcp).await, t0.elapsed()) });
-                }
-                Method::NatPmp => {
-                    let nat = NatPmp::on_engine(
-                        engine.clone().expect("opened for NAT-PMP"),
-                        gateway.clone(),
-                        pmp.clone(),
-                    );
-                    probes.spawn(async move {
-                        let r = nat.check_epoch().await.map(|_| Backend::NatPmp(nat));
-                        (
-                            method,
-                            r.map_err(|e| MethodFailure::from_error(&e)),
-                            t0.elapsed(),
-                        )
-                    });
-                }
-                Method::Upnp => {
-                    let o = upnp.clone();
-                    probes.spawn(async move {
-                        let r = Upnp::discover_with(o).await.map(Backend::Upnp);
-                        (
-                            method,
-                            r.map_err(|e| MethodFailure::from_error(&e)),
-                            t0.elapsed(),
-                        )
-                    });
-                }
-                Method::Manual => {}
-            }
+            let (gateway, engine, options) = (gateway.clone(), engine.clone(), options.clone());
+            probes.spawn(async move {
+                let t0 = Instant::now();
+                let r = probe(method, gateway, engine, &options).await;
+                (method, r, t0.elapsed())
+            });
         }
 
         let client = Client::new(options, Some(gateway), engine, statuses, started);
@@ -452,47 +416,13 @@ impl Client {
     }
 
     async fn probe_late(&self, method: Method) -> std::result::Result<Backend, MethodFailure> {
-        let no_gateway = || {
+        let gateway = self.gateway.clone().ok_or_else(|| {
             MethodFailure::from_error(&Error::NoGateway {
                 method: Some(method),
                 detail: "this machine has no default gateway".into(),
             })
-        };
-        let gateway = self.gateway.clone().ok_or_else(no_gateway)?;
-        let mut pmp = self.options.pmp.clone();
-        pmp.gateway = Some(gateway.clone());
-        pmp.timeout = self.options.budget;
-        match method {
-            Method::Pcp | Method::NatPmp => {
-                let engine = match &self.engine {
-                    Some(e) => e.clone(),
-                    None => {
-                        Engine::for_options(&pmp)
-                            .await
-                            .map_err(|e| MethodFailure::from_error(&e))?
-                            .0
-                    }
-                };
-                if method == Method::Pcp {
-                    probe_pcp(Pcp::on_engine(engine, gateway, pmp)).await
-                } else {
-                    let nat = NatPmp::on_engine(engine, gateway, pmp);
-                    nat.check_epoch()
-                        .await
-                        .map(|_| Backend::NatPmp(nat))
-                        .map_err(|e| MethodFailure::from_error(&e))
-                }
-            }
-            _ => {
-                let mut o = self.options.upnp.clone();
-                o.gateway = Some(gateway);
-                o.discovery_timeout = o.discovery_timeout.min(self.options.budget);
-                Upnp::discover_with(o)
-                    .await
-                    .map(Backend::Upnp)
-                    .map_err(|e| MethodFailure::from_error(&e))
-            }
-        }
+        })?;
+        probe(method, gateway, self.engine.clone(), &self.options).await
     }
 
     /// Map `request` with the best method that answers; when a method
@@ -636,6 +566,60 @@ impl Client {
             detail: f.reason.clone(),
         }
     }
+}
+
+/// Probe one method at `gateway` within the options' budget: a PCP
+/// ANNOUNCE, a NAT-PMP external-address request (both on `engine` when
+/// given), or a UPnP search. The backend keeps the options' own timeouts for
+/// later requests.
+async fn probe(
+    method: Method,
+    gateway: GatewayInfo,
+    engine: Option<Arc<Engine>>,
+    options: &ClientOptions,
+) -> std::result::Result<Backend, MethodFailure> {
+    let fail = |e: Error| MethodFailure::from_error(&e);
+    let mut pmp = options.pmp.clone();
+    pmp.gateway = Some(gateway.clone());
+    let attempt = async {
+        match method {
+            Method::Pcp | Method::NatPmp => {
+                let engine = match engine {
+                    Some(e) => e,
+                    None => Engine::for_options(&pmp).await.map_err(fail)?.0,
+                };
+                if method == Method::Pcp {
+                    probe_pcp(Pcp::on_engine(engine, gateway, pmp)).await
+                } else {
+                    let nat = NatPmp::on_engine(engine, gateway, pmp);
+                    nat.check_epoch()
+                        .await
+                        .map(|_| Backend::NatPmp(nat))
+                        .map_err(fail)
+                }
+            }
+            _ => {
+                let mut o = options.upnp.clone();
+                o.gateway = Some(gateway);
+                o.discovery_timeout = o.discovery_timeout.min(options.budget);
+                Upnp::discover_with(o)
+                    .await
+                    .map(Backend::Upnp)
+                    .map_err(fail)
+            }
+        }
+    };
+    tokio::time::timeout(options.budget, attempt)
+        .await
+        .unwrap_or_else(|_| {
+            Err(fail(Error::NoGateway {
+                method: Some(method),
+                detail: format!(
+                    "no answer within the {} ms budget",
+                    options.budget.as_millis()
+                ),
+            }))
+        })
 }
 
 async fn probe_pcp(pcp: Pcp) -> std::result::Result<Backend, MethodFailure> {

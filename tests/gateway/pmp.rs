@@ -185,13 +185,17 @@ fn a_denied_exact_port_is_refused_or_undone() {
             .unwrap()
     };
     let (p, n) = tb.lan().block_on(|| async {
-        let p = Pcp::discover()
+        // NAT-PMP: miniupnpd walks from port 80 up to an allowed one, which
+        // takes it about a second (more under load): allow it 20 s.
+        let mut o = PmpOptions::default();
+        o.timeout = Duration::from_secs(20);
+        let p = Pcp::discover_with(o.clone())
             .await
             .unwrap()
             .map(&exact())
             .await
             .unwrap_err();
-        let n = NatPmp::discover()
+        let n = NatPmp::discover_with(o)
             .await
             .unwrap()
             .map(&exact())
@@ -282,21 +286,32 @@ fn quirk_a_denied_external_port_is_moved_not_refused() {
     let Some(tb) = testbed("quirk_a_denied_external_port_is_moved_not_refused", config) else {
         return;
     };
-    let (p, n) = tb.lan().block_on(|| async {
-        let p = Pcp::discover()
+    let (p, n, took) = tb.lan().block_on(|| async {
+        // miniupnpd walks up from the denied port one by one, checking its
+        // rules and the firewall for each (80 to 1024 here): that takes it
+        // seconds, more under load, so this test allows it 20 s.
+        let mut o = PmpOptions::default();
+        o.timeout = Duration::from_secs(20);
+        let t = std::time::Instant::now();
+        let p = Pcp::discover_with(o.clone())
             .await
             .unwrap()
             .map(&request(Protocol::Tcp, 80))
             .await
             .unwrap();
-        let n = NatPmp::discover()
+        let took = t.elapsed();
+        let n = NatPmp::discover_with(o)
             .await
             .unwrap()
             .map(&request(Protocol::Udp, 53))
             .await
             .unwrap();
-        (p, n)
+        (p, n, took)
     });
+    eprintln!(
+        "miniupnpd took {took:?} to move TCP port 80 to {}",
+        p.external().port()
+    );
     for m in [&p, &n] {
         assert!(m.external().port() >= 1024, "{m}");
     }
