@@ -16,7 +16,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use pfwd_core::{Forwarder, MappingRequest, Protocol, Upnp, default_gateway};
+use pfwd_core::{MappingRequest, Protocol, default_gateway, forward};
 use pfwd_testbed::{GatewayConfig, Testbed, WAN_HOST, cannot_run_reason, clean_stale, reaches};
 
 fn main() -> ExitCode {
@@ -123,73 +123,74 @@ fn run_demo() -> Result<(), Box<dyn std::error::Error>> {
     println!("   whose public address is 5.5.5.7; \"the internet\" is a host at {WAN_HOST}");
     let tb = Testbed::new(GatewayConfig::all_on())?;
     let port = 8080;
-
-    let mapping = tb.lan().block_on(|| async {
-        let gw = default_gateway()?;
+    // pfwd's clients live on the runtime that made them: one runtime, on the Pi.
+    let outcome: Result<(), String> = tb.lan().block_on(|| async {
+        let gw = default_gateway().map_err(|e| e.to_string())?;
         println!(
             "== on the Pi: default gateway {}, this host {}",
             gw.gateway, gw.local
         );
         let t = Instant::now();
-        let upnp = Upnp::discover().await?;
-        println!(
-            "== found the router's UPnP service at {} in {} ms",
-            upnp.description_url(),
-            t.elapsed().as_millis()
-        );
-        let t = Instant::now();
         let request = MappingRequest::builder(Protocol::Tcp, port)
             .description("pfwd demo web server")
-            .build()?;
-        let mapping = upnp.map(&request).await?;
+            .build()
+            .map_err(|e| e.to_string())?;
+        // One call: probe PCP, NAT-PMP and UPnP at once, map with the best.
+        let (client, mapping) = forward(&request).await.map_err(|e| e.to_string())?;
+        let took = t.elapsed().as_millis();
+        let answered: Vec<String> = client
+            .discovery()
+            .answered()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         println!(
-            "== pfwd mapped in {} ms: {mapping}",
-            t.elapsed().as_millis()
+            "== pfwd asked the router in {took} ms (answered: {}; the best is used) and mapped:",
+            answered.join(", ")
         );
-        Ok::<_, pfwd_core::Error>(mapping)
-    })?;
+        println!("   {mapping}");
 
-    let arrived = reaches(&tb, Protocol::Tcp, mapping.external().port(), port);
-    println!(
-        "== a connection from {WAN_HOST} to {}: {}",
-        mapping.external(),
-        if arrived {
-            "bytes ARRIVED at the Pi"
-        } else {
-            "nothing arrived"
+        let arrived = reaches(&tb, Protocol::Tcp, mapping.external().port(), port);
+        println!(
+            "== a connection from {WAN_HOST} to {}: {}",
+            mapping.external(),
+            if arrived {
+                "bytes ARRIVED at the Pi"
+            } else {
+                "nothing arrived"
+            }
+        );
+        if !arrived {
+            return Err("the mapping did not carry traffic".into());
         }
-    );
-    if !arrived {
-        return Err("the mapping did not carry traffic".into());
-    }
-    println!("== the router's list, seen by upnpc (miniupnpc) on the Pi:");
-    for line in tb
-        .upnpc(&["-l"])?
-        .lines()
-        .filter(|l| l.contains("TCP") || l.contains("UDP"))
-    {
-        println!("   {line}");
-    }
+        println!("== the router's list, seen by upnpc (miniupnpc, another client) on the Pi:");
+        for line in tb
+            .upnpc(&["-l"])
+            .map_err(|e| e.to_string())?
+            .lines()
+            .filter(|l| l.contains("TCP "))
+        {
+            println!("   {line}");
+        }
 
-    tb.lan().block_on(|| async {
-        let upnp = Upnp::discover().await?;
-        upnp.unmap(&mapping).await?;
+        client.unmap(&mapping).await.map_err(|e| e.to_string())?;
         println!("== pfwd removed the mapping");
-        Ok::<_, pfwd_core::Error>(())
-    })?;
-    let arrived = reaches(&tb, Protocol::Tcp, mapping.external().port(), port);
-    println!(
-        "== a connection from {WAN_HOST} to {} again: {}",
-        mapping.external(),
+        let arrived = reaches(&tb, Protocol::Tcp, mapping.external().port(), port);
+        println!(
+            "== a connection from {WAN_HOST} to {} again: {}",
+            mapping.external(),
+            if arrived {
+                "bytes still arrive (wrong!)"
+            } else {
+                "nothing arrives, as it should"
+            }
+        );
         if arrived {
-            "bytes still arrive (wrong!)"
-        } else {
-            "nothing arrives, as it should"
+            return Err("traffic still arrives after unmap".into());
         }
-    );
-    if arrived {
-        return Err("traffic still arrives after unmap".into());
-    }
+        Ok(())
+    });
+    outcome?;
     drop(tb);
     println!("== testbed torn down. Demo OK.");
     Ok(())
