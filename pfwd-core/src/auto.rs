@@ -180,6 +180,9 @@ type Slot = OnceCell<std::result::Result<Backend, MethodFailure>>;
 
 /// The automatic client: the best method the gateway answers, with the
 /// others and the manual guide behind it.
+///
+/// A client owns sockets registered with the tokio runtime that created it:
+/// use it on that runtime (as with any tokio socket).
 #[derive(Debug)]
 pub struct Client {
     options: ClientOptions,
