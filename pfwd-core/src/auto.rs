@@ -625,6 +625,49 @@ async fn probe(
         })
 }
 
+/// The client is a forwarder too (the best method, with fallbacks and the
+/// guide), so a [`Keeper`](crate::lease::Keeper) can keep its mappings.
+impl Forwarder for Client {
+    fn method(&self) -> Method {
+        self.discovery().best().unwrap_or(Method::Manual)
+    }
+
+    fn external_address(&self) -> crate::forwarder::BoxFuture<'_, Result<Ipv4Addr>> {
+        Box::pin(async move {
+            let best = self.discovery().best().ok_or_else(|| Error::NoGateway {
+                method: None,
+                detail: "no method answered".into(),
+            })?;
+            let backend = self
+                .backend(best)
+                .await
+                .map_err(|f| self.failure_error(&f))?;
+            backend.forwarder().external_address().await
+        })
+    }
+
+    fn map<'a>(
+        &'a self,
+        request: &'a MappingRequest,
+    ) -> crate::forwarder::BoxFuture<'a, Result<Mapping>> {
+        Box::pin(Client::map(self, request))
+    }
+
+    fn unmap<'a>(&'a self, mapping: &'a Mapping) -> crate::forwarder::BoxFuture<'a, Result<()>> {
+        Box::pin(Client::unmap(self, mapping))
+    }
+
+    fn lost<'a>(&'a self, mapping: &'a Mapping) -> crate::forwarder::BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let backend = self
+                .backend(mapping.method())
+                .await
+                .map_err(|f| self.failure_error(&f))?;
+            backend.forwarder().lost(mapping).await
+        })
+    }
+}
+
 async fn probe_pcp(pcp: Pcp) -> std::result::Result<Backend, MethodFailure> {
     match pcp.check_epoch().await {
         Ok(_) if pcp.speaks_natpmp_only() => Err(MethodFailure::from_error(&Error::Unsupported {

@@ -65,6 +65,15 @@ pub trait Forwarder: Send + Sync + std::fmt::Debug {
     /// already gone succeeds.
     fn unmap<'a>(&'a self, mapping: &'a Mapping) -> BoxFuture<'a, Result<()>>;
 
+    /// Whether the gateway has lost `mapping` (it restarted, or the mapping
+    /// expired or was removed), asking it where the method can tell:
+    /// NAT-PMP and PCP compare the gateway's epoch, UPnP looks in its list.
+    /// Methods that cannot tell answer `false`, and renewals find out.
+    fn lost<'a>(&'a self, mapping: &'a Mapping) -> BoxFuture<'a, Result<bool>> {
+        let _ = mapping;
+        Box::pin(async { Ok(false) })
+    }
+
     /// The mappings the gateway holds, where the method can list them
     /// (UPnP can; NAT-PMP and PCP cannot).
     fn list(&self) -> BoxFuture<'_, Result<Vec<GatewayMapping>>> {

@@ -42,6 +42,8 @@ pub mod error;
 pub mod forwarder;
 pub mod gateway;
 pub mod guide;
+#[cfg(feature = "runtime")]
+pub mod lease;
 pub mod mapping;
 pub mod services;
 pub mod wire;

@@ -336,6 +336,13 @@ impl Forwarder for NatPmp {
     fn unmap<'a>(&'a self, mapping: &'a Mapping) -> BoxFuture<'a, Result<()>> {
         Box::pin(self.unmap_mapping(mapping))
     }
+
+    fn lost<'a>(&'a self, mapping: &'a Mapping) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            self.check_epoch().await?;
+            Ok(self.restarted_since(mapping))
+        })
+    }
 }
 
 /// The external port to put in a delete request (lifetime 0).

@@ -366,6 +366,13 @@ impl Forwarder for Pcp {
     fn unmap<'a>(&'a self, mapping: &'a Mapping) -> BoxFuture<'a, Result<()>> {
         Box::pin(self.unmap_mapping(mapping))
     }
+
+    fn lost<'a>(&'a self, mapping: &'a Mapping) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            self.check_epoch().await?;
+            Ok(self.restarted_since(mapping))
+        })
+    }
 }
 
 /// A NAT-PMP server's answer "unsupported version" (RFC 6886 section 3.5).

@@ -477,6 +477,18 @@ impl Forwarder for Upnp {
     fn list(&self) -> BoxFuture<'_, Result<Vec<GatewayMapping>>> {
         Box::pin(self.list_mappings())
     }
+
+    fn lost<'a>(&'a self, mapping: &'a Mapping) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let held = self.list_mappings().await?.into_iter().any(|m| {
+                m.protocol == mapping.protocol()
+                    && m.external_port == mapping.external().port()
+                    && m.internal_port == mapping.internal().port()
+                    && m.internal_client == mapping.internal().ip().to_string()
+            });
+            Ok(!held)
+        })
+    }
 }
 
 /// The maker, model and admin page from a UPnP root device description.

@@ -1,0 +1,318 @@
+//! The lease keeper against the real miniupnpd: short leases stay up across
+//! renewals, a gateway restart is repaired, lost packets are survived, a
+//! vanished gateway is waited out, and closing or dropping leaves nothing.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use pfwd_core::lease::{Event, Keeper, KeeperOptions};
+use pfwd_core::{Forwarder, MappingRequest, NatPmp, Pcp, Protocol, Upnp};
+use pfwd_testbed::{GatewayConfig, Testbed, reaches, testbed};
+
+/// Which backend a keeper runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Pcp,
+    NatPmp,
+    Upnp,
+}
+
+async fn forwarder(via: Via) -> Arc<dyn Forwarder> {
+    match via {
+        Via::Pcp => Arc::new(Pcp::discover().await.unwrap()),
+        Via::NatPmp => Arc::new(NatPmp::discover().await.unwrap()),
+        Via::Upnp => Arc::new(Upnp::discover().await.unwrap()),
+    }
+}
+
+/// A keeper running on its own thread in the LAN namespace; its events come
+/// back over a channel with the time they happened.
+struct Kept {
+    events: mpsc::Receiver<(Instant, Event)>,
+    stop: tokio::sync::oneshot::Sender<bool>,
+    thread: std::thread::JoinHandle<usize>,
+}
+
+impl Kept {
+    fn start(
+        tb: &Testbed,
+        via: Via,
+        requests: Vec<MappingRequest>,
+        options: KeeperOptions,
+    ) -> Kept {
+        let (tx, events) = mpsc::channel();
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<bool>();
+        let lan = tb.lan().name().to_string();
+        let thread = std::thread::spawn(move || {
+            pfwd_testbed::Netns::attach(&lan).block_on(move || async move {
+                let mut keeper = Keeper::start(forwarder(via).await, requests, options);
+                let mut stop_rx = stop_rx;
+                loop {
+                    tokio::select! {
+                        close = &mut stop_rx => {
+                            // true: close; false: drop without closing.
+                            return if close.unwrap_or(true) {
+                                keeper.close().await
+                            } else {
+                                drop(keeper);
+                                tokio::time::sleep(Duration::from_millis(500)).await;
+                                0
+                            };
+                        }
+                        event = keeper.next_event() => match event {
+                            Some(e) => { let _ = tx.send((Instant::now(), e)); }
+                            None => return 0,
+                        },
+                    }
+                }
+            })
+        });
+        Kept {
+            events,
+            stop,
+            thread,
+        }
+    }
+
+    /// Wait (up to `within`) for an event `wanted` accepts; return it and when.
+    fn wait_for(&self, within: Duration, wanted: impl Fn(&Event) -> bool) -> (Instant, Event) {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok((at, e)) if wanted(&e) => return (at, e),
+                Ok(_) => {}
+                Err(_) => panic!("no such event within {within:?}"),
+            }
+        }
+    }
+
+    fn finish(self, close: bool) -> usize {
+        let _ = self.stop.send(close);
+        self.thread.join().unwrap()
+    }
+}
+
+fn request(port: u16, lease: u64) -> MappingRequest {
+    MappingRequest::builder(Protocol::Tcp, port)
+        .lease(Duration::from_secs(lease))
+        .build()
+        .unwrap()
+}
+
+fn short_lease_config() -> GatewayConfig {
+    let mut c = GatewayConfig::all_on();
+    // Let PCP grant the short leases asked for (its default minimum is 120 s).
+    c.min_lifetime = Some(2);
+    c
+}
+
+fn no_mappings_left(tb: &Testbed) -> bool {
+    let list = tb.upnpc(&["-l"]).unwrap();
+    !list.contains("->192.168.77.10")
+}
+
+fn stays_up_across_renewals(via: Via, port: u16) {
+    let Some(tb) = testbed(
+        &format!("stays_up_across_renewals_{via:?}"),
+        short_lease_config(),
+    ) else {
+        return;
+    };
+    let kept = Kept::start(&tb, via, vec![request(port, 4)], KeeperOptions::default());
+    let (_, mapped) = kept.wait_for(Duration::from_secs(5), |e| {
+        matches!(e, Event::Mapped { .. })
+    });
+    let Event::Mapped { mapping, .. } = mapped else {
+        unreachable!()
+    };
+    assert_eq!(mapping.lease().as_secs(), 4, "{mapping}");
+    for n in 0..3 {
+        kept.wait_for(Duration::from_secs(5), |e| {
+            matches!(e, Event::Renewed { .. })
+        });
+        assert!(
+            reaches(&tb, Protocol::Tcp, mapping.external().port(), port),
+            "{via:?}: down after renewal {n}"
+        );
+    }
+    assert_eq!(kept.finish(true), 1);
+    assert!(no_mappings_left(&tb), "{via:?}: close left a mapping");
+}
+
+#[test]
+fn pcp_short_leases_stay_up_across_renewals() {
+    stays_up_across_renewals(Via::Pcp, 8080);
+}
+
+#[test]
+fn natpmp_short_leases_stay_up_across_renewals() {
+    stays_up_across_renewals(Via::NatPmp, 8081);
+}
+
+#[test]
+fn upnp_short_leases_stay_up_across_renewals() {
+    stays_up_across_renewals(Via::Upnp, 8082);
+}
+
+#[test]
+fn a_gateway_restart_is_repaired_for_every_method() {
+    let Some(mut tb) = testbed(
+        "a_gateway_restart_is_repaired_for_every_method",
+        GatewayConfig::all_on(),
+    ) else {
+        return;
+    };
+    let mut options = KeeperOptions::default();
+    options.check_interval = Some(Duration::from_secs(1));
+    let kept: Vec<(Via, u16, Kept)> = [(Via::Pcp, 8080), (Via::NatPmp, 8081), (Via::Upnp, 8082)]
+        .into_iter()
+        .map(|(via, port)| {
+            (
+                via,
+                port,
+                Kept::start(&tb, via, vec![request(port, 600)], options.clone()),
+            )
+        })
+        .collect();
+    let mut ports = Vec::new();
+    for (via, port, k) in &kept {
+        let (_, e) = k.wait_for(Duration::from_secs(5), |e| {
+            matches!(e, Event::Mapped { .. })
+        });
+        let Event::Mapped { mapping, .. } = e else {
+            unreachable!()
+        };
+        assert!(
+            reaches(&tb, Protocol::Tcp, mapping.external().port(), *port),
+            "{via:?}"
+        );
+        ports.push(mapping.external().port());
+    }
+    // The epoch check tolerates 2 s of drift: let the router's state age first.
+    std::thread::sleep(Duration::from_millis(3600));
+    let restarted = Instant::now();
+    tb.restart_daemon().unwrap();
+    for ((via, port, k), ext) in kept.iter().zip(&ports) {
+        k.wait_for(Duration::from_secs(10), |e| matches!(e, Event::Lost { .. }));
+        let (at, _) = k.wait_for(Duration::from_secs(10), |e| {
+            matches!(e, Event::Restored { .. })
+        });
+        eprintln!(
+            "{via:?}: restored {} ms after the restart",
+            (at - restarted).as_millis()
+        );
+        assert!(
+            reaches(&tb, Protocol::Tcp, *ext, *port),
+            "{via:?}: not reachable after restore"
+        );
+    }
+    for (_, _, k) in kept {
+        k.finish(true);
+    }
+}
+
+#[test]
+fn thirty_percent_loss_towards_5351_is_survived() {
+    let Some(tb) = testbed(
+        "thirty_percent_loss_towards_5351_is_survived",
+        short_lease_config(),
+    ) else {
+        return;
+    };
+    let rules = "table inet lossy {\n chain input {\n  type filter hook input priority -10; policy accept;\n  udp dport 5351 numgen random mod 100 < 30 drop\n }\n}\n";
+    let path = std::env::temp_dir().join(format!("pfwd-lossy-{}.nft", std::process::id()));
+    std::fs::write(&path, rules).unwrap();
+    tb.gw()
+        .exec("nft", &["-f", path.to_str().unwrap()])
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    for (via, port) in [(Via::NatPmp, 8081), (Via::Pcp, 8080)] {
+        let kept = Kept::start(&tb, via, vec![request(port, 6)], KeeperOptions::default());
+        let (_, e) = kept.wait_for(Duration::from_secs(20), |e| {
+            matches!(e, Event::Mapped { .. })
+        });
+        let Event::Mapped { mapping, .. } = e else {
+            unreachable!()
+        };
+        let (mut renewed, mut failed) = (0, 0);
+        let until = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < until {
+            if let Ok((_, e)) = kept.events.recv_timeout(Duration::from_millis(200)) {
+                match e {
+                    Event::Renewed { .. } | Event::Restored { .. } => renewed += 1,
+                    Event::Failed { .. } => failed += 1,
+                    _ => {}
+                }
+            }
+        }
+        eprintln!(
+            "{via:?} under 30 % loss: {renewed} renewals succeeded, {failed} attempts failed"
+        );
+        assert!(renewed >= 2, "{via:?}: {renewed} renewals");
+        assert!(
+            reaches(&tb, Protocol::Tcp, mapping.external().port(), port),
+            "{via:?}: down under loss"
+        );
+        kept.finish(true);
+    }
+}
+
+#[test]
+fn a_vanished_gateway_is_reported_and_waited_out() {
+    let Some(mut tb) = testbed(
+        "a_vanished_gateway_is_reported_and_waited_out",
+        short_lease_config(),
+    ) else {
+        return;
+    };
+    let mut options = KeeperOptions::default();
+    options.retry_max = Duration::from_secs(2);
+    let kept = Kept::start(&tb, Via::NatPmp, vec![request(8081, 4)], options);
+    kept.wait_for(Duration::from_secs(5), |e| {
+        matches!(e, Event::Mapped { .. })
+    });
+    tb.stop_daemon();
+    let (_, failed) = kept.wait_for(Duration::from_secs(6), |e| {
+        matches!(e, Event::Failed { .. })
+    });
+    assert!(failed.to_string().contains("5351"), "{failed}");
+    std::thread::sleep(Duration::from_secs(5));
+    tb.restart_daemon().unwrap();
+    let (_, back) = kept.wait_for(Duration::from_secs(10), |e| {
+        matches!(e, Event::Restored { .. } | Event::Renewed { .. })
+    });
+    let (Event::Restored { mapping, .. } | Event::Renewed { mapping, .. }) = back else {
+        unreachable!()
+    };
+    assert!(reaches(&tb, Protocol::Tcp, mapping.external().port(), 8081));
+    kept.finish(true);
+}
+
+#[test]
+fn dropping_the_keeper_leaves_nothing() {
+    let Some(tb) = testbed("dropping_the_keeper_leaves_nothing", short_lease_config()) else {
+        return;
+    };
+    let kept = Kept::start(
+        &tb,
+        Via::Upnp,
+        vec![request(8082, 600), request(8083, 600)],
+        KeeperOptions::default(),
+    );
+    for _ in 0..2 {
+        kept.wait_for(Duration::from_secs(5), |e| {
+            matches!(e, Event::Mapped { .. })
+        });
+    }
+    assert!(!no_mappings_left(&tb));
+    kept.finish(false);
+    assert!(
+        no_mappings_left(&tb),
+        "drop left mappings: {}",
+        tb.upnpc(&["-l"]).unwrap()
+    );
+}
