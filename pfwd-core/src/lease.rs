@@ -54,6 +54,10 @@ pub struct KeeperOptions {
     pub retry_max: Duration,
     /// How long closing may take to delete the mappings (default 5 s).
     pub close_timeout: Duration,
+    /// Listen for the unsolicited PCP ANNOUNCE this gateway multicasts to
+    /// 224.0.0.1:5350 when it restarts (RFC 6887 section 14.1.3), and make
+    /// the mappings again at once (default: not listening).
+    pub announce_from: Option<Ipv4Addr>,
 }
 
 impl Default for KeeperOptions {
@@ -63,6 +67,7 @@ impl Default for KeeperOptions {
             retry_min: Duration::from_secs(1),
             retry_max: Duration::from_secs(60),
             close_timeout: Duration::from_secs(5),
+            announce_from: None,
         }
     }
 }
@@ -242,6 +247,18 @@ impl Keeper {
     }
 }
 
+/// The events as an async stream (the same as [`Keeper::next_event`]).
+impl futures_core::Stream for Keeper {
+    type Item = Event;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Event>> {
+        self.events.poll_recv(cx)
+    }
+}
+
 impl Drop for Keeper {
     fn drop(&mut self) {
         // The task notices the closed command channel, deletes the mappings
@@ -293,6 +310,24 @@ struct Run {
 impl Run {
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         let mut next_check = self.options.check_interval.map(|i| Instant::now() + i);
+        let announcements =
+            self.options
+                .announce_from
+                .and_then(|gateway| match announce_socket() {
+                    Ok(socket) => Some((socket, gateway)),
+                    Err(e) => {
+                        let _ = self.events.send(Event::Failed {
+                            index: 0,
+                            error: Arc::new(Error::io(
+                                "listening for PCP announcements on UDP 5350",
+                                e,
+                            )),
+                            retry_in: Duration::ZERO,
+                        });
+                        None
+                    }
+                });
+        let mut buf = [0u8; 1100];
         loop {
             let next_due = self.entries.iter().map(|e| e.due).min();
             let wake = match (next_due, next_check) {
@@ -309,6 +344,11 @@ impl Run {
                         let _ = reply.send(deleted);
                     }
                     return;
+                }
+                restart = announced(announcements.as_ref(), &mut buf) => {
+                    if restart {
+                        self.restart_announced().await;
+                    }
                 }
                 () = sleep_until_opt(wake) => {
                     let now = Instant::now();
@@ -439,6 +479,30 @@ impl Run {
         }
     }
 
+    /// The gateway announced a restart: its mappings are gone; make them again.
+    async fn restart_announced(&mut self) {
+        for index in 0..self.entries.len() {
+            let Some(mapping) = self.entries[index].mapping.clone() else {
+                continue;
+            };
+            self.entries[index].lost = true;
+            let _ = self.events.send(Event::Lost {
+                index,
+                mapping: mapping.clone(),
+                reason: "the gateway announced a restart (PCP ANNOUNCE)".into(),
+            });
+            // A renewal (same nonce and port) re-creates it on the restarted gateway.
+            match self.forwarder.map(&mapping.renewal()).await {
+                Ok(m) => {
+                    self.entries[index].mapping = None;
+                    lock(&self.current).remove(&index);
+                    self.granted(index, m);
+                }
+                Err(e) => self.failed(index, e),
+            }
+        }
+    }
+
     async fn delete_all(&mut self) -> usize {
         let held: Vec<Mapping> = self
             .entries
@@ -459,6 +523,36 @@ impl Run {
         tokio::time::timeout(self.options.close_timeout, work)
             .await
             .unwrap_or(0)
+    }
+}
+
+/// A UDP socket on port 5350 that several programs can share (the port
+/// announcements go to).
+fn announce_socket() -> std::io::Result<tokio::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    let addr = std::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, crate::wire::ANNOUNCE_PORT);
+    socket.bind(&addr.into())?;
+    tokio::net::UdpSocket::from_std(socket.into())
+}
+
+/// Wait for a PCP ANNOUNCE from the gateway; true when one came. Never
+/// ready without a socket.
+async fn announced(listener: Option<&(tokio::net::UdpSocket, Ipv4Addr)>, buf: &mut [u8]) -> bool {
+    let Some((socket, gateway)) = listener else {
+        return std::future::pending().await;
+    };
+    match socket.recv_from(buf).await {
+        Ok((n, from)) if from.ip() == std::net::IpAddr::V4(*gateway) => {
+            matches!(
+                crate::wire::pcp::Response::decode(&buf[..n]),
+                Ok(r) if r.opcode() == crate::wire::pcp::OP_ANNOUNCE
+            )
+        }
+        _ => false,
     }
 }
 

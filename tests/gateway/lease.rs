@@ -316,3 +316,76 @@ fn dropping_the_keeper_leaves_nothing() {
         tb.upnpc(&["-l"]).unwrap()
     );
 }
+
+#[test]
+fn a_killed_process_leaves_nothing_past_its_lease() {
+    let Some(tb) = testbed(
+        "a_killed_process_leaves_nothing_past_its_lease",
+        short_lease_config(),
+    ) else {
+        return;
+    };
+    let mut child = tb
+        .lan()
+        .command(env!("CARGO_BIN_EXE_pfwd-testbed"))
+        .args(["keep", "8090", "4"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line.trim(), "mapped");
+    // The router's own rules are the precise witness (upnpc -l takes 2 s).
+    let held = |tb: &Testbed| tb.ruleset().contains("dport 8090");
+    assert!(held(&tb), "the keeper's mapping is not on the router");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed = Instant::now();
+    // The lease is 4 s: the router drops the mapping when it ends.
+    while held(&tb) {
+        assert!(
+            killed.elapsed() < Duration::from_secs(15),
+            "a mapping outlived its killed owner by 15 s: {}",
+            tb.ruleset()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    eprintln!(
+        "the killed process's mapping was gone {} ms after the kill",
+        killed.elapsed().as_millis()
+    );
+}
+
+#[test]
+fn a_restart_announcement_is_acted_on_at_once() {
+    let Some(mut tb) = testbed(
+        "a_restart_announcement_is_acted_on_at_once",
+        GatewayConfig::all_on(),
+    ) else {
+        return;
+    };
+    let mut options = KeeperOptions::default();
+    options.check_interval = None; // only the announcement can tell
+    options.announce_from = Some(pfwd_testbed::GATEWAY_LAN);
+    let kept = Kept::start(&tb, Via::Pcp, vec![request(8080, 600)], options);
+    let (_, e) = kept.wait_for(Duration::from_secs(5), |e| {
+        matches!(e, Event::Mapped { .. })
+    });
+    let Event::Mapped { mapping, .. } = e else {
+        unreachable!()
+    };
+    let restarted = Instant::now();
+    tb.restart_daemon().unwrap();
+    let (_, lost) = kept.wait_for(Duration::from_secs(5), |e| matches!(e, Event::Lost { .. }));
+    assert!(lost.to_string().contains("announced a restart"), "{lost}");
+    let (at, _) = kept.wait_for(Duration::from_secs(5), |e| {
+        matches!(e, Event::Restored { .. })
+    });
+    eprintln!(
+        "restored {} ms after the restart, on the gateway's announcement",
+        (at - restarted).as_millis()
+    );
+    assert!(reaches(&tb, Protocol::Tcp, mapping.external().port(), 8080));
+    kept.finish(true);
+}

@@ -269,3 +269,14 @@ async fn a_permanent_mapping_is_not_renewed_and_is_deleted_on_close() {
     assert_eq!(lock(&fake.maps).len(), 1, "a permanent lease was renewed");
     assert_eq!(keeper.close().await, 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn events_are_a_stream() {
+    let fake = Arc::new(Fake::default());
+    let mut keeper = Keeper::start(fake, vec![request(80, 100)], no_checks());
+    let first = std::future::poll_fn(|cx| {
+        futures_core::Stream::poll_next(std::pin::Pin::new(&mut keeper), cx)
+    })
+    .await;
+    assert!(matches!(first, Some(Event::Mapped { .. })));
+}

@@ -10,6 +10,12 @@
 //! - `pfwd-testbed clean`: remove namespaces left by killed runs.
 //! - `pfwd-testbed timings [RUNS]`: time pfwd per method against the
 //!   reference clients (`natpmpc`, `upnpc`) in the same run; print medians.
+//! - `pfwd-testbed keep PORT LEASE`: in the current namespace (run it with
+//!   `ip netns exec`), keep TCP PORT mapped with LEASE-second leases through
+//!   the automatic client, print "mapped" and every event; the kill test kills it.
+//! - `pfwd-testbed keep-cpu [SECONDS] [COUNT] [LEASE]`: build a testbed, keep
+//!   COUNT mappings (default 100, leases of 20 s) for SECONDS (default 120)
+//!   and print the CPU time the keeping process used.
 //! - `pfwd-testbed hold`: build a testbed, print its namespaces and
 //!   miniupnpd's pid, and wait (at most 60 s): the teardown tests kill it.
 
@@ -23,6 +29,8 @@ fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
         Some("demo") => demo(),
         Some("hold") => hold(),
+        Some("keep") => keep(std::env::args().skip(2).collect()),
+        Some("keep-cpu") => keep_cpu(std::env::args().skip(2).collect()),
         Some("guide") => guide(),
         Some("timings") => timings(
             std::env::args()
@@ -37,7 +45,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("usage: pfwd-testbed demo | guide | clean | hold | timings [RUNS]");
+            eprintln!(
+                "usage: pfwd-testbed demo | guide | clean | hold | timings [RUNS] | keep PORT LEASE | keep-cpu [SECONDS] [COUNT] [LEASE]"
+            );
             ExitCode::from(2)
         }
     }
@@ -79,6 +89,135 @@ fn guide() -> ExitCode {
         }
         Err(e) => {
             eprintln!("guide sample failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Keep `count` mappings; returns the renewals and failures seen.
+fn keep_mappings(
+    first_port: u16,
+    count: u16,
+    lease: u64,
+    seconds: Option<u64>,
+) -> Result<(u32, u32), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let client = std::sync::Arc::new(
+            pfwd_core::Client::discover()
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+        let requests = (0..count)
+            .map(|i| {
+                MappingRequest::builder(Protocol::Tcp, first_port + i)
+                    .lease(std::time::Duration::from_secs(lease))
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let mut keeper = pfwd_core::lease::Keeper::start(client, requests, Default::default());
+        let until =
+            seconds.map(|s| tokio::time::Instant::now() + std::time::Duration::from_secs(s));
+        let (mut mapped, mut renewed, mut failed) = (0, 0u32, 0u32);
+        loop {
+            let event = match until {
+                Some(t) => match tokio::time::timeout_at(t, keeper.next_event()).await {
+                    Ok(e) => e,
+                    Err(_) => break,
+                },
+                None => keeper.next_event().await,
+            };
+            let Some(event) = event else { break };
+            match event {
+                pfwd_core::lease::Event::Mapped { .. } => {
+                    mapped += 1;
+                    if mapped == count {
+                        println!("mapped");
+                    }
+                }
+                pfwd_core::lease::Event::Renewed { .. }
+                | pfwd_core::lease::Event::Restored { .. } => {
+                    renewed += 1;
+                }
+                pfwd_core::lease::Event::Failed { .. } => failed += 1,
+                _ => {}
+            }
+            if seconds.is_none() {
+                println!("{event}");
+            }
+        }
+        keeper.close().await;
+        Ok((renewed, failed))
+    })
+}
+
+fn keep(args: Vec<String>) -> ExitCode {
+    let parsed = (|| {
+        Some((
+            args.first()?.parse::<u16>().ok()?,
+            args.get(1)?.parse::<u64>().ok()?,
+        ))
+    })();
+    let Some((port, lease)) = parsed else {
+        eprintln!("usage: pfwd-testbed keep PORT LEASE_SECONDS");
+        return ExitCode::from(2);
+    };
+    match keep_mappings(port, 1, lease, None) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("keep failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
+fn keep_cpu(args: Vec<String>) -> ExitCode {
+    let seconds = args.first().and_then(|a| a.parse().ok()).unwrap_or(120u64);
+    let count = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100u16);
+    let lease = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20u64);
+    if let Some(why) = cannot_run_reason() {
+        eprintln!("keep-cpu cannot run here: {why}");
+        return ExitCode::FAILURE;
+    }
+    let mut config = GatewayConfig::all_on();
+    config.min_lifetime = Some(2);
+    let tb = match Testbed::new(config) {
+        Ok(tb) => tb,
+        Err(e) => {
+            eprintln!("cannot build the testbed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let before = cpu_seconds();
+    let started = Instant::now();
+    let outcome = tb
+        .lan()
+        .run(|| keep_mappings(30000, count, lease, Some(seconds)));
+    let used = cpu_seconds() - before;
+    match outcome {
+        Ok((renewals, failures)) => {
+            let took = started.elapsed().as_secs_f64();
+            println!(
+                "kept {count} mappings with {lease} s leases for {took:.0} s \
+                 ({renewals} renewals, {failures} failures): {used:.3} s of CPU ({:.3} % of one core)",
+                100.0 * used / took
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("keep-cpu failed: {e}");
             ExitCode::FAILURE
         }
     }
