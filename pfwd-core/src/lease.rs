@@ -337,12 +337,7 @@ impl Run {
             tokio::select! {
                 command = commands.recv() => {
                     // None: the Keeper was dropped; clean up all the same.
-                    let reply = command.map(|Command::Close(reply)| reply);
-                    let deleted = self.delete_all().await;
-                    let _ = self.events.send(Event::Closed { deleted });
-                    if let Some(reply) = reply {
-                        let _ = reply.send(deleted);
-                    }
+                    self.finish(command).await;
                     return;
                 }
                 restart = announced(announcements.as_ref(), &mut buf) => {
@@ -357,12 +352,35 @@ impl Run {
                         next_check = self.options.check_interval.map(|i| Instant::now() + i);
                     }
                     for index in 0..self.entries.len() {
+                        // A slow gateway makes a round of renewals long: close
+                        // must not wait for the whole round.
+                        match commands.try_recv() {
+                            Ok(command) => {
+                                self.finish(Some(command)).await;
+                                return;
+                            }
+                            Err(mpsc::error::TryRecvError::Disconnected) => {
+                                self.finish(None).await;
+                                return;
+                            }
+                            Err(mpsc::error::TryRecvError::Empty) => {}
+                        }
                         if self.entries[index].due <= Instant::now() {
                             self.attend(index).await;
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// Delete every mapping, report it, and answer a close request.
+    async fn finish(&mut self, command: Option<Command>) {
+        let reply = command.map(|Command::Close(reply)| reply);
+        let deleted = self.delete_all().await;
+        let _ = self.events.send(Event::Closed { deleted });
+        if let Some(reply) = reply {
+            let _ = reply.send(deleted);
         }
     }
 
