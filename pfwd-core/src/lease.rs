@@ -480,19 +480,9 @@ impl Run {
                 continue;
             };
             if let Ok(true) = self.forwarder.lost(&mapping).await {
-                let entry = &mut self.entries[index];
-                entry.mapping = None;
-                entry.lost = true;
-                entry.due = Instant::now();
-                lock(&self.current).remove(&index);
-                let _ = self.events.send(Event::Lost {
-                    index,
-                    mapping,
-                    reason:
-                        "the gateway no longer holds it (it restarted, or the mapping was removed)"
-                            .into(),
-                });
-                self.attend(index).await;
+                let reason =
+                    "the gateway no longer holds it (it restarted, or the mapping was removed)";
+                self.remake(index, mapping, reason).await;
             }
         }
     }
@@ -500,23 +490,36 @@ impl Run {
     /// The gateway announced a restart: its mappings are gone; make them again.
     async fn restart_announced(&mut self) {
         for index in 0..self.entries.len() {
-            let Some(mapping) = self.entries[index].mapping.clone() else {
-                continue;
-            };
-            self.entries[index].lost = true;
-            let _ = self.events.send(Event::Lost {
-                index,
-                mapping: mapping.clone(),
-                reason: "the gateway announced a restart (PCP ANNOUNCE)".into(),
-            });
-            // A renewal (same nonce and port) re-creates it on the restarted gateway.
-            match self.forwarder.map(&mapping.renewal()).await {
-                Ok(m) => {
-                    self.entries[index].mapping = None;
-                    lock(&self.current).remove(&index);
-                    self.granted(index, m);
-                }
-                Err(e) => self.failed(index, e),
+            if let Some(mapping) = self.entries[index].mapping.clone() {
+                self.remake(
+                    index,
+                    mapping,
+                    "the gateway announced a restart (PCP ANNOUNCE)",
+                )
+                .await;
+            }
+        }
+    }
+
+    /// Report `mapping` lost and make it again at once, as a renewal (same
+    /// nonce, same external port where the gateway allows).
+    async fn remake(&mut self, index: usize, mapping: Mapping, reason: &str) {
+        self.entries[index].lost = true;
+        let _ = self.events.send(Event::Lost {
+            index,
+            mapping: mapping.clone(),
+            reason: reason.into(),
+        });
+        match self.forwarder.map(&mapping.renewal()).await {
+            Ok(m) => {
+                self.entries[index].mapping = None;
+                lock(&self.current).remove(&index);
+                self.granted(index, m);
+            }
+            Err(e) => {
+                self.entries[index].mapping = None;
+                lock(&self.current).remove(&index);
+                self.failed(index, e);
             }
         }
     }
