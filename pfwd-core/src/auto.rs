@@ -348,7 +348,7 @@ impl Client {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Discovery> {
-        self.discovery.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.discovery)
     }
 
     fn record(

@@ -46,6 +46,25 @@ impl GatewayInfo {
         })
     }
 
+    /// The LAN host a mapping should go to: `requested`, or this host when
+    /// none is given.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] when the host is not on the gateway's LAN.
+    pub fn lan_host(&self, requested: Option<Ipv4Addr>) -> Result<Ipv4Addr> {
+        let host = requested.unwrap_or(self.local);
+        if self.is_on_lan(host) {
+            return Ok(host);
+        }
+        Err(Error::invalid(format!(
+            "{host} is not on the gateway's network ({}): give the LAN address of the \
+             server, such as {}",
+            self.lan.map(|n| n.to_string()).unwrap_or_default(),
+            self.local
+        )))
+    }
+
     /// Whether `host` is on the gateway's LAN (true when the LAN is unknown).
     pub fn is_on_lan(&self, host: Ipv4Addr) -> bool {
         self.lan.is_none_or(|net| net.contains(host))

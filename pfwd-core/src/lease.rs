@@ -40,6 +40,7 @@ use tokio::time::Instant;
 use crate::error::Error;
 use crate::forwarder::Forwarder;
 use crate::mapping::{Lease, Mapping, MappingRequest};
+use crate::sync::lock;
 
 /// Options for a [`Keeper`].
 #[derive(Debug, Clone)]
@@ -265,10 +266,6 @@ impl Drop for Keeper {
         // (bounded by close_timeout) and ends. Nothing to wait for here.
         self.task.take();
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 struct Entry {

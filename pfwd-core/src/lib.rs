@@ -46,6 +46,8 @@ pub mod guide;
 pub mod lease;
 pub mod mapping;
 pub mod services;
+#[cfg(feature = "runtime")]
+mod sync;
 pub mod wire;
 
 #[cfg(feature = "runtime")]

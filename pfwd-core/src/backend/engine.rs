@@ -12,7 +12,9 @@
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
+
+use crate::sync::lock;
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
@@ -73,11 +75,6 @@ struct Shared {
     waiters: Mutex<Vec<Waiter>>,
     epochs: Mutex<Epochs>,
     answered: AtomicBool,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding these locks cannot leave them inconsistent.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A retransmission schedule.

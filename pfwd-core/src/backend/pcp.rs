@@ -12,6 +12,7 @@ use crate::error::{Error, GatewayCode, Result};
 use crate::forwarder::{BoxFuture, Forwarder};
 use crate::gateway::GatewayInfo;
 use crate::mapping::{Lease, Mapping, MappingRequest, Method, MethodState, Protocol};
+use crate::sync::lock;
 use crate::wire::epoch::{EpochCheck, EpochRule};
 use crate::wire::pcp::{
     self, MapPayload, OP_ANNOUNCE, OP_MAP, PcpOption, Request, RequestBody, Response, ResponseBody,
@@ -212,13 +213,7 @@ impl Pcp {
         let Lease::Finite(lease) = request.lease() else {
             return Err(permanent_unsupported(Method::Pcp));
         };
-        let host = request.internal_ip().unwrap_or(self.info.local);
-        if !self.info.is_on_lan(host) {
-            return Err(Error::invalid(format!(
-                "{host} is not on the gateway's network ({}): give the LAN address of the server",
-                self.info.lan.map(|n| n.to_string()).unwrap_or_default()
-            )));
-        }
+        let host = self.info.lan_host(request.internal_ip())?;
         let nonce = match previous {
             Some((nonce, _)) => nonce,
             None => {
@@ -276,7 +271,7 @@ impl Pcp {
                 ),
             });
         }
-        *self.last_external.lock().unwrap_or_else(|p| p.into_inner()) = Some(external_ip);
+        *lock(&self.last_external) = Some(external_ip);
         Ok(Mapping::new(
             Method::Pcp,
             request.protocol(),
@@ -333,7 +328,7 @@ impl Pcp {
         // NAT-PMP's; a PCP-only one gets the address of the last mapping.
         match self.natpmp.external_address().await {
             Err(Error::Unsupported { .. }) => {
-                let cached = *self.last_external.lock().unwrap_or_else(|p| p.into_inner());
+                let cached = *lock(&self.last_external);
                 cached.ok_or_else(|| Error::Unsupported {
                     method: Method::Pcp,
                     what: "reading the external address".into(),

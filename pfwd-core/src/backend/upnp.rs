@@ -401,15 +401,7 @@ impl Forwarder for Upnp {
                     prev.method()
                 )));
             }
-            let host = request.internal_ip().unwrap_or(self.info.local);
-            if !self.info.is_on_lan(host) {
-                return Err(Error::invalid(format!(
-                    "{host} is not on the gateway's network ({}): give the LAN address of the \
-                     server, such as {}",
-                    self.info.lan.map(|n| n.to_string()).unwrap_or_default(),
-                    self.info.local
-                )));
-            }
+            let host = self.info.lan_host(request.internal_ip())?;
             let internal = SocketAddrV4::new(host, request.internal_port());
             // Ask for the mapping and the external address at once: two round trips in parallel.
             let (added, external_ip) = tokio::join!(
