@@ -34,7 +34,7 @@ use crate::gateway::{GatewayInfo, default_gateway};
 use crate::guide::{
     GuideContext, Instructions, MethodFailure, RouterInfo, Warning, external_address_warning,
 };
-use crate::mapping::{Mapping, MappingRequest, Method, Protocol};
+use crate::mapping::{GatewayMapping, Mapping, MappingRequest, Method, Protocol};
 
 /// The methods pfwd automates, best first.
 pub const PREFERENCE: [Method; 3] = [Method::Pcp, Method::NatPmp, Method::Upnp];
@@ -655,6 +655,18 @@ impl Forwarder for Client {
 
     fn unmap<'a>(&'a self, mapping: &'a Mapping) -> crate::forwarder::BoxFuture<'a, Result<()>> {
         Box::pin(Client::unmap(self, mapping))
+    }
+
+    /// The router's mappings, from UPnP (the only method that can list);
+    /// UPnP is probed now if discovery did not wait for it.
+    fn list(&self) -> crate::forwarder::BoxFuture<'_, Result<Vec<GatewayMapping>>> {
+        Box::pin(async move {
+            let backend = self
+                .backend(Method::Upnp)
+                .await
+                .map_err(|f| self.failure_error(&f))?;
+            backend.forwarder().list().await
+        })
     }
 
     fn lost<'a>(&'a self, mapping: &'a Mapping) -> crate::forwarder::BoxFuture<'a, Result<bool>> {

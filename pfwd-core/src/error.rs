@@ -201,6 +201,24 @@ pub enum ErrorKind {
     Manual = 9,
 }
 
+impl ErrorKind {
+    /// The kind's name in snake case, as JSON output writes it
+    /// (`"no_gateway"`, `"manual"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::NoGateway => "no_gateway",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Refused => "refused",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::InvalidResponse => "invalid_response",
+            ErrorKind::Io => "io",
+            ErrorKind::Manual => "manual",
+        }
+    }
+}
+
 /// The holder of a conflicting mapping, as the gateway reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {

@@ -285,7 +285,7 @@ impl Upnp {
                 match self.call("the port-mapping request", fut).await? {
                     Ok(()) => Ok(port),
                     Err(AddPortError::PortInUse) => {
-                        Err(self.conflict(request.protocol(), port).await)
+                        Err(self.conflict(request.protocol(), port, internal).await)
                     }
                     Err(AddPortError::ActionNotAuthorized) => Err(refused(&what, 606)),
                     Err(AddPortError::SamePortValuesRequired) => Err(refused(&what, 724)),
@@ -310,9 +310,9 @@ impl Upnp {
                     }),
                     Err(AddAnyPortError::ActionNotAuthorized) => Err(refused(&what, 606)),
                     Err(AddAnyPortError::NoPortsAvailable) => Err(refused(&what, 728)),
-                    Err(AddAnyPortError::ExternalPortInUse) => {
-                        Err(self.conflict(request.protocol(), internal.port()).await)
-                    }
+                    Err(AddAnyPortError::ExternalPortInUse) => Err(self
+                        .conflict(request.protocol(), internal.port(), internal)
+                        .await),
                     Err(AddAnyPortError::OnlyPermanentLeasesSupported) => Err(refused(&what, 725)),
                     Err(AddAnyPortError::DescriptionTooLong) => Err(refused(&what, 605)),
                     Err(AddAnyPortError::RequestError(e)) => Err(request_error(&what, e)),
@@ -324,21 +324,37 @@ impl Upnp {
         }
     }
 
-    /// A conflict error naming the holder of `port`, where the gateway's list shows it.
-    async fn conflict(&self, protocol: Protocol, port: u16) -> Error {
-        let holder = match self.list_mappings().await {
+    /// A conflict error naming the holder of `port`, where the gateway's list
+    /// shows it. When the list shows the port free and the mapping was for
+    /// another host, the router's "secure mode" refused it (miniupnpd and
+    /// many routers answer 718 then): that is not a conflict.
+    async fn conflict(&self, protocol: Protocol, port: u16, internal: SocketAddrV4) -> Error {
+        let listed = self.list_mappings().await;
+        let holder = match &listed {
             Ok(list) => list
-                .into_iter()
+                .iter()
                 .find(|m| m.protocol == protocol && m.external_port == port)
                 .and_then(|m| {
                     let ip: Ipv4Addr = m.internal_client.parse().ok()?;
                     Some(Holder {
                         internal: SocketAddrV4::new(ip, m.internal_port),
-                        description: m.description,
+                        description: m.description.clone(),
                     })
                 }),
             Err(_) => None,
         };
+        if listed.is_ok() && holder.is_none() && *internal.ip() != self.info.local {
+            return Error::Unsupported {
+                method: Method::Upnp,
+                what: format!("forwarding to another host ({})", internal.ip()),
+                detail: format!(
+                    "{protocol} port {port} is free, but the router lets each host forward \
+                     ports only to itself (UPnP secure mode, error 718); run pfwd on {} \
+                     itself, or forward the port by hand",
+                    internal.ip()
+                ),
+            };
+        }
         Error::Conflict {
             method: Method::Upnp,
             protocol,

@@ -8,17 +8,7 @@ use super::Instructions;
 use crate::error::ErrorKind;
 
 pub(super) fn kind_name<S: Serializer>(kind: &ErrorKind, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(match kind {
-        ErrorKind::NoGateway => "no_gateway",
-        ErrorKind::Unsupported => "unsupported",
-        ErrorKind::Refused => "refused",
-        ErrorKind::Conflict => "conflict",
-        ErrorKind::Timeout => "timeout",
-        ErrorKind::InvalidRequest => "invalid_request",
-        ErrorKind::InvalidResponse => "invalid_response",
-        ErrorKind::Io => "io",
-        ErrorKind::Manual => "manual",
-    })
+    s.serialize_str(kind.name())
 }
 
 impl Instructions {

@@ -28,7 +28,12 @@ use pfwd_testbed::{GatewayConfig, Testbed, WAN_HOST, cannot_run_reason, clean_st
 fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
         Some("demo") => demo(),
-        Some("hold") => hold(),
+        Some("hold") => hold(
+            std::env::args()
+                .nth(2)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(60),
+        ),
         Some("keep") => keep(std::env::args().skip(2).collect()),
         Some("keep-cpu") => keep_cpu(std::env::args().skip(2).collect()),
         Some("guide") => guide(),
@@ -46,7 +51,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: pfwd-testbed demo | guide | clean | hold | timings [RUNS] | keep PORT LEASE | keep-cpu [SECONDS] [COUNT] [LEASE]"
+                "usage: pfwd-testbed demo | guide | clean | hold [SECONDS] | timings [RUNS] | keep PORT LEASE | keep-cpu [SECONDS] [COUNT] [LEASE]"
             );
             ExitCode::from(2)
         }
@@ -223,7 +228,7 @@ fn keep_cpu(args: Vec<String>) -> ExitCode {
     }
 }
 
-fn hold() -> ExitCode {
+fn hold(seconds: u64) -> ExitCode {
     match Testbed::new(GatewayConfig::all_on()) {
         Ok(tb) => {
             println!(
@@ -231,7 +236,7 @@ fn hold() -> ExitCode {
                 tb.namespaces().join(" "),
                 tb.daemon_pid().unwrap_or_default()
             );
-            std::thread::sleep(std::time::Duration::from_secs(60));
+            std::thread::sleep(std::time::Duration::from_secs(seconds));
             ExitCode::SUCCESS
         }
         Err(e) => {

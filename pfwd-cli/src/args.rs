@@ -1,0 +1,258 @@
+//! The command line: every subcommand, option and help text (clap).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The exit codes, as `--help` and the docs list them.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  done
+  1  the router answered with an error, or did not answer in time
+  2  bad input: a wrong option, port, host, duration or config file
+  3  no method could do it: the manual guide was printed
+  4  the port is taken on the router (by another host)
+  5  nothing to remove: no mapping matched (unmap)
+  130  interrupted (Ctrl-C) before the job was done";
+
+const MAIN_EXAMPLES: &str = "\
+Examples:
+  pfwd map http --to 192.168.1.4      forward TCP 80 to the Pi, keep it until Ctrl-C
+  pfwd map 25565 --once --lease 2h    forward Minecraft to this machine for 2 hours
+  pfwd status                         which methods the router answers
+  pfwd guide ssh --to 192.168.1.4     how to forward SSH by hand
+  pfwd run --config /etc/pfwd.toml    keep a cluster's mappings alive (a service)";
+
+/// Make a server on your home network reachable from the internet: ask the
+/// router to forward a port (PCP, NAT-PMP or UPnP-IGD), keep it alive, and
+/// when the router cannot be asked, print exactly how to do it by hand.
+#[derive(Debug, Parser)]
+#[command(
+    name = "pfwd",
+    version,
+    about,
+    after_help = format!("{MAIN_EXAMPLES}\n\n{EXIT_CODES}"),
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args, Clone)]
+pub struct Global {
+    /// Print machine-readable JSON on stdout (the shapes are in docs/cli.md).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Say more (what each method answered, and when); twice for more still.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Say nothing but errors (and the manual guide when it is the answer).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// The router's LAN address, when it is not this machine's default gateway.
+    #[arg(long, value_name = "ADDRESS", global = true)]
+    pub gateway: Option<String>,
+    /// Where pfwd records the mappings it made, so that `unmap` can delete
+    /// them later [env: PFWD_STATE; default: $XDG_STATE_HOME/pfwd/mappings.json]
+    #[arg(long, value_name = "FILE", global = true)]
+    pub state: Option<PathBuf>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Forward a port to a server on this network, and keep it forwarded
+    /// until Ctrl-C or SIGTERM (then remove it); with --once, forward and exit.
+    #[command(after_help = format!("\
+Examples:
+  pfwd map http --to 192.168.1.4          TCP 80 from outside -> the Pi's port 80
+  pfwd map 80 --to 192.168.1.4:8080       TCP 80 from outside -> the Pi's port 8080
+  pfwd map wireguard                      UDP 51820 -> this machine
+  pfwd map 27015 --both --external any    TCP and UDP, whatever outside port the router gives
+  pfwd map ssh --once --lease 30m         forward for 30 minutes, print the lease, exit
+
+The outside port is the same as PORT unless --external says otherwise; if the
+router gives another one, pfwd says so. Without --once, pfwd renews the lease,
+notices a router restart and maps again, and removes the mapping when stopped.
+
+{EXIT_CODES}"))]
+    Map(MapArgs),
+    /// Remove a mapping pfwd made (on this machine), or the router's mapping
+    /// of that port.
+    #[command(after_help = format!("\
+Examples:
+  pfwd unmap http                  remove what `pfwd map http` made
+  pfwd unmap 8080 --udp            only the UDP mapping
+
+pfwd looks first in its record of the mappings it made (see --state); a
+mapping it has no record of is removed over UPnP by its outside port.
+
+{EXIT_CODES}"))]
+    Unmap(UnmapArgs),
+    /// List the router's mappings (where the router can list them: UPnP) and
+    /// those pfwd made from this machine.
+    #[command(after_help = EXIT_CODES)]
+    List,
+    /// Show the gateway, which methods it answers, its internet address, and
+    /// warnings such as carrier-grade NAT.
+    #[command(after_help = format!("\
+Exit status: 0 when at least one method answers, 3 when none does.
+
+{EXIT_CODES}"))]
+    Status,
+    /// Print how to forward a port by hand in the router's settings (for this
+    /// router's make when pfwd can tell it).
+    #[command(after_help = format!("\
+Examples:
+  pfwd guide http --to 192.168.1.4
+  pfwd guide minecraft --format markdown > forward-minecraft.md
+
+{EXIT_CODES}"))]
+    Guide(GuideArgs),
+    /// Keep every mapping of a config file alive, as a long-running service
+    /// (reloads the file on SIGHUP, removes the mappings on SIGTERM).
+    #[command(after_help = format!("\
+The config file (TOML):
+
+  lease = \"1h\"              # optional: each lease (pfwd renews it)
+  check = \"30s\"             # optional: how often to check that the router still has them
+  # method = [\"pcp\", \"upnp\"] # optional: only these methods
+  # gateway = \"192.168.1.1\"  # optional: the router, when not the default gateway
+
+  [[forward]]
+  service = \"http\"          # or: port = 8080
+  to = \"192.168.1.4\"        # HOST or HOST:PORT; default: this machine
+  # protocol = \"tcp\"        # tcp, udp or both; default: the service's
+  # external = 80           # the outside port (exactly), or \"any\"
+  description = \"pi4 web\"
+
+A systemd unit is in examples/pfwd.service.
+
+{EXIT_CODES}"))]
+    Run(RunArgs),
+}
+
+/// Which protocols to forward.
+#[derive(Debug, Args, Clone, Default)]
+#[group(multiple = false)]
+pub struct ProtocolArgs {
+    /// TCP only.
+    #[arg(long)]
+    pub tcp: bool,
+    /// UDP only.
+    #[arg(long)]
+    pub udp: bool,
+    /// Both TCP and UDP.
+    #[arg(long)]
+    pub both: bool,
+}
+
+/// A method pfwd can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    /// Port Control Protocol (RFC 6887).
+    Pcp,
+    /// NAT-PMP (RFC 6886).
+    Natpmp,
+    /// UPnP-IGD.
+    Upnp,
+}
+
+/// `pfwd map`.
+#[derive(Debug, Args)]
+pub struct MapArgs {
+    /// The port (1-65535) or a service name (http, https, ssh, minecraft,
+    /// wireguard, ...).
+    #[arg(value_name = "PORT|SERVICE")]
+    pub port: String,
+    /// The server: HOST or HOST:PORT on this network (default: this machine,
+    /// same port).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub to: Option<String>,
+    /// Which protocols.
+    #[command(flatten)]
+    pub protocols: ProtocolArgs,
+    /// The outside port, exactly (fail rather than take another), or `any`.
+    #[arg(long, value_name = "PORT|any")]
+    pub external: Option<String>,
+    /// How long each lease lasts, such as 30m, 2h, 1d, or `forever`
+    /// (default: 2h with --once; 30m while pfwd keeps it).
+    #[arg(long, value_name = "DURATION")]
+    pub lease: Option<String>,
+    /// Use only these methods (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "METHOD")]
+    pub method: Vec<MethodArg>,
+    /// What the router shows for the mapping (default: pfwd and the service).
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+    /// Map, print the lease and exit (for scripts and cron).
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// `pfwd unmap`.
+#[derive(Debug, Args)]
+pub struct UnmapArgs {
+    /// The port or service given to `pfwd map` (or the outside port).
+    #[arg(value_name = "PORT|SERVICE")]
+    pub port: String,
+    /// Only the mapping to this server (HOST or HOST:PORT).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub to: Option<String>,
+    /// Which protocols (default: every protocol pfwd mapped the port with).
+    #[command(flatten)]
+    pub protocols: ProtocolArgs,
+}
+
+/// The guide's formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum GuideFormat {
+    /// Plain text for a terminal.
+    #[default]
+    Text,
+    /// Markdown, to paste into a wiki or a README.
+    Markdown,
+    /// JSON (as --json).
+    Json,
+}
+
+/// `pfwd guide`.
+#[derive(Debug, Args)]
+pub struct GuideArgs {
+    /// The port or service to forward.
+    #[arg(value_name = "PORT|SERVICE")]
+    pub port: String,
+    /// The server: HOST or HOST:PORT (default: this machine).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub to: Option<String>,
+    /// Which protocols.
+    #[command(flatten)]
+    pub protocols: ProtocolArgs,
+    /// The outside port, when not the same as PORT.
+    #[arg(long, value_name = "PORT")]
+    pub external: Option<String>,
+    /// The output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: GuideFormat,
+    /// Do not ask the router anything (no make or model, no reasons).
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// `pfwd run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The TOML file listing the mappings.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Check the file and print the mappings it asks for, then exit.
+    #[arg(long)]
+    pub check: bool,
+}

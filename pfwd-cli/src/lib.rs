@@ -1,0 +1,193 @@
+//! The `pfwd` command as a library: [`run`] takes an argument list and
+//! returns the exit code, so that the binary, the Python package and tests
+//! all run the same command.
+//!
+//! ```no_run
+//! let code = pfwd_cli::run(["pfwd", "status", "--json"]);
+//! std::process::exit(code);
+//! ```
+//!
+//! The subcommands (`map`, `unmap`, `list`, `status`, `guide`, `run`), their
+//! JSON shapes and the exit codes are described in `docs/cli.md` and in
+//! `pfwd --help`.
+
+pub mod args;
+mod config;
+mod events;
+mod inspect;
+mod map;
+pub mod output;
+pub mod record;
+mod service;
+pub mod state;
+pub mod target;
+mod unmap;
+
+use std::ffi::OsString;
+use std::net::Ipv4Addr;
+
+use clap::Parser;
+use pfwd_core::{Client, ClientOptions, Error, GatewayInfo, Method};
+
+use crate::args::{Cli, Command, Global, MethodArg};
+use crate::output::{Printer, code};
+use crate::state::State;
+
+/// Run the command with `args` (the first is the program name) and return
+/// the exit code. Nothing panics out of it; errors are printed (one line on
+/// stderr, or JSON on stdout with `--json`).
+pub fn run<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let json = args.iter().any(|a| a == "--json");
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e, json),
+    };
+    let printer = Printer {
+        json: cli.global.json,
+        level: if cli.global.quiet {
+            -1
+        } else {
+            i8::try_from(cli.global.verbose).unwrap_or(i8::MAX)
+        },
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return printer.error(&Error::io("starting the async runtime", e)),
+    };
+    let ctx = match Ctx::new(printer, &cli.global) {
+        Ok(ctx) => ctx,
+        Err(e) => return printer.error(&e),
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(dispatch(ctx, cli.command))
+    }));
+    result.unwrap_or_else(|_| {
+        eprintln!("pfwd: internal error (a bug): please report it with the command line you ran");
+        code::FAILED
+    })
+}
+
+/// Print a command-line error as one line (exit 2), or help and version
+/// text as clap writes it (exit 0).
+fn usage_error(e: &clap::Error, json: bool) -> i32 {
+    use clap::error::ErrorKind as K;
+    if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion) {
+        let _ = e.print();
+        return code::OK;
+    }
+    let rendered = e.render().to_string();
+    let first = rendered
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("bad command line")
+        .trim_start_matches("error: ")
+        .to_string();
+    let tip = rendered
+        .lines()
+        .find(|l| l.contains("tip:"))
+        .map(|l| format!(" ({})", l.trim().trim_start_matches("tip: ")))
+        .unwrap_or_default();
+    let message = format!("{first}{tip}; see pfwd --help");
+    Printer { json, level: 0 }.bad_input(&message)
+}
+
+async fn dispatch(ctx: Ctx, command: Command) -> i32 {
+    match command {
+        Command::Map(a) if !a.once => map::keep(&ctx, a).await,
+        Command::Run(a) => service::run(&ctx, a).await,
+        other => {
+            // One-shot commands stop at Ctrl-C.
+            let work = async {
+                match other {
+                    Command::Map(a) => map::once(&ctx, a).await,
+                    Command::Unmap(a) => unmap::unmap(&ctx, a).await,
+                    Command::List => inspect::list(&ctx).await,
+                    Command::Status => inspect::status(&ctx).await,
+                    Command::Guide(a) => inspect::guide(&ctx, a).await,
+                    Command::Run(_) => code::FAILED,
+                }
+            };
+            tokio::select! {
+                c = work => c,
+                _ = tokio::signal::ctrl_c() => {
+                    ctx.printer.warn("interrupted");
+                    code::INTERRUPTED
+                }
+            }
+        }
+    }
+}
+
+/// What every command shares: the printer, the gateway override, the state file.
+#[derive(Debug, Clone)]
+pub(crate) struct Ctx {
+    pub printer: Printer,
+    pub gateway: Option<Ipv4Addr>,
+    pub state: State,
+}
+
+impl Ctx {
+    fn new(printer: Printer, global: &Global) -> Result<Ctx, Error> {
+        let gateway = global
+            .gateway
+            .as_deref()
+            .map(|g| {
+                g.trim().parse::<Ipv4Addr>().map_err(|_| {
+                    Error::invalid(format!(
+                        "--gateway {g:?} is not an IPv4 address: give the router's LAN \
+                         address, such as 192.168.1.1"
+                    ))
+                })
+            })
+            .transpose()?;
+        Ok(Ctx {
+            printer,
+            gateway,
+            state: State::new(global.state.clone()),
+        })
+    }
+
+    /// The automatic client for `methods` (empty: all), probing with a
+    /// progress indicator.
+    pub async fn client(&self, methods: &[Method], wait_for_all: bool) -> Result<Client, Error> {
+        let mut options = ClientOptions::default();
+        options.only = methods.to_vec();
+        options.wait_for_all = wait_for_all;
+        if let Some(g) = self.gateway {
+            options.gateway = Some(GatewayInfo::for_gateway(g)?);
+        }
+        let client = {
+            let _spinner = self.printer.progress("asking the router");
+            Client::discover_with(options).await?
+        };
+        let d = client.discovery();
+        for s in &d.methods {
+            let took = s.took_ms.map(|t| format!(" ({t} ms)")).unwrap_or_default();
+            self.printer.detail(&format!(
+                "{}: {}{took}",
+                s.method,
+                inspect::probe_text(&s.probe)
+            ));
+        }
+        Ok(client)
+    }
+}
+
+/// The core's method for a command-line method name.
+pub(crate) fn methods(args: &[MethodArg]) -> Vec<Method> {
+    args.iter()
+        .map(|m| match m {
+            MethodArg::Pcp => Method::Pcp,
+            MethodArg::Natpmp => Method::NatPmp,
+            MethodArg::Upnp => Method::Upnp,
+        })
+        .collect()
+}

@@ -1,0 +1,277 @@
+//! `pfwd map`: forward a port and keep it (renew, survive router restarts,
+//! remove it at Ctrl-C or SIGTERM), or with `--once` forward and exit.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pfwd_core::lease::{Event, Keeper, KeeperOptions};
+use pfwd_core::{Client, Error, Instructions, Mapping, MappingRequest};
+use serde_json::json;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::args::MapArgs;
+use crate::output::{code, exit_code};
+use crate::record::{MappingInfo, Record};
+use crate::target::{LeaseArg, Target, parse_lease};
+use crate::{Ctx, events, methods};
+
+/// The lease with `--once` when none is given.
+const ONCE_LEASE: Duration = Duration::from_secs(2 * 60 * 60);
+/// The lease while pfwd keeps the mapping (renewed at about half).
+const KEEP_LEASE: Duration = Duration::from_secs(30 * 60);
+
+fn target(a: &MapArgs, default_lease: Duration) -> Result<Target, Error> {
+    let lease = match &a.lease {
+        Some(l) => parse_lease(l)?,
+        None => LeaseArg::For(default_lease),
+    };
+    Target::parse(
+        &a.port,
+        a.to.as_deref(),
+        &a.protocols,
+        a.external.as_deref(),
+        lease,
+        a.description.as_deref(),
+    )
+}
+
+/// Warnings from discovery (carrier-grade NAT, double NAT).
+fn warn_discovery(ctx: &Ctx, client: &Client) {
+    for w in client.discovery().warnings {
+        ctx.printer.warn(&w.text);
+    }
+}
+
+/// A note when the router gave another outside port than asked.
+fn port_note(t: &Target, m: &Mapping) -> Option<String> {
+    let asked = t.external_port();
+    let got = m.external().port();
+    (t.external != crate::target::External::Any && got != asked).then(|| {
+        format!(
+            "note: the router gave outside port {got}, not {asked} (it keeps {asked} for \
+             itself or another host); use {} to reach the server",
+            m.external()
+        )
+    })
+}
+
+/// The guide for every protocol of `t`, with the reasons of `e`.
+async fn full_guide(client: &Client, t: &Target, e: Error) -> Error {
+    let Error::Manual { instructions } = e else {
+        return e;
+    };
+    let mut full: Instructions = client
+        .instructions_for(&t.protocols, t.external_port(), t.host, t.internal_port)
+        .await;
+    full.reasons = instructions.reasons;
+    Error::Manual {
+        instructions: Box::new(full),
+    }
+}
+
+/// `pfwd map --once`.
+pub async fn once(ctx: &Ctx, a: MapArgs) -> i32 {
+    let p = ctx.printer;
+    let t = match target(&a, ONCE_LEASE) {
+        Ok(t) => t,
+        Err(e) => return p.error(&e),
+    };
+    let requests = match t.requests() {
+        Ok(r) => r,
+        Err(e) => return p.error(&e),
+    };
+    let client = match ctx.client(&methods(&a.method), false).await {
+        Ok(c) => c,
+        Err(e) => return p.error(&e),
+    };
+    warn_discovery(ctx, &client);
+    let mut made: Vec<MappingInfo> = Vec::new();
+    let mut failure = None;
+    for r in &requests {
+        let result = {
+            let _spinner = p.progress("forwarding");
+            client.map(r).await
+        };
+        match result {
+            Ok(m) => {
+                if let Err(e) = ctx.state.put(Record::of(&m, None)) {
+                    p.warn(&format!(
+                        "could not record the mapping ({e}); `pfwd unmap` may not find it"
+                    ));
+                }
+                p.say(&format!("forwarded {}", MappingInfo::of(&m).describe()));
+                if let Some(note) = port_note(&t, &m) {
+                    p.warn(&note);
+                }
+                made.push(MappingInfo::of(&m));
+            }
+            Err(e) => {
+                failure = Some(full_guide(&client, &t, e).await);
+                break;
+            }
+        }
+    }
+    let warnings = client.discovery().warnings;
+    match failure {
+        None => {
+            p.json(&json!({"mappings": made, "warnings": warnings}));
+            code::OK
+        }
+        Some(e) if p.json => {
+            let mut err = json!({
+                "kind": e.kind().name(), "exit_code": exit_code(&e), "message": e.to_string(),
+            });
+            if let Some(i) = e.instructions() {
+                err["instructions"] = serde_json::to_value(i).unwrap_or_default();
+            }
+            p.json(&json!({"mappings": made, "warnings": warnings, "error": err}));
+            exit_code(&e)
+        }
+        Some(e) => p.error(&e),
+    }
+}
+
+/// `pfwd map` without `--once`: keep the mappings until a signal.
+pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
+    let p = ctx.printer;
+    let t = match target(&a, KEEP_LEASE) {
+        Ok(t) => t,
+        Err(e) => return p.error(&e),
+    };
+    let requests: Vec<MappingRequest> = match t.requests() {
+        Ok(r) => r,
+        Err(e) => return p.error(&e),
+    };
+    let (mut sigint, mut sigterm) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(i), Ok(t)) => (i, t),
+        (Err(e), _) | (_, Err(e)) => {
+            return p.error(&Error::io("listening for Ctrl-C and SIGTERM", e));
+        }
+    };
+    let wanted = methods(&a.method);
+    let client = tokio::select! {
+        c = ctx.client(&wanted, false) => match c {
+            Ok(c) => Arc::new(c),
+            Err(e) => return p.error(&e),
+        },
+        _ = sigint.recv() => return code::INTERRUPTED,
+        _ = sigterm.recv() => return code::INTERRUPTED,
+    };
+    warn_discovery(ctx, &client);
+    let mut options = KeeperOptions::default();
+    options.announce_from = client.discovery().gateway.map(|g| g.gateway);
+    let count = requests.len();
+    let mut keeper = Keeper::start(client.clone(), requests, options);
+    let mut pending: HashSet<usize> = (0..count).collect();
+    let mut held: HashMap<usize, Mapping> = HashMap::new();
+    let pid = std::process::id();
+    let record = |m: &Mapping, old: Option<&Mapping>| {
+        if let Some(old) = old.filter(|o| o.external() != m.external()) {
+            let _ = ctx.state.remove(&Record::of(old, None));
+        }
+        if let Err(e) = ctx.state.put(Record::of(m, Some(pid))) {
+            p.warn(&format!("could not record the mapping ({e})"));
+        }
+    };
+    loop {
+        tokio::select! {
+            event = keeper.next_event() => {
+                let Some(event) = event else { break };
+                p.json(&events::to_json(&event, None));
+                match &event {
+                    Event::Mapped { index, mapping } => {
+                        record(mapping, None);
+                        p.say(&events::to_text(&event));
+                        if let Some(note) = port_note(&t, mapping) {
+                            p.warn(&note);
+                        }
+                        held.insert(*index, mapping.clone());
+                        pending.remove(index);
+                        if pending.is_empty() {
+                            p.say("keeping it forwarded; Ctrl-C (or SIGTERM) removes it");
+                        }
+                    }
+                    Event::Renewed { index, mapping } | Event::Restored { index, mapping } => {
+                        record(mapping, held.get(index));
+                        if matches!(event, Event::Restored { .. }) {
+                            p.say(&events::to_text(&event));
+                        } else {
+                            p.detail(&events::to_text(&event));
+                        }
+                        held.insert(*index, mapping.clone());
+                    }
+                    Event::Failed { index, error, .. } if pending.contains(index) => {
+                        // The first attempt failed: say why (or how to do it
+                        // by hand) and stop, removing whatever was made.
+                        let deleted = keeper.close().await;
+                        forget(ctx, held.values());
+                        p.detail(&format!("removed {deleted} mappings"));
+                        let e = match Arc::try_unwrap(error.clone()) {
+                            Ok(e) => full_guide(&client, &t, e).await,
+                            Err(shared) => full_guide(&client, &t, copy_error(&shared)).await,
+                        };
+                        return if p.json { exit_code(&e) } else { p.error(&e) };
+                    }
+                    Event::Failed { .. } | Event::Lost { .. } | Event::ExternalAddressChanged { .. } => {
+                        p.warn(&events::to_text(&event));
+                    }
+                    _ => p.detail(&events::to_text(&event)),
+                }
+            }
+            _ = sigint.recv() => break,
+            _ = sigterm.recv() => break,
+        }
+    }
+    let deleted = {
+        let _spinner = p.progress("removing the mappings");
+        keeper.close().await
+    };
+    forget(ctx, held.values());
+    p.say(&format!(
+        "removed {deleted} mapping{}",
+        if deleted == 1 { "" } else { "s" }
+    ));
+    p.json(&json!({"event": "closed", "deleted": deleted}));
+    code::OK
+}
+
+/// Drop the records of mappings that are gone.
+pub(crate) fn forget<'a>(ctx: &Ctx, mappings: impl Iterator<Item = &'a Mapping>) {
+    let gone: Vec<Record> = mappings.map(|m| Record::of(m, None)).collect();
+    if gone.is_empty() {
+        return;
+    }
+    let _ = ctx
+        .state
+        .update(|all| all.retain(|r| !gone.iter().any(|g| g.same_as(r))));
+}
+
+/// An error shared with the keeper, as an owned one with the same kind,
+/// message and guide.
+fn copy_error(e: &Error) -> Error {
+    match e {
+        Error::Manual { instructions } => Error::Manual {
+            instructions: instructions.clone(),
+        },
+        Error::InvalidRequest { reason } => Error::invalid(reason.clone()),
+        Error::Conflict {
+            method,
+            protocol,
+            external_port,
+            holder,
+        } => Error::Conflict {
+            method: *method,
+            protocol: *protocol,
+            external_port: *external_port,
+            holder: holder.clone(),
+        },
+        other => Error::NoGateway {
+            method: other.method(),
+            detail: other.to_string(),
+        },
+    }
+}

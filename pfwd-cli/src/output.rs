@@ -1,0 +1,171 @@
+//! How the command speaks: text or JSON on stdout, errors as one line on
+//! stderr, the exit codes, and a progress indicator on a terminal.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use pfwd_core::{Error, ErrorKind};
+use serde::Serialize;
+use serde_json::json;
+
+/// The exit codes (listed in `--help` and docs/cli.md).
+pub mod code {
+    /// Done.
+    pub const OK: i32 = 0;
+    /// The router answered with an error, or did not answer in time.
+    pub const FAILED: i32 = 1;
+    /// Bad input.
+    pub const BAD_INPUT: i32 = 2;
+    /// No method could do it: the manual guide was printed.
+    pub const MANUAL: i32 = 3;
+    /// The port is taken on the router.
+    pub const CONFLICT: i32 = 4;
+    /// Nothing matched (unmap).
+    pub const NOT_FOUND: i32 = 5;
+    /// Interrupted before the job was done.
+    pub const INTERRUPTED: i32 = 130;
+}
+
+/// The exit code for an error.
+pub fn exit_code(e: &Error) -> i32 {
+    match e.kind() {
+        ErrorKind::InvalidRequest => code::BAD_INPUT,
+        ErrorKind::Manual => code::MANUAL,
+        ErrorKind::Conflict => code::CONFLICT,
+        _ => code::FAILED,
+    }
+}
+
+/// Where and how much to print.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    /// JSON on stdout instead of text.
+    pub json: bool,
+    /// -1 quiet, 0 normal, 1 and up verbose.
+    pub level: i8,
+}
+
+impl Printer {
+    /// A result line (text mode, unless quiet).
+    pub fn say(&self, text: &str) {
+        if !self.json && self.level >= 0 {
+            println!("{text}");
+        }
+    }
+
+    /// A detail line for -v (stderr, text mode).
+    pub fn detail(&self, text: &str) {
+        if !self.json && self.level >= 1 {
+            eprintln!("{text}");
+        }
+    }
+
+    /// A warning (stderr, text mode, unless quiet).
+    pub fn warn(&self, text: &str) {
+        if !self.json && self.level >= 0 {
+            eprintln!("pfwd: {text}");
+        }
+    }
+
+    /// One JSON document (or line) on stdout.
+    pub fn json(&self, value: &impl Serialize) {
+        if self.json {
+            let line = serde_json::to_string(value).unwrap_or_else(|e| {
+                json!({"error": {"kind": "io", "message": e.to_string()}}).to_string()
+            });
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+    }
+
+    /// Report `e` and return its exit code. Text: one line on stderr, and
+    /// for [`Error::Manual`] the guide on stdout (it is the answer). JSON:
+    /// `{"error": {...}}` on stdout.
+    pub fn error(&self, e: &Error) -> i32 {
+        let code = exit_code(e);
+        if self.json {
+            let mut err = json!({
+                "kind": e.kind().name(),
+                "exit_code": code,
+                "message": e.to_string(),
+            });
+            if let Some(i) = e.instructions() {
+                err["instructions"] = serde_json::to_value(i).unwrap_or_default();
+            }
+            self.json(&json!({ "error": err }));
+        } else if let Some(i) = e.instructions() {
+            eprintln!("pfwd: the router could not be asked to forward the port; do it by hand:");
+            print!("{}", i.to_text());
+            let _ = std::io::stdout().flush();
+        } else {
+            eprintln!("pfwd: {}", one_line(&e.to_string()));
+        }
+        code
+    }
+
+    /// Report bad input that is not an [`Error`] (a config file, an option).
+    pub fn bad_input(&self, message: &str) -> i32 {
+        if self.json {
+            self.json(&json!({"error": {
+                "kind": "invalid_request",
+                "exit_code": code::BAD_INPUT,
+                "message": message,
+            }}));
+        } else {
+            eprintln!("pfwd: {}", one_line(message));
+        }
+        code::BAD_INPUT
+    }
+
+    /// A progress indicator for work that may take noticeable time: shown on
+    /// a terminal after a short delay, never when stderr is not a terminal,
+    /// in JSON mode, or when quiet. It disappears when dropped.
+    pub fn progress(&self, what: &str) -> Progress {
+        let on = !self.json && self.level >= 0 && std::io::stderr().is_terminal();
+        Progress::start(on, what.to_string())
+    }
+}
+
+/// Make a message one line (the core's messages are; this keeps it so).
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A spinner on stderr; see [`Printer::progress`].
+#[derive(Debug)]
+pub struct Progress {
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Shown only when the work takes longer than this.
+const SHOW_AFTER: Duration = Duration::from_millis(150);
+
+impl Progress {
+    fn start(on: bool, what: String) -> Progress {
+        if !on {
+            return Progress { task: None };
+        }
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(SHOW_AFTER).await;
+            let frames = ['|', '/', '-', '\\'];
+            let mut ticks = tokio::time::interval(Duration::from_millis(100));
+            for i in 0usize.. {
+                ticks.tick().await;
+                let secs = (SHOW_AFTER + Duration::from_millis(100) * i as u32).as_secs_f32();
+                eprint!("\r{} {what} ({secs:.1} s)\x1b[K", frames[i % frames.len()]);
+            }
+        });
+        Progress { task: Some(task) }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+            // Clear whatever the spinner drew.
+            eprint!("\r\x1b[K");
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! `pfwd run --config FILE`: keep every mapping of a config file alive as a
+//! long-running service. Each entry has its own lease keeper, so a reload
+//! (SIGHUP) touches only the entries that changed; SIGTERM or Ctrl-C
+//! removes every mapping and exits.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pfwd_core::lease::{Event, Keeper, KeeperOptions};
+use pfwd_core::{Client, Error, Mapping};
+use serde_json::json;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::args::RunArgs;
+use crate::config::{self, Config, Entry, Settings};
+use crate::output::code;
+use crate::record::Record;
+use crate::{Ctx, events};
+
+/// A running entry: its keeper's task and the way to stop it.
+struct Running {
+    entry: Entry,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<usize>,
+}
+
+/// The service's state between events.
+struct Service<'a> {
+    ctx: &'a Ctx,
+    settings: Settings,
+    client: Arc<Client>,
+    running: HashMap<String, Running>,
+    held: HashMap<(String, usize), Mapping>,
+    told_guide: HashMap<String, bool>,
+    events: mpsc::UnboundedSender<(String, Event)>,
+}
+
+/// `pfwd run`.
+pub async fn run(ctx: &Ctx, a: RunArgs) -> i32 {
+    let p = ctx.printer;
+    let config = match config::load(&a.config) {
+        Ok(c) => c,
+        Err(e) => return p.bad_input(&e),
+    };
+    if a.check {
+        for e in &config.entries {
+            let rules: Vec<String> = match e.target.requests() {
+                Ok(rs) => rs
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{} {} -> {}:{}",
+                            r.protocol(),
+                            r.external_port()
+                                .map_or_else(|| "any".into(), |p| p.to_string()),
+                            r.internal_ip()
+                                .map_or_else(|| "this machine".into(), |h| h.to_string()),
+                            r.internal_port()
+                        )
+                    })
+                    .collect(),
+                Err(err) => return p.error(&err),
+            };
+            p.say(&format!("{}: {}", e.name, rules.join(", ")));
+        }
+        p.json(&json!({"ok": true, "entries": config.entries.len()}));
+        return code::OK;
+    }
+    let signals = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    );
+    let (mut sigint, mut sigterm, mut sighup) = match signals {
+        (Ok(i), Ok(t), Ok(h)) => (i, t, h),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            return p.error(&Error::io("listening for signals", e));
+        }
+    };
+    let client = tokio::select! {
+        c = discover(ctx, &config.settings) => c,
+        _ = sigint.recv() => return code::INTERRUPTED,
+        _ = sigterm.recv() => return code::INTERRUPTED,
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut service = Service {
+        ctx,
+        settings: config.settings.clone(),
+        client,
+        running: HashMap::new(),
+        held: HashMap::new(),
+        told_guide: HashMap::new(),
+        events: tx,
+    };
+    service.log(&format!(
+        "keeping {} mapping entries from {}",
+        config.entries.len(),
+        a.config.display()
+    ));
+    for e in config.entries {
+        service.start(e);
+    }
+    loop {
+        tokio::select! {
+            Some((name, event)) = rx.recv() => service.event(&name, &event).await,
+            _ = sighup.recv() => {
+                match config::load(&a.config) {
+                    Ok(new) => service.reload(new).await,
+                    Err(e) => service.warn(&format!(
+                        "reloading failed, keeping the mappings as they were: {e}"
+                    )),
+                }
+            }
+            _ = sigint.recv() => break,
+            _ = sigterm.recv() => break,
+        }
+    }
+    let names: Vec<String> = service.running.keys().cloned().collect();
+    let mut deleted = 0;
+    for name in names {
+        deleted += service.stop(&name).await;
+    }
+    service.log(&format!("stopped; removed {deleted} mappings"));
+    p.json(&json!({"event": "stopped", "deleted": deleted}));
+    code::OK
+}
+
+/// Discover the gateway, waiting (with back-off) while this machine has no
+/// route to one: at boot the network may come up after the service.
+async fn discover(ctx: &Ctx, settings: &Settings) -> Arc<Client> {
+    let mut wait = Duration::from_secs(1);
+    let mut c = Ctx {
+        gateway: settings.gateway.or(ctx.gateway),
+        ..ctx.clone()
+    };
+    c.printer.level = c.printer.level.min(0);
+    loop {
+        match c.client(&settings.methods, false).await {
+            Ok(client) if client.discovery().gateway.is_some() => {
+                let d = client.discovery();
+                let best = d.best().map_or("none".to_string(), |m| m.to_string());
+                ctx.printer.detail(&format!(
+                    "gateway {}; best method {best}",
+                    d.gateway.map(|g| g.gateway.to_string()).unwrap_or_default()
+                ));
+                return Arc::new(client);
+            }
+            Ok(_) => ctx.printer.warn(&format!(
+                "no gateway yet (no default route); trying again in {} s",
+                wait.as_secs()
+            )),
+            Err(e) => ctx.printer.warn(&format!(
+                "cannot look for the gateway ({e}); trying again in {} s",
+                wait.as_secs()
+            )),
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(60));
+    }
+}
+
+impl Service<'_> {
+    fn log(&self, text: &str) {
+        self.ctx.printer.say(text);
+    }
+
+    fn warn(&self, text: &str) {
+        self.ctx.printer.warn(text);
+        self.ctx
+            .printer
+            .json(&json!({"event": "warning", "message": text}));
+    }
+
+    fn start(&mut self, entry: Entry) {
+        let requests = match entry.target.requests() {
+            Ok(r) => r,
+            Err(e) => {
+                self.warn(&format!("{}: {e}", entry.name));
+                return;
+            }
+        };
+        let mut options = KeeperOptions::default();
+        options.check_interval = Some(self.settings.check);
+        options.announce_from = self.client.discovery().gateway.map(|g| g.gateway);
+        let mut keeper = Keeper::start(self.client.clone(), requests, options);
+        let (stop, mut stopped) = oneshot::channel();
+        let events = self.events.clone();
+        let name = entry.name.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    e = keeper.next_event() => match e {
+                        Some(e) => { let _ = events.send((name.clone(), e)); }
+                        None => return 0,
+                    },
+                    _ = &mut stopped => return keeper.close().await,
+                }
+            }
+        });
+        self.running
+            .insert(entry.name.clone(), Running { entry, stop, task });
+    }
+
+    /// Stop an entry: its keeper deletes its mappings. Returns how many.
+    async fn stop(&mut self, name: &str) -> usize {
+        let Some(r) = self.running.remove(name) else {
+            return 0;
+        };
+        let _ = r.stop.send(());
+        let deleted = r.task.await.unwrap_or(0);
+        let gone: Vec<Mapping> = self
+            .held
+            .iter()
+            .filter(|((n, _), _)| n == name)
+            .map(|(_, m)| m.clone())
+            .collect();
+        self.held.retain(|(n, _), _| n != name);
+        crate::map::forget(self.ctx, gone.iter());
+        self.told_guide.remove(name);
+        deleted
+    }
+
+    async fn event(&mut self, name: &str, event: &Event) {
+        let p = self.ctx.printer;
+        p.json(&events::to_json(event, Some(name)));
+        match event {
+            Event::Mapped { index, mapping }
+            | Event::Renewed { index, mapping }
+            | Event::Restored { index, mapping } => {
+                let key = (name.to_string(), *index);
+                if let Some(old) = self
+                    .held
+                    .get(&key)
+                    .filter(|o| o.external() != mapping.external())
+                {
+                    let _ = self.ctx.state.remove(&Record::of(old, None));
+                }
+                let _ = self
+                    .ctx
+                    .state
+                    .put(Record::of(mapping, Some(std::process::id())));
+                self.held.insert(key, mapping.clone());
+                self.told_guide.remove(name);
+                if matches!(event, Event::Renewed { .. }) {
+                    p.detail(&format!("{name}: {}", events::to_text(event)));
+                } else {
+                    p.say(&format!("{name}: {}", events::to_text(event)));
+                }
+            }
+            Event::Failed { error, .. } => {
+                p.warn(&format!("{name}: {}", events::to_text(event)));
+                // The guide once per outage, not at every retry.
+                if let Some(i) = error.instructions()
+                    && !self.told_guide.contains_key(name)
+                {
+                    self.told_guide.insert(name.to_string(), true);
+                    if !p.json && p.level >= 0 {
+                        eprintln!("{name}: until the router can be asked, forward it by hand:");
+                        eprint!("{}", i.to_text());
+                    }
+                }
+            }
+            _ => p.say(&format!("{name}: {}", events::to_text(event))),
+        }
+    }
+
+    async fn reload(&mut self, new: Config) {
+        if new.settings != self.settings {
+            self.log("settings changed: starting every entry again");
+            let names: Vec<String> = self.running.keys().cloned().collect();
+            for n in names {
+                self.stop(&n).await;
+            }
+            self.settings = new.settings.clone();
+            self.client = discover(self.ctx, &self.settings).await;
+        } else if self.client.discovery().answered().is_empty() {
+            // Nothing answered before: look again.
+            let names: Vec<String> = self.running.keys().cloned().collect();
+            for n in names {
+                self.stop(&n).await;
+            }
+            self.client = discover(self.ctx, &self.settings).await;
+        }
+        let (mut kept, mut stopped, mut started) = (0, 0, 0);
+        let wanted: HashMap<&str, &Entry> =
+            new.entries.iter().map(|e| (e.name.as_str(), e)).collect();
+        let names: Vec<String> = self.running.keys().cloned().collect();
+        for n in names {
+            let same = self
+                .running
+                .get(&n)
+                .is_some_and(|r| wanted.get(n.as_str()) == Some(&&r.entry));
+            if !same {
+                self.stop(&n).await;
+                stopped += 1;
+            }
+        }
+        for e in new.entries {
+            if self.running.contains_key(&e.name) {
+                kept += 1;
+            } else {
+                self.start(e);
+                started += 1;
+            }
+        }
+        self.log(&format!(
+            "reloaded: {kept} unchanged, {stopped} stopped, {started} started"
+        ));
+    }
+}
