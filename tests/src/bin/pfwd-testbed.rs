@@ -22,7 +22,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use pfwd_core::{MappingRequest, Protocol, default_gateway, forward};
+use pfwd_core::{MappingRequest, Protocol};
 use pfwd_testbed::{GatewayConfig, Testbed, WAN_HOST, cannot_run_reason, clean_stale, reaches};
 
 fn main() -> ExitCode {
@@ -260,81 +260,93 @@ fn demo() -> ExitCode {
     }
 }
 
+/// The `pfwd` command beside this program (both are built into target/DIR).
+fn pfwd_command() -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    let exe = std::env::current_exe()?;
+    let path = exe.with_file_name("pfwd");
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(format!("{} is missing: cargo build -p pfwd-cli", path.display()).into())
+    }
+}
+
 fn run_demo() -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::{BufRead, BufReader};
+    let pfwd = pfwd_command()?;
     println!(
         "== building a home network: a Pi at 192.168.77.10 behind a router running miniupnpd,"
     );
     println!("   whose public address is 5.5.5.7; \"the internet\" is a host at {WAN_HOST}");
     let tb = Testbed::new(GatewayConfig::all_on())?;
+    let state = std::env::temp_dir().join(format!("{}-demo-state.json", tb.namespaces()[0]));
+    let on_pi = |args: &[&str]| {
+        let mut c = tb.lan().command(&pfwd.to_string_lossy());
+        c.args(args).env("PFWD_STATE", &state);
+        c
+    };
     let port = 8080;
-    // pfwd's clients live on the runtime that made them: one runtime, on the Pi.
-    let outcome: Result<(), String> = tb.lan().block_on(|| async {
-        let gw = default_gateway().map_err(|e| e.to_string())?;
-        println!(
-            "== on the Pi: default gateway {}, this host {}",
-            gw.gateway, gw.local
-        );
-        let t = Instant::now();
-        let request = MappingRequest::builder(Protocol::Tcp, port)
-            .description("pfwd demo web server")
-            .build()
-            .map_err(|e| e.to_string())?;
-        // One call: probe PCP, NAT-PMP and UPnP at once, map with the best.
-        let (client, mapping) = forward(&request).await.map_err(|e| e.to_string())?;
-        let took = t.elapsed().as_millis();
-        let answered: Vec<String> = client
-            .discovery()
-            .answered()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        println!(
-            "== pfwd asked the router in {took} ms (answered: {}; the best is used) and mapped:",
-            answered.join(", ")
-        );
-        println!("   {mapping}");
-
-        let arrived = reaches(&tb, Protocol::Tcp, mapping.external().port(), port);
-        println!(
-            "== a connection from {WAN_HOST} to {}: {}",
-            mapping.external(),
-            if arrived {
-                "bytes ARRIVED at the Pi"
-            } else {
-                "nothing arrived"
-            }
-        );
-        if !arrived {
-            return Err("the mapping did not carry traffic".into());
+    println!("== on the Pi: pfwd status");
+    let out = on_pi(&["status"]).output()?;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        println!("   {line}");
+    }
+    println!("== on the Pi: pfwd map {port}   (keeps the mapping until Ctrl-C or SIGTERM)");
+    let t = Instant::now();
+    let mut child = on_pi(&["map", &port.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
+    for line in lines.by_ref() {
+        let line = line?;
+        println!("   {line}");
+        if line.starts_with("keeping it forwarded") {
+            break;
         }
-        println!("== the router's list, seen by upnpc (miniupnpc, another client) on the Pi:");
-        for line in tb
-            .upnpc(&["-l"])
-            .map_err(|e| e.to_string())?
-            .lines()
-            .filter(|l| l.contains("TCP "))
-        {
-            println!("   {line}");
-        }
-
-        client.unmap(&mapping).await.map_err(|e| e.to_string())?;
-        println!("== pfwd removed the mapping");
-        let arrived = reaches(&tb, Protocol::Tcp, mapping.external().port(), port);
-        println!(
-            "== a connection from {WAN_HOST} to {} again: {}",
-            mapping.external(),
-            if arrived {
-                "bytes still arrive (wrong!)"
-            } else {
-                "nothing arrives, as it should"
-            }
-        );
+    }
+    println!(
+        "   (mapped {} ms after starting pfwd)",
+        t.elapsed().as_millis()
+    );
+    let arrived = reaches(&tb, Protocol::Tcp, port, port);
+    println!(
+        "== a connection from {WAN_HOST} to 5.5.5.7:{port}: {}",
         if arrived {
-            return Err("traffic still arrives after unmap".into());
+            "bytes ARRIVED at the Pi"
+        } else {
+            "nothing arrived"
         }
-        Ok(())
-    });
-    outcome?;
+    );
+    let listing = tb.upnpc(&["-l"])?;
+    println!("== the router's list, seen by upnpc (miniupnpc, another client) on the Pi:");
+    for line in listing.lines().filter(|l| l.contains("TCP ")) {
+        println!("   {line}");
+    }
+    println!("== SIGTERM to pfwd (as systemd or Ctrl-C would):");
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    for line in lines {
+        println!("   {}", line?);
+    }
+    let status = child.wait()?;
+    println!("   (pfwd exited with {status})");
+    if !arrived {
+        return Err("the mapping did not carry traffic".into());
+    }
+    let arrived = reaches(&tb, Protocol::Tcp, port, port);
+    println!(
+        "== a connection from {WAN_HOST} to 5.5.5.7:{port} again: {}",
+        if arrived {
+            "bytes still arrive (wrong!)"
+        } else {
+            "nothing arrives, as it should"
+        }
+    );
+    let _ = std::fs::remove_file(&state);
+    let _ = std::fs::remove_file(state.with_extension("lock"));
+    if arrived || !status.success() {
+        return Err("the mapping was not removed cleanly".into());
+    }
     drop(tb);
     println!("== testbed torn down. Demo OK.");
     Ok(())
