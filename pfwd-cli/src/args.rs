@@ -50,7 +50,7 @@ pub struct Global {
     /// Print machine-readable JSON on stdout (the shapes are in docs/cli.md).
     #[arg(long, global = true)]
     pub json: bool,
-    /// Say more (what each method answered, and when); twice for more still.
+    /// Say more: what each method answered and when, each renewal.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
     /// Say nothing but errors (and the manual guide when it is the answer).

@@ -272,6 +272,14 @@ lease = "forever"
     }
 
     #[test]
+    fn the_example_config_parses() {
+        let c = parse(include_str!("../../examples/pfwd.toml")).unwrap();
+        let names: Vec<&str> = c.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["pi4 web", "pi4 web tls", "minecraft", "wireguard"]);
+        assert_eq!(c.settings.check, DEFAULT_CHECK);
+    }
+
+    #[test]
     fn mistakes_name_the_entry_and_the_fix() {
         let err = |t: &str| parse(t).unwrap_err();
         assert!(err("").contains("no [[forward]]"));
