@@ -155,21 +155,32 @@ impl Ctx {
         })
     }
 
-    /// The automatic client for `methods` (empty: all), probing with a
-    /// progress indicator.
-    pub async fn client(&self, methods: &[Method], wait_for_all: bool) -> Result<Client, Error> {
+    /// The client options for `methods` (empty: all).
+    pub fn options(&self, methods: &[Method], wait_for_all: bool) -> Result<ClientOptions, Error> {
         let mut options = ClientOptions::default();
         options.only = methods.to_vec();
         options.wait_for_all = wait_for_all;
         if let Some(g) = self.gateway {
             options.gateway = Some(GatewayInfo::for_gateway(g)?);
         }
+        Ok(options)
+    }
+
+    /// The automatic client for `methods` (empty: all), probing with a
+    /// progress indicator.
+    pub async fn client(&self, methods: &[Method], wait_for_all: bool) -> Result<Client, Error> {
+        let options = self.options(methods, wait_for_all)?;
         let client = {
             let _spinner = self.printer.progress("asking the router");
             Client::discover_with(options).await?
         };
-        let d = client.discovery();
-        for s in &d.methods {
+        self.report(&client);
+        Ok(client)
+    }
+
+    /// With -v: what each method answered, and when.
+    pub fn report(&self, client: &Client) {
+        for s in &client.discovery().methods {
             let took = s.took_ms.map(|t| format!(" ({t} ms)")).unwrap_or_default();
             self.printer.detail(&format!(
                 "{}: {}{took}",
@@ -177,7 +188,6 @@ impl Ctx {
                 inspect::probe_text(&s.probe)
             ));
         }
-        Ok(client)
     }
 }
 

@@ -81,17 +81,31 @@ pub async fn once(ctx: &Ctx, a: MapArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return p.error(&e),
     };
-    let client = match ctx.client(&methods(&a.method), false).await {
-        Ok(c) => c,
+    let options = match ctx.options(&methods(&a.method), false) {
+        Ok(o) => o,
         Err(e) => return p.error(&e),
     };
+    // The first request is PCP's probe (map-first): one round trip on a PCP router.
+    let discovered = {
+        let _spinner = p.progress("asking the router");
+        Client::discover_and_map(options, &requests[0]).await
+    };
+    let (client, first) = match discovered {
+        Ok(d) => d,
+        Err(e) => return p.error(&e),
+    };
+    ctx.report(&client);
     warn_discovery(ctx, &client);
     let mut made: Vec<MappingInfo> = Vec::new();
     let mut failure = None;
+    let mut first = Some(first);
     for r in &requests {
-        let result = {
-            let _spinner = p.progress("forwarding");
-            client.map(r).await
+        let result = match first.take() {
+            Some(result) => result,
+            None => {
+                let _spinner = p.progress("forwarding");
+                client.map(r).await
+            }
         };
         match result {
             Ok(m) => {

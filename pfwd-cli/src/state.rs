@@ -5,7 +5,7 @@
 //! Several pfwd processes may share it: every change holds an exclusive lock
 //! on `FILE.lock` and replaces the file atomically (write, then rename).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -113,7 +113,10 @@ impl State {
             .path
             .with_extension(format!("tmp{}", std::process::id()));
         let json = serde_json::to_vec_pretty(&file).map_err(io::Error::other)?;
-        write_synced(&tmp, &json)?;
+        // No fsync: this record is a convenience (a lost one costs at worst
+        // a mapping left to expire with its lease), and a sync costs a
+        // `pfwd map --once` several milliseconds on an SD card.
+        fs::write(&tmp, &json)?;
         fs::rename(&tmp, &self.path)?;
         drop(lock);
         Ok(out)
@@ -139,11 +142,4 @@ impl State {
     pub fn remove(&self, record: &Record) -> io::Result<()> {
         self.update(|all| all.retain(|r| !r.same_as(record)))
     }
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    use std::io::Write;
-    let mut f = File::create(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
 }

@@ -49,6 +49,13 @@ pub struct ClientOptions {
     /// Once a method has answered, how long to wait for a better one that
     /// has not answered yet (default 50 ms).
     pub grace: Duration,
+    /// How long UPnP's search waits for PCP and NAT-PMP, which answer in one
+    /// round trip, before it starts (default 30 ms; it starts at once when
+    /// both have failed, as when the router's port 5351 is closed). A router
+    /// that answers them never sees the SSDP search, which on miniupnpd
+    /// delays the PCP answers by about 13 ms. When a mapping is PCP's probe
+    /// ([`Client::discover_and_map`]), NAT-PMP waits as long for it.
+    pub pmp_head_start: Duration,
     /// Use only these methods (in pfwd's order of preference); empty: all.
     pub only: Vec<Method>,
     /// Never use these methods.
@@ -70,6 +77,7 @@ impl Default for ClientOptions {
         ClientOptions {
             budget: Duration::from_millis(500),
             grace: Duration::from_millis(50),
+            pmp_head_start: Duration::from_millis(30),
             only: Vec::new(),
             exclude: Vec::new(),
             wait_for_all: false,
@@ -192,19 +200,38 @@ pub struct Client {
     natpmp: Slot,
     upnp: Slot,
     discovery: Mutex<Discovery>,
+    /// The external address a NAT-PMP probe or a PCP mapping reported.
+    probed_external: Mutex<Option<Ipv4Addr>>,
+    /// The outcome of the mapping sent as PCP's probe (map-first).
+    first: Mutex<Option<Result<Mapping>>>,
 }
 
 /// Map `request` with the best method the gateway answers, or get the guide.
 /// Keep the returned [`Client`] to renew and delete the mapping.
+///
+/// The request itself is PCP's probe (map-first): on a PCP router the
+/// mapping is made in one round trip, while NAT-PMP and UPnP are probed
+/// in case PCP cannot make it.
 ///
 /// # Errors
 ///
 /// [`Error::Manual`] (with the guide) when no method can make the mapping;
 /// [`Error::InvalidRequest`] and [`Error::Conflict`] as they come.
 pub async fn forward(request: &MappingRequest) -> Result<(Client, Mapping)> {
-    let client = Client::discover().await?;
-    let mapping = client.map(request).await?;
-    Ok((client, mapping))
+    forward_with(ClientOptions::default(), request).await
+}
+
+/// [`forward`] with options.
+///
+/// # Errors
+///
+/// As [`forward`].
+pub async fn forward_with(
+    options: ClientOptions,
+    request: &MappingRequest,
+) -> Result<(Client, Mapping)> {
+    let (client, mapping) = Client::discover_and_map(options, request).await?;
+    Ok((client, mapping?))
 }
 
 impl Client {
@@ -227,6 +254,43 @@ impl Client {
     ///
     /// [`Error::Io`] when no socket can be opened at all.
     pub async fn discover_with(options: ClientOptions) -> Result<Client> {
+        Client::discover_inner(options, None).await
+    }
+
+    /// Discover as [`discover_with`](Self::discover_with), sending `request`
+    /// as PCP's probe (map-first), then map it with the best method. Returns
+    /// the client whatever the mapping's outcome, so that a caller can map
+    /// more, or build the guide for several protocols.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when no socket can be opened at all; the mapping's own
+    /// errors are in the inner result, as [`Client::map`]'s.
+    pub async fn discover_and_map(
+        options: ClientOptions,
+        request: &MappingRequest,
+    ) -> Result<(Client, Result<Mapping>)> {
+        let client = Client::discover_inner(options, Some(request.clone())).await?;
+        let first = crate::sync::lock(&client.first).take();
+        let result = match first {
+            Some(Ok(m)) => Ok(m),
+            Some(Err(e @ (Error::InvalidRequest { .. } | Error::Conflict { .. }))) => Err(e),
+            Some(Err(e)) => {
+                let mut skip = vec![Method::Pcp];
+                skip.extend(e.method());
+                client
+                    .map_with(request, &skip, vec![MethodFailure::from_error(&e)])
+                    .await
+            }
+            None => client.map(request).await,
+        };
+        Ok((client, result))
+    }
+
+    async fn discover_inner(
+        options: ClientOptions,
+        first: Option<MappingRequest>,
+    ) -> Result<Client> {
         let started = Instant::now();
         let gateway = match options.gateway.clone() {
             Some(g) => Ok(g),
@@ -267,16 +331,35 @@ impl Client {
             None
         };
 
-        let mut probes: JoinSet<(
-            Method,
-            std::result::Result<Backend, MethodFailure>,
-            Duration,
-        )> = JoinSet::new();
+        // UPnP waits for PCP and NAT-PMP a little (see `pmp_head_start`),
+        // and no longer once both have failed.
+        let pmp_methods: Vec<Method> = methods
+            .iter()
+            .copied()
+            .filter(|m| matches!(m, Method::Pcp | Method::NatPmp))
+            .collect();
+        let (pmp_failed, pmp_failed_rx) = tokio::sync::watch::channel(pmp_methods.is_empty());
+        let map_first = first.is_some() && methods.contains(&Method::Pcp);
+        // With map-first, NAT-PMP's probe waits for PCP's mapping likewise:
+        // PCP falls back to NAT-PMP by itself, and the router answers the
+        // mapping sooner when it has no other request to answer first.
+        let (pcp_done, pcp_done_rx) = tokio::sync::watch::channel(!map_first);
+        let mut probes: JoinSet<(Method, Outcome, Duration)> = JoinSet::new();
         for &method in &methods {
             let (gateway, engine, options) = (gateway.clone(), engine.clone(), options.clone());
+            let first = first.clone().filter(|_| method == Method::Pcp);
+            let mut wait_for = match method {
+                Method::Upnp => Some(pmp_failed_rx.clone()),
+                Method::NatPmp => Some(pcp_done_rx.clone()),
+                _ => None,
+            };
             probes.spawn(async move {
+                if let Some(rx) = wait_for.as_mut() {
+                    let _ = tokio::time::timeout(options.pmp_head_start, rx.wait_for(|done| *done))
+                        .await;
+                }
                 let t0 = Instant::now();
-                let r = probe(method, gateway, engine, &options).await;
+                let r = probe(method, gateway, engine, &options, first).await;
                 (method, r, t0.elapsed())
             });
         }
@@ -297,15 +380,39 @@ impl Client {
                 _ => probes.join_next().await,
             };
             let Some(joined) = next else { break };
-            let Ok((method, result, took)) = joined else {
+            let Ok((method, outcome, took)) = joined else {
                 continue;
             };
-            if result.is_ok() && grace_until.is_none() {
+            let Outcome {
+                backend: result,
+                external,
+                first,
+            } = outcome;
+            client.record(method, &result, took);
+            if let Some(ip) = external {
+                crate::sync::lock(&client.probed_external).get_or_insert(ip);
+            }
+            if first.is_some() {
+                *crate::sync::lock(&client.first) = first;
+            }
+            let _ = client.slot(method).set(result);
+            if method == Method::Pcp {
+                let _ = pcp_done.send(true);
+            }
+            let pmp_all_failed = pmp_methods
+                .iter()
+                .all(|m| matches!(client.slot(*m).get(), Some(Err(_))));
+            if pmp_all_failed {
+                let _ = pmp_failed.send(true);
+            }
+            // While PCP's probe is a mapping in flight, wait for it: dropping
+            // it could leave a mapping on the router that pfwd knows nothing of.
+            let pcp_in_flight = map_first && client.pcp.get().is_none();
+            if grace_until.is_none() && !pcp_in_flight && !client.discovery().answered().is_empty()
+            {
                 grace_until = Some(tokio::time::Instant::now() + client.options.grace);
             }
-            client.record(method, &result, took);
-            let _ = client.slot(method).set(result);
-            if !client.options.wait_for_all && client.settled() {
+            if !client.options.wait_for_all && client.settled() && !pcp_in_flight {
                 break;
             }
         }
@@ -336,6 +443,8 @@ impl Client {
             pcp: OnceCell::new(),
             natpmp: OnceCell::new(),
             upnp: OnceCell::new(),
+            probed_external: Mutex::new(None),
+            first: Mutex::new(None),
         }
     }
 
@@ -383,7 +492,10 @@ impl Client {
 
     async fn finish_discovery(&self, started: Instant) {
         let best = self.lock().best();
+        let probed = *crate::sync::lock(&self.probed_external);
         let external = match best {
+            // NAT-PMP's probe, or PCP's mapping, already told.
+            Some(Method::Pcp | Method::NatPmp) if probed.is_some() => probed,
             Some(m) => match self.backend(m).await {
                 Ok(b) => b.forwarder().external_address().await.ok(),
                 Err(_) => None,
@@ -425,7 +537,11 @@ impl Client {
                 detail: "this machine has no default gateway".into(),
             })
         })?;
-        probe(method, gateway, self.engine.clone(), &self.options).await
+        let outcome = probe(method, gateway, self.engine.clone(), &self.options, None).await;
+        if let Some(ip) = outcome.external {
+            crate::sync::lock(&self.probed_external).get_or_insert(ip);
+        }
+        outcome.backend
     }
 
     /// Map `request` with the best method that answers; when a method
@@ -452,8 +568,21 @@ impl Client {
                 .map_err(|f| self.failure_error(&f))?;
             return backend.forwarder().map(request).await;
         }
-        let mut failures: Vec<MethodFailure> = Vec::new();
-        for method in self.map_order() {
+        self.map_with(request, &[], Vec::new()).await
+    }
+
+    /// [`map`](Self::map), skipping `skip` (already tried), with `failures`
+    /// so far.
+    async fn map_with(
+        &self,
+        request: &MappingRequest,
+        skip: &[Method],
+        mut failures: Vec<MethodFailure>,
+    ) -> Result<Mapping> {
+        if let Some(g) = &self.gateway {
+            g.lan_host(request.internal_ip())?;
+        }
+        for method in self.map_order().into_iter().filter(|m| !skip.contains(m)) {
             let backend = match self.backend(method).await {
                 Ok(b) => b,
                 Err(f) => {
@@ -584,7 +713,8 @@ async fn probe(
     gateway: GatewayInfo,
     engine: Option<Arc<Engine>>,
     options: &ClientOptions,
-) -> std::result::Result<Backend, MethodFailure> {
+    first: Option<MappingRequest>,
+) -> Outcome {
     let fail = |e: Error| MethodFailure::from_error(&e);
     let mut pmp = options.pmp.clone();
     pmp.gateway = Some(gateway.clone());
@@ -593,33 +723,51 @@ async fn probe(
             Method::Pcp | Method::NatPmp => {
                 let engine = match engine {
                     Some(e) => e,
-                    None => Engine::for_options(&pmp).await.map_err(fail)?.0,
+                    None => match Engine::for_options(&pmp).await {
+                        Ok((e, _)) => e,
+                        Err(e) => return Outcome::failed(fail(e)),
+                    },
                 };
-                if method == Method::Pcp {
-                    probe_pcp(Pcp::on_engine(engine, gateway, pmp)).await
-                } else {
+                if method == Method::NatPmp {
                     let nat = NatPmp::on_engine(engine, gateway, pmp);
-                    nat.check_epoch()
-                        .await
-                        .map(|_| Backend::NatPmp(nat))
-                        .map_err(fail)
+                    return match nat.external_address().await {
+                        Ok(ip) => Outcome {
+                            backend: Ok(Backend::NatPmp(nat)),
+                            external: Some(ip),
+                            first: None,
+                        },
+                        Err(e) => Outcome::failed(fail(e)),
+                    };
+                }
+                let pcp = Pcp::on_engine(engine, gateway, pmp);
+                match first {
+                    Some(request) => probe_pcp_by_mapping(pcp, &request).await,
+                    None => Outcome {
+                        backend: probe_pcp(pcp).await,
+                        external: None,
+                        first: None,
+                    },
                 }
             }
             _ => {
                 let mut o = options.upnp.clone();
                 o.gateway = Some(gateway);
                 o.discovery_timeout = o.discovery_timeout.min(options.budget);
-                Upnp::discover_with(o)
-                    .await
-                    .map(Backend::Upnp)
-                    .map_err(fail)
+                match Upnp::discover_with(o).await {
+                    Ok(u) => Outcome {
+                        backend: Ok(Backend::Upnp(u)),
+                        external: None,
+                        first: None,
+                    },
+                    Err(e) => Outcome::failed(fail(e)),
+                }
             }
         }
     };
     tokio::time::timeout(options.budget, attempt)
         .await
         .unwrap_or_else(|_| {
-            Err(fail(Error::NoGateway {
+            Outcome::failed(fail(Error::NoGateway {
                 method: Some(method),
                 detail: format!(
                     "no answer within the {} ms budget",
@@ -627,6 +775,58 @@ async fn probe(
                 ),
             }))
         })
+}
+
+/// What one probe found: the backend (or why not), the external address
+/// when the probe's answer carried it, and the mapping sent as the probe.
+struct Outcome {
+    backend: std::result::Result<Backend, MethodFailure>,
+    external: Option<Ipv4Addr>,
+    first: Option<Result<Mapping>>,
+}
+
+impl Outcome {
+    fn failed(f: MethodFailure) -> Outcome {
+        Outcome {
+            backend: Err(f),
+            external: None,
+            first: None,
+        }
+    }
+}
+
+/// PCP's probe as the mapping itself (map-first): a PCP router makes it in
+/// one round trip. A router that speaks only NAT-PMP gets it over NAT-PMP
+/// (the PCP backend falls back by itself), and PCP counts as unsupported.
+async fn probe_pcp_by_mapping(pcp: Pcp, request: &MappingRequest) -> Outcome {
+    let result = pcp.map(request).await;
+    let external = result.as_ref().ok().map(|m| *m.external().ip());
+    if pcp.speaks_natpmp_only() {
+        return Outcome {
+            backend: Err(natpmp_only()),
+            external,
+            first: Some(result),
+        };
+    }
+    match result {
+        Ok(m) => Outcome {
+            backend: Ok(Backend::Pcp(pcp)),
+            external,
+            first: Some(Ok(m)),
+        },
+        // PCP answered, and said no: the method works, this mapping does not.
+        Err(
+            e @ (Error::Refused { .. }
+            | Error::Conflict { .. }
+            | Error::InvalidRequest { .. }
+            | Error::Unsupported { .. }),
+        ) => Outcome {
+            backend: Ok(Backend::Pcp(pcp)),
+            external: None,
+            first: Some(Err(e)),
+        },
+        Err(e) => Outcome::failed(MethodFailure::from_error(&e)),
+    }
 }
 
 /// The client is a forwarder too (the best method, with fallbacks and the
@@ -686,14 +886,17 @@ impl Forwarder for Client {
 
 async fn probe_pcp(pcp: Pcp) -> std::result::Result<Backend, MethodFailure> {
     match pcp.check_epoch().await {
-        Ok(_) if pcp.speaks_natpmp_only() => Err(MethodFailure::from_error(&Error::Unsupported {
-            method: Method::Pcp,
-            what: "PCP".into(),
-            detail:
-                "the router speaks only NAT-PMP (it answered PCP with NAT-PMP's UNSUPP_VERSION)"
-                    .into(),
-        })),
+        Ok(_) if pcp.speaks_natpmp_only() => Err(natpmp_only()),
         Ok(_) => Ok(Backend::Pcp(pcp)),
         Err(e) => Err(MethodFailure::from_error(&e)),
     }
+}
+
+fn natpmp_only() -> MethodFailure {
+    MethodFailure::from_error(&Error::Unsupported {
+        method: Method::Pcp,
+        what: "PCP".into(),
+        detail: "the router speaks only NAT-PMP (it answered PCP with NAT-PMP's UNSUPP_VERSION)"
+            .into(),
+    })
 }

@@ -51,7 +51,7 @@ mod sync;
 pub mod wire;
 
 #[cfg(feature = "runtime")]
-pub use auto::{Client, ClientOptions, Discovery, MethodStatus, Probe, forward};
+pub use auto::{Client, ClientOptions, Discovery, MethodStatus, Probe, forward, forward_with};
 #[cfg(feature = "runtime")]
 pub use backend::{
     PmpOptions, manual::Manual, natpmp::NatPmp, pcp::Pcp, upnp::Upnp, upnp::UpnpOptions,

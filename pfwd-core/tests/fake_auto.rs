@@ -138,3 +138,72 @@ async fn only_manual_gives_the_guide_without_asking_anything() {
         "a manual-only client sent requests"
     );
 }
+
+/// A UDP socket standing in for SSDP that counts what reaches it.
+async fn ssdp_counter() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 2048];
+        while socket.recv_from(&mut buf).await.is_ok() {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (port, count)
+}
+
+#[tokio::test]
+async fn forward_on_a_pcp_router_is_one_request_and_no_ssdp() {
+    let fake = Fake::start(Box::new(|req: &[u8]| match req[0] {
+        pcp::VERSION => pcp_answer(req, 100, 8080).into_iter().collect(),
+        _ => natpmp_answer(req, 100).into_iter().collect(),
+    }))
+    .await;
+    let (ssdp, searches) = ssdp_counter().await;
+    let (client, m) = pfwd_core::forward_with(loopback_options(fake.port, ssdp), &request())
+        .await
+        .unwrap();
+    assert_eq!(m.method(), Method::Pcp);
+    assert_eq!(m.external().to_string(), "5.5.5.7:8080");
+    // The mapping was PCP's probe: nothing else went to the router.
+    let sent = fake.requests();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!((sent[0][0], sent[0][1]), (pcp::VERSION, 1), "not a PCP MAP");
+    // The external address came with the mapping.
+    assert_eq!(
+        client.discovery().external_address,
+        Some(Ipv4Addr::new(5, 5, 5, 7))
+    );
+    // UPnP waited for PCP and was never searched for.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(searches.load(std::sync::atomic::Ordering::SeqCst), 0);
+    client.unmap(&m).await.unwrap();
+}
+
+#[tokio::test]
+async fn forward_on_a_natpmp_only_router_maps_over_natpmp() {
+    let fake = Fake::start(Box::new(|req: &[u8]| match req[0] {
+        pcp::VERSION => vec![fakes::pmp::natpmp_unsupported(req)],
+        _ => natpmp_answer(req, 100).into_iter().collect(),
+    }))
+    .await;
+    let (ssdp, searches) = ssdp_counter().await;
+    let (client, m) = pfwd_core::forward_with(loopback_options(fake.port, ssdp), &request())
+        .await
+        .unwrap();
+    assert_eq!(m.method(), Method::NatPmp);
+    let d = client.discovery();
+    assert_eq!(d.best(), Some(Method::NatPmp));
+    assert_eq!(d.external_address, Some(Ipv4Addr::new(5, 5, 5, 7)));
+    // One PCP MAP, then NAT-PMP did the work; no mapping was made twice.
+    let maps = fake
+        .requests()
+        .iter()
+        .filter(|r| r[0] == natpmp::VERSION && r[1] != 0)
+        .count();
+    assert_eq!(maps, 1, "{:?}", fake.requests());
+    assert_eq!(searches.load(std::sync::atomic::Ordering::SeqCst), 0);
+    client.unmap(&m).await.unwrap();
+}

@@ -13,6 +13,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod bench;
+pub mod compare;
 pub mod miniupnpd;
 pub mod netns;
 pub mod traffic;

@@ -34,6 +34,12 @@ fn main() -> ExitCode {
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(60),
         ),
+        Some("compare") => compare(
+            std::env::args()
+                .nth(2)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(20),
+        ),
         Some("keep") => keep(std::env::args().skip(2).collect()),
         Some("keep-cpu") => keep_cpu(std::env::args().skip(2).collect()),
         Some("guide") => guide(),
@@ -51,7 +57,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: pfwd-testbed demo | guide | clean | hold [SECONDS] | timings [RUNS] | keep PORT LEASE | keep-cpu [SECONDS] [COUNT] [LEASE]"
+                "usage: pfwd-testbed demo | guide | clean | hold [SECONDS] | timings [RUNS] | compare [RUNS] | keep PORT LEASE | keep-cpu [SECONDS] [COUNT] [LEASE]"
             );
             ExitCode::from(2)
         }
@@ -268,6 +274,42 @@ fn pfwd_command() -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
         Ok(path)
     } else {
         Err(format!("{} is missing: cargo build -p pfwd-cli", path.display()).into())
+    }
+}
+
+/// `pfwd map --once` against natpmpc and upnpc as whole processes (issue 7).
+fn compare(runs: usize) -> ExitCode {
+    if let Some(why) = cannot_run_reason() {
+        eprintln!("the comparison cannot run here: {why}");
+        return ExitCode::FAILURE;
+    }
+    let result = pfwd_command().and_then(|pfwd| {
+        println!("pfwd: {}", pfwd.display());
+        pfwd_testbed::compare::run(&pfwd, runs)
+    });
+    match result {
+        Ok(rows) => {
+            print!("{}", pfwd_testbed::compare::table(&rows));
+            for r in &rows {
+                let odd = |codes: &[i32]| {
+                    let mut c = codes.to_vec();
+                    c.sort_unstable();
+                    c.dedup();
+                    c
+                };
+                println!(
+                    "exit codes, {}: pfwd {:?}, reference {:?}",
+                    r.case,
+                    odd(&r.codes.0),
+                    odd(&r.codes.1)
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("comparison failed: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
