@@ -59,9 +59,10 @@ pub struct Global {
     /// The router's LAN address, when it is not this machine's default gateway.
     #[arg(long, value_name = "ADDRESS", global = true)]
     pub gateway: Option<String>,
-    /// Where pfwd records the mappings it made, so that `unmap` can delete
-    /// them later [env: PFWD_STATE; default: $XDG_STATE_HOME/pfwd/mappings.json]
-    #[arg(long, value_name = "FILE", global = true)]
+    /// The directory where pfwd records the mappings it made, so that
+    /// `unmap` can delete them later [env: PFWD_STATE; default:
+    /// $XDG_STATE_HOME/pfwd/mappings]
+    #[arg(long, value_name = "DIR", global = true)]
     pub state: Option<PathBuf>,
 }
 

@@ -119,7 +119,7 @@ pub async fn list(ctx: &Ctx) -> i32 {
         "gateway": gateway,
         "router": router_json,
         "recorded": recorded.iter().map(|r| &r.info).collect::<Vec<_>>(),
-        "state_file": ctx.state.path(),
+        "state_dir": ctx.state.path(),
     }));
     match &listed {
         Ok(list) if list.is_empty() => {

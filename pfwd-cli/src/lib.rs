@@ -126,7 +126,7 @@ async fn dispatch(ctx: Ctx, command: Command) -> i32 {
     }
 }
 
-/// What every command shares: the printer, the gateway override, the state file.
+/// What every command shares: the printer, the gateway override, the state directory.
 #[derive(Debug, Clone)]
 pub(crate) struct Ctx {
     pub printer: Printer,

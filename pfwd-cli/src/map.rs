@@ -109,7 +109,7 @@ pub async fn once(ctx: &Ctx, a: MapArgs) -> i32 {
         };
         match result {
             Ok(m) => {
-                if let Err(e) = ctx.state.put(Record::of(&m, None)) {
+                if let Err(e) = ctx.state.put(&Record::of(&m, None)) {
                     p.warn(&format!(
                         "could not record the mapping ({e}); `pfwd unmap` may not find it"
                     ));
@@ -187,7 +187,7 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
         if let Some(old) = old.filter(|o| o.external() != m.external()) {
             let _ = ctx.state.remove(&Record::of(old, None));
         }
-        if let Err(e) = ctx.state.put(Record::of(m, Some(pid))) {
+        if let Err(e) = ctx.state.put(&Record::of(m, Some(pid))) {
             p.warn(&format!("could not record the mapping ({e})"));
         }
     };
@@ -255,13 +255,9 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
 
 /// Drop the records of mappings that are gone.
 pub(crate) fn forget<'a>(ctx: &Ctx, mappings: impl Iterator<Item = &'a Mapping>) {
-    let gone: Vec<Record> = mappings.map(|m| Record::of(m, None)).collect();
-    if gone.is_empty() {
-        return;
+    for m in mappings {
+        let _ = ctx.state.remove(&Record::of(m, None));
     }
-    let _ = ctx
-        .state
-        .update(|all| all.retain(|r| !gone.iter().any(|g| g.same_as(r))));
 }
 
 /// An error shared with the keeper, as an owned one with the same kind,

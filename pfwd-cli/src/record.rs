@@ -33,7 +33,7 @@ pub struct MappingInfo {
     pub expires_at: Option<u64>,
 }
 
-/// A mapping in the state file: what `--json` prints, and how to delete it.
+/// A mapping in the state directory: what `--json` prints, and how to delete it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     /// The mapping.

@@ -241,7 +241,7 @@ impl Service<'_> {
                 let _ = self
                     .ctx
                     .state
-                    .put(Record::of(mapping, Some(std::process::id())));
+                    .put(&Record::of(mapping, Some(std::process::id())));
                 self.held.insert(key, mapping.clone());
                 self.told_guide.remove(name);
                 if matches!(event, Event::Renewed { .. }) {

@@ -17,12 +17,12 @@ use serde_json::Value;
 
 const PFWD: &str = env!("CARGO_BIN_EXE_pfwd");
 
-/// A state file of the test's own.
+/// A state directory of the test's own.
 fn state(tb: &Testbed) -> PathBuf {
-    std::env::temp_dir().join(format!("{}-state.json", tb.namespaces()[0]))
+    std::env::temp_dir().join(format!("{}-state", tb.namespaces()[0]))
 }
 
-/// `pfwd ARGS` in the LAN namespace, with the test's state file.
+/// `pfwd ARGS` in the LAN namespace, with the test's state directory.
 fn command(tb: &Testbed, args: &[&str]) -> Command {
     let mut c = tb.lan().command(PFWD);
     c.args(args).env("PFWD_STATE", state(tb));
@@ -124,17 +124,14 @@ fn listed(tb: &Testbed, port: u16) -> bool {
 }
 
 fn state_is_empty(tb: &Testbed) -> bool {
-    let Ok(s) = std::fs::read_to_string(state(tb)) else {
+    let Ok(entries) = std::fs::read_dir(state(tb)) else {
         return true;
     };
-    let v: Value = serde_json::from_str(&s).unwrap();
-    v["mappings"].as_array().unwrap().is_empty()
+    entries.count() == 0
 }
 
 fn cleanup(tb: &Testbed) {
-    let p = state(tb);
-    let _ = std::fs::remove_file(&p);
-    let _ = std::fs::remove_file(p.with_extension("lock"));
+    let _ = std::fs::remove_dir_all(state(tb));
 }
 
 #[test]

@@ -24,6 +24,8 @@ pub struct Sample {
     pub max_rss_kib: u64,
     /// The exit code (-1 when killed by a signal).
     pub code: i32,
+    /// CPU time (user + system).
+    pub cpu: Duration,
 }
 
 /// Run `program args...` inside the namespace `ns` (by name) and wait for it.
@@ -75,10 +77,15 @@ pub fn run_in(
     } else {
         -1
     };
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
     Ok(Sample {
         wall,
         max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
         code,
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
     })
 }
 
@@ -116,6 +123,8 @@ pub struct Row {
     pub absolute: Option<f64>,
     /// The exit codes seen (pfwd, reference).
     pub codes: (Vec<i32>, Vec<i32>),
+    /// Median CPU time in ms (pfwd, reference).
+    pub cpu_ms: (f64, f64),
 }
 
 impl Row {
@@ -180,7 +189,7 @@ fn compare(
     dir: &Path,
 ) -> Result<(Row, Row), Box<dyn std::error::Error>> {
     let mut tb = Testbed::new(case.config.clone())?;
-    let state = dir.join(format!("{}-state.json", tb.namespaces()[0]));
+    let state = dir.join(format!("{}-state", tb.namespaces()[0]));
     let lan = tb.lan().name().to_string();
     let env = [("PFWD_STATE", state.as_path())];
     let (ref_prog, ref_args) = (&case.reference.0, &case.reference.1);
@@ -202,14 +211,15 @@ fn compare(
             reset(&mut tb, pfwd, &state)?;
         }
     }
-    let _ = std::fs::remove_file(&state);
-    let _ = std::fs::remove_file(state.with_extension("lock"));
+    let _ = std::fs::remove_dir_all(&state);
     let ms = |v: &[Sample]| median(v.iter().map(|s| s.wall.as_secs_f64() * 1000.0).collect());
     let kib = |v: &[Sample]| median(v.iter().map(|s| s.max_rss_kib as f64).collect());
     let codes = (
         p.iter().map(|s| s.code).collect::<Vec<_>>(),
         r.iter().map(|s| s.code).collect::<Vec<_>>(),
     );
+    let cpu = |v: &[Sample]| median(v.iter().map(|s| s.cpu.as_secs_f64() * 1000.0).collect());
+    let cpu_ms = (cpu(&p), cpu(&r));
     let pfwd_cmd = format!("pfwd {}", case.pfwd_args.join(" "));
     let ref_cmd = format!("{ref_prog} {}", ref_args.join(" "));
     let time = Row {
@@ -222,6 +232,7 @@ fn compare(
         target: case.target,
         absolute: case.absolute,
         codes: codes.clone(),
+        cpu_ms,
     };
     let memory = Row {
         case: format!("peak memory (max RSS), {}", case.name),
@@ -233,6 +244,7 @@ fn compare(
         target: 2.5,
         absolute: None,
         codes,
+        cpu_ms,
     };
     Ok((time, memory))
 }

@@ -298,10 +298,12 @@ fn compare(runs: usize) -> ExitCode {
                     c
                 };
                 println!(
-                    "exit codes, {}: pfwd {:?}, reference {:?}",
+                    "{}: exit codes pfwd {:?}, reference {:?}; CPU time (median) pfwd {:.2} ms, reference {:.2} ms",
                     r.case,
                     odd(&r.codes.0),
-                    odd(&r.codes.1)
+                    odd(&r.codes.1),
+                    r.cpu_ms.0,
+                    r.cpu_ms.1
                 );
             }
             ExitCode::SUCCESS
@@ -321,7 +323,7 @@ fn run_demo() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("   whose public address is 5.5.5.7; \"the internet\" is a host at {WAN_HOST}");
     let tb = Testbed::new(GatewayConfig::all_on())?;
-    let state = std::env::temp_dir().join(format!("{}-demo-state.json", tb.namespaces()[0]));
+    let state = std::env::temp_dir().join(format!("{}-demo-state", tb.namespaces()[0]));
     let on_pi = |args: &[&str]| {
         let mut c = tb.lan().command(&pfwd.to_string_lossy());
         c.args(args).env("PFWD_STATE", &state);
@@ -384,8 +386,7 @@ fn run_demo() -> Result<(), Box<dyn std::error::Error>> {
             "nothing arrives, as it should"
         }
     );
-    let _ = std::fs::remove_file(&state);
-    let _ = std::fs::remove_file(state.with_extension("lock"));
+    let _ = std::fs::remove_dir_all(&state);
     if arrived || !status.success() {
         return Err("the mapping was not removed cleanly".into());
     }
