@@ -224,11 +224,8 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
                         let deleted = keeper.close().await;
                         forget(ctx, held.values());
                         p.detail(&format!("removed {deleted} mappings"));
-                        let e = match Arc::try_unwrap(error.clone()) {
-                            Ok(e) => full_guide(&client, &t, e).await,
-                            Err(shared) => full_guide(&client, &t, copy_error(&shared)).await,
-                        };
-                        return if p.json { exit_code(&e) } else { p.error(&e) };
+                        let e = full_guide(&client, &t, copy_error(error)).await;
+                        return p.error(&e);
                     }
                     Event::Failed { .. } | Event::Lost { .. } | Event::ExternalAddressChanged { .. } => {
                         p.warn(&events::to_text(&event));

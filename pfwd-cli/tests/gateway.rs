@@ -402,6 +402,24 @@ fn no_router_daemon_prints_the_guide_with_exit_3() {
     let out = pfwd(&tb, &["status", "--json"]);
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(json(&out)["can_forward"], false);
+    // A terminal gets a progress indicator while probing takes noticeable
+    // time (here the whole 500 ms budget); a pipe never does.
+    let on_tty = tb
+        .lan()
+        .command("script")
+        .args(["-qec", &format!("{PFWD} status"), "/dev/null"])
+        .env("PFWD_STATE", state(&tb))
+        .output()
+        .unwrap();
+    let tty = text(&on_tty.stdout);
+    assert!(tty.contains("asking the router ("), "{tty:?}");
+    assert!(
+        tty.contains("\x1b[K"),
+        "the spinner is not cleared: {tty:?}"
+    );
+    let piped = pfwd(&tb, &["status"]);
+    assert_eq!(piped.status.code(), Some(3));
+    assert!(!text(&piped.stderr).contains("asking the router"));
     // The guide on demand, in Markdown.
     let out = pfwd(&tb, &["guide", "ssh", "--format", "markdown"]);
     assert_eq!(out.status.code(), Some(0));
