@@ -169,7 +169,12 @@ impl Ctx {
     /// The automatic client for `methods` (empty: all), probing with a
     /// progress indicator.
     pub async fn client(&self, methods: &[Method], wait_for_all: bool) -> Result<Client, Error> {
-        let options = self.options(methods, wait_for_all)?;
+        self.client_with(self.options(methods, wait_for_all)?).await
+    }
+
+    /// The automatic client with these options, probing with a progress
+    /// indicator.
+    pub async fn client_with(&self, options: ClientOptions) -> Result<Client, Error> {
         let client = {
             let _spinner = self.printer.progress("asking the router");
             Client::discover_with(options).await?

@@ -138,7 +138,17 @@ async fn discover(ctx: &Ctx, settings: &Settings) -> Arc<Client> {
     };
     c.printer.level = c.printer.level.min(0);
     loop {
-        match c.client(&settings.methods, false).await {
+        // A method that failed (the router still booting after a power cut)
+        // is asked again as often as the mappings are checked.
+        let options = c.options(&settings.methods, false).map(|mut o| {
+            o.retry_failed_after = settings.check;
+            o
+        });
+        let client = match options {
+            Ok(o) => c.client_with(o).await,
+            Err(e) => Err(e),
+        };
+        match client {
             Ok(client) if client.discovery().gateway.is_some() => {
                 let d = client.discovery();
                 let best = d.best().map_or("none".to_string(), |m| m.to_string());

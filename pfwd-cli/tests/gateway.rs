@@ -364,6 +364,35 @@ name = "game"
 }
 
 #[test]
+fn run_config_waits_for_a_router_that_boots_later() {
+    // A power cut: the Pi is up before the router's port-mapping daemon.
+    let Some(mut tb) = testbed("cli_run_router_boots_later", GatewayConfig::no_daemon()) else {
+        return;
+    };
+    let config = std::env::temp_dir().join(format!("{}-late.toml", tb.namespaces()[0]));
+    std::fs::write(
+        &config,
+        "check = \"1s\"\n[[forward]]\nservice = \"http\"\nname = \"web\"\n",
+    )
+    .unwrap();
+    let config_arg = config.to_string_lossy().into_owned();
+    let mut run = Running::start(&tb, &["run", "--config", &config_arg, "--json"]);
+    run.wait_for("failed", 1, event("failed"));
+    let failed = run.seen.iter().find(|v| event("failed")(v)).unwrap();
+    assert_eq!(failed["error"]["kind"], "manual");
+    tb.start_daemon().unwrap();
+    // The keeper retries; the failed probes have expired: it maps.
+    run.wait_for("mapped", 1, event("mapped"));
+    assert!(reaches(&tb, Protocol::Tcp, 80, 80));
+    let (code, rest) = run.terminate();
+    assert_eq!(code, 0);
+    assert_eq!(rest.last().unwrap()["deleted"], 1);
+    assert!(!reaches(&tb, Protocol::Tcp, 80, 80));
+    let _ = std::fs::remove_file(&config);
+    cleanup(&tb);
+}
+
+#[test]
 fn no_router_daemon_prints_the_guide_with_exit_3() {
     let Some(tb) = testbed("cli_no_daemon_guide", GatewayConfig::no_daemon()) else {
         return;

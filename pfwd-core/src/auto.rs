@@ -56,6 +56,10 @@ pub struct ClientOptions {
     /// delays the PCP answers by about 13 ms. When a mapping is PCP's probe
     /// ([`Client::discover_and_map`]), NAT-PMP waits as long for it.
     pub pmp_head_start: Duration,
+    /// How long a method that failed its probe stays ruled out before it is
+    /// probed again when needed (default 30 s): a router still booting, or
+    /// one lost answer, must not rule a method out for good.
+    pub retry_failed_after: Duration,
     /// Use only these methods (in pfwd's order of preference); empty: all.
     pub only: Vec<Method>,
     /// Never use these methods.
@@ -78,6 +82,7 @@ impl Default for ClientOptions {
             budget: Duration::from_millis(500),
             grace: Duration::from_millis(50),
             pmp_head_start: Duration::from_millis(30),
+            retry_failed_after: Duration::from_secs(30),
             only: Vec::new(),
             exclude: Vec::new(),
             wait_for_all: false,
@@ -184,7 +189,41 @@ impl Backend {
     }
 }
 
-type Slot = OnceCell<std::result::Result<Backend, MethodFailure>>;
+/// One method's backend: kept once it answered; a failure is kept for
+/// `ClientOptions::retry_failed_after`, then the method is probed again.
+#[derive(Debug, Default)]
+struct Slot {
+    ok: OnceCell<Backend>,
+    failed: Mutex<Option<(MethodFailure, Instant)>>,
+    probing: tokio::sync::Mutex<()>,
+}
+
+impl Slot {
+    fn set(&self, result: std::result::Result<Backend, MethodFailure>) {
+        match result {
+            Ok(b) => {
+                let _ = self.ok.set(b);
+            }
+            Err(f) => *crate::sync::lock(&self.failed) = Some((f, Instant::now())),
+        }
+    }
+
+    fn has_failed(&self) -> bool {
+        self.ok.get().is_none() && crate::sync::lock(&self.failed).is_some()
+    }
+
+    fn settled(&self) -> bool {
+        self.ok.get().is_some() || crate::sync::lock(&self.failed).is_some()
+    }
+
+    /// The failure, while it is younger than `keep`.
+    fn recent_failure(&self, keep: Duration) -> Option<MethodFailure> {
+        crate::sync::lock(&self.failed)
+            .as_ref()
+            .filter(|(_, at)| at.elapsed() < keep)
+            .map(|(f, _)| f.clone())
+    }
+}
 
 /// The automatic client: the best method the gateway answers, with the
 /// others and the manual guide behind it.
@@ -395,19 +434,17 @@ impl Client {
             if first.is_some() {
                 *crate::sync::lock(&client.first) = first;
             }
-            let _ = client.slot(method).set(result);
+            client.slot(method).set(result);
             if method == Method::Pcp {
                 let _ = pcp_done.send(true);
             }
-            let pmp_all_failed = pmp_methods
-                .iter()
-                .all(|m| matches!(client.slot(*m).get(), Some(Err(_))));
+            let pmp_all_failed = pmp_methods.iter().all(|m| client.slot(*m).has_failed());
             if pmp_all_failed {
                 let _ = pmp_failed.send(true);
             }
             // While PCP's probe is a mapping in flight, wait for it: dropping
             // it could leave a mapping on the router that pfwd knows nothing of.
-            let pcp_in_flight = map_first && client.pcp.get().is_none();
+            let pcp_in_flight = map_first && !client.pcp.settled();
             if grace_until.is_none() && !pcp_in_flight && !client.discovery().answered().is_empty()
             {
                 grace_until = Some(tokio::time::Instant::now() + client.options.grace);
@@ -440,9 +477,9 @@ impl Client {
             options,
             gateway,
             engine,
-            pcp: OnceCell::new(),
-            natpmp: OnceCell::new(),
-            upnp: OnceCell::new(),
+            pcp: Slot::default(),
+            natpmp: Slot::default(),
+            upnp: Slot::default(),
             probed_external: Mutex::new(None),
             first: Mutex::new(None),
         }
@@ -517,17 +554,31 @@ impl Client {
     }
 
     /// The backend for `method`, probing it now if discovery did not wait for it.
+    /// A method that failed is probed again once its failure is older than
+    /// `retry_failed_after`: a router that was still booting, or a lost
+    /// answer, does not rule a method out for the client's life.
     async fn backend(&self, method: Method) -> std::result::Result<&Backend, MethodFailure> {
         let slot = self.slot(method);
-        let result = slot
-            .get_or_init(|| async {
-                let t0 = Instant::now();
-                let r = self.probe_late(method).await;
-                self.record(method, &r, t0.elapsed());
-                r
-            })
-            .await;
-        result.as_ref().map_err(Clone::clone)
+        if let Some(b) = slot.ok.get() {
+            return Ok(b);
+        }
+        let _probing = slot.probing.lock().await;
+        if let Some(b) = slot.ok.get() {
+            return Ok(b);
+        }
+        if let Some(f) = slot.recent_failure(self.options.retry_failed_after) {
+            return Err(f);
+        }
+        let t0 = Instant::now();
+        let r = self.probe_late(method).await;
+        self.record(method, &r, t0.elapsed());
+        match r {
+            Ok(b) => Ok(slot.ok.get_or_init(|| async move { b }).await),
+            Err(f) => {
+                slot.set(Err(f.clone()));
+                Err(f)
+            }
+        }
     }
 
     async fn probe_late(&self, method: Method) -> std::result::Result<Backend, MethodFailure> {
@@ -687,7 +738,7 @@ impl Client {
     /// What the router says about itself, when it answers UPnP (even when it
     /// refuses mappings).
     pub async fn router_info(&self) -> Option<RouterInfo> {
-        if !self.options.methods().contains(&Method::Upnp) && self.upnp.get().is_none() {
+        if !self.options.methods().contains(&Method::Upnp) && self.upnp.ok.get().is_none() {
             return None;
         }
         match self.backend(Method::Upnp).await {

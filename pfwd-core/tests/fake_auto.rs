@@ -207,3 +207,31 @@ async fn forward_on_a_natpmp_only_router_maps_over_natpmp() {
     assert_eq!(searches.load(std::sync::atomic::Ordering::SeqCst), 0);
     client.unmap(&m).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_method_that_failed_is_probed_again_later() {
+    // The router is still booting: nothing listens on its port 5351.
+    let port = closed_port();
+    let mut options = loopback_options(port, closed_port());
+    options.only = vec![Method::Pcp, Method::NatPmp];
+    options.retry_failed_after = Duration::from_millis(300);
+    let client = Client::discover_with(options).await.unwrap();
+    assert_eq!(client.discovery().best(), None);
+    // It comes up.
+    let _fake = Fake::start_on(
+        port,
+        Box::new(|req: &[u8]| match req[0] {
+            pcp::VERSION => pcp_answer(req, 5, 8080).into_iter().collect(),
+            _ => natpmp_answer(req, 5).into_iter().collect(),
+        }),
+    )
+    .await;
+    // Within the retry window the failures stand: the guide.
+    let early = client.map(&request()).await;
+    assert!(matches!(early, Err(Error::Manual { .. })), "{early:?}");
+    // After it, PCP is probed again and maps.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let m = client.map(&request()).await.unwrap();
+    assert_eq!(m.method(), Method::Pcp);
+    assert_eq!(client.discovery().best(), Some(Method::Pcp));
+}

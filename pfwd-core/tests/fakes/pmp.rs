@@ -22,8 +22,13 @@ pub struct Fake {
 }
 
 impl Fake {
-    pub async fn start(mut handler: Box<Handler>) -> Fake {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    pub async fn start(handler: Box<Handler>) -> Fake {
+        Fake::start_on(0, handler).await
+    }
+
+    /// A fake on a given loopback port (0: any).
+    pub async fn start_on(port: u16, mut handler: Box<Handler>) -> Fake {
+        let socket = UdpSocket::bind(("127.0.0.1", port)).await.unwrap();
         let port = socket.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let log = received.clone();
