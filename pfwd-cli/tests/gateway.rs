@@ -130,6 +130,11 @@ fn state_is_empty(tb: &Testbed) -> bool {
     entries.count() == 0
 }
 
+/// A config file of the test's own.
+fn config_path(tb: &Testbed) -> PathBuf {
+    std::env::temp_dir().join(format!("{}-pfwd.toml", tb.namespaces()[0]))
+}
+
 fn cleanup(tb: &Testbed) {
     let _ = std::fs::remove_dir_all(state(tb));
 }
@@ -276,7 +281,7 @@ fn run_config_survives_a_router_restart_and_reloads() {
     let Some(mut tb) = testbed("cli_run_config", GatewayConfig::all_on()) else {
         return;
     };
-    let config = std::env::temp_dir().join(format!("{}-pfwd.toml", tb.namespaces()[0]));
+    let config = config_path(&tb);
     let write = |entries: &str| {
         std::fs::write(
             &config,
@@ -369,7 +374,7 @@ fn run_config_waits_for_a_router_that_boots_later() {
     let Some(mut tb) = testbed("cli_run_router_boots_later", GatewayConfig::no_daemon()) else {
         return;
     };
-    let config = std::env::temp_dir().join(format!("{}-late.toml", tb.namespaces()[0]));
+    let config = config_path(&tb);
     std::fs::write(
         &config,
         "check = \"1s\"\n[[forward]]\nservice = \"http\"\nname = \"web\"\n",

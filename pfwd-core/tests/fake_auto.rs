@@ -139,6 +139,14 @@ async fn only_manual_gives_the_guide_without_asking_anything() {
     );
 }
 
+/// A router that speaks PCP and NAT-PMP and grants what is asked.
+fn pcp_router() -> Box<fakes::pmp::Handler> {
+    Box::new(|req: &[u8]| match req[0] {
+        pcp::VERSION => pcp_answer(req, 100, 8080).into_iter().collect(),
+        _ => natpmp_answer(req, 100).into_iter().collect(),
+    })
+}
+
 /// A UDP socket standing in for SSDP that counts what reaches it.
 async fn ssdp_counter() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -156,11 +164,7 @@ async fn ssdp_counter() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>)
 
 #[tokio::test]
 async fn forward_on_a_pcp_router_is_one_request_and_no_ssdp() {
-    let fake = Fake::start(Box::new(|req: &[u8]| match req[0] {
-        pcp::VERSION => pcp_answer(req, 100, 8080).into_iter().collect(),
-        _ => natpmp_answer(req, 100).into_iter().collect(),
-    }))
-    .await;
+    let fake = Fake::start(pcp_router()).await;
     let (ssdp, searches) = ssdp_counter().await;
     let (client, m) = pfwd_core::forward_with(loopback_options(fake.port, ssdp), &request())
         .await
@@ -218,14 +222,7 @@ async fn a_method_that_failed_is_probed_again_later() {
     let client = Client::discover_with(options).await.unwrap();
     assert_eq!(client.discovery().best(), None);
     // It comes up.
-    let _fake = Fake::start_on(
-        port,
-        Box::new(|req: &[u8]| match req[0] {
-            pcp::VERSION => pcp_answer(req, 5, 8080).into_iter().collect(),
-            _ => natpmp_answer(req, 5).into_iter().collect(),
-        }),
-    )
-    .await;
+    let _fake = Fake::start_on(port, pcp_router()).await;
     // Within the retry window the failures stand: the guide.
     let early = client.map(&request()).await;
     assert!(matches!(early, Err(Error::Manual { .. })), "{early:?}");
