@@ -91,18 +91,7 @@ async fn a_silent_upnp_device_still_gets_the_guide_within_the_budget() {
             held.push(c);
         }
     });
-    let ssdp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let ssdp_port = ssdp.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        let mut buf = [0u8; 2048];
-        while let Ok((_, from)) = ssdp.recv_from(&mut buf).await {
-            let answer = format!(
-                "HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\
-                 LOCATION: http://127.0.0.1:{http_port}/rootDesc.xml\r\n\r\n"
-            );
-            let _ = ssdp.send_to(answer.as_bytes(), from).await;
-        }
-    });
+    let ssdp_port = fakes::ssdp::responder(http_port).await;
     let options = loopback_options(closed_port(), ssdp_port);
     let budget = options.budget;
     let started = Instant::now();

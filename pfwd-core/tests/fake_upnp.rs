@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
+mod fakes;
+
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,7 +16,7 @@ use pfwd_core::{
     UpnpCode, UpnpOptions,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 
 const SERVICE: &str = "urn:schemas-upnp-org:service:WANIPConnection:1";
 
@@ -34,19 +36,7 @@ impl Fake {
     async fn start(description: Option<String>, handler: Arc<Handler>) -> Fake {
         let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let http_port = http.local_addr().unwrap().port();
-        let ssdp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let ssdp_port = ssdp.local_addr().unwrap().port();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 2048];
-            while let Ok((_, from)) = ssdp.recv_from(&mut buf).await {
-                let answer = format!(
-                    "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\
-                     USN: uuid:fake::urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\
-                     LOCATION: http://127.0.0.1:{http_port}/rootDesc.xml\r\n\r\n"
-                );
-                let _ = ssdp.send_to(answer.as_bytes(), from).await;
-            }
-        });
+        let ssdp_port = fakes::ssdp::responder(http_port).await;
         let calls = Arc::new(Mutex::new(Vec::new()));
         let log = calls.clone();
         let description = description.unwrap_or_else(root_description);
