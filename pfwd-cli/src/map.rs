@@ -11,7 +11,7 @@ use serde_json::json;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::args::MapArgs;
-use crate::output::{code, exit_code};
+use crate::output::{code, error_json, exit_code};
 use crate::record::{MappingInfo, Record};
 use crate::target::{LeaseArg, Target, parse_lease};
 use crate::{Ctx, events, methods};
@@ -114,11 +114,12 @@ pub async fn once(ctx: &Ctx, a: MapArgs) -> i32 {
                         "could not record the mapping ({e}); `pfwd unmap` may not find it"
                     ));
                 }
-                p.say(&format!("forwarded {}", MappingInfo::of(&m).describe()));
+                let info = MappingInfo::of(&m);
+                p.say(&format!("forwarded {}", info.describe()));
                 if let Some(note) = port_note(&t, &m) {
                     p.warn(&note);
                 }
-                made.push(MappingInfo::of(&m));
+                made.push(info);
             }
             Err(e) => {
                 failure = Some(full_guide(&client, &t, e).await);
@@ -133,13 +134,7 @@ pub async fn once(ctx: &Ctx, a: MapArgs) -> i32 {
             code::OK
         }
         Some(e) if p.json => {
-            let mut err = json!({
-                "kind": e.kind().name(), "exit_code": exit_code(&e), "message": e.to_string(),
-            });
-            if let Some(i) = e.instructions() {
-                err["instructions"] = serde_json::to_value(i).unwrap_or_default();
-            }
-            p.json(&json!({"mappings": made, "warnings": warnings, "error": err}));
+            p.json(&json!({"mappings": made, "warnings": warnings, "error": error_json(&e)}));
             exit_code(&e)
         }
         Some(e) => p.error(&e),

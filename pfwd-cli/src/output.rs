@@ -36,6 +36,20 @@ pub fn exit_code(e: &Error) -> i32 {
     }
 }
 
+/// An error as JSON: its kind, exit code and message, and the guide
+/// (`instructions`) when it carries one (docs/cli.md).
+pub fn error_json(e: &Error) -> serde_json::Value {
+    let mut err = json!({
+        "kind": e.kind().name(),
+        "exit_code": exit_code(e),
+        "message": e.to_string(),
+    });
+    if let Some(i) = e.instructions() {
+        err["instructions"] = serde_json::to_value(i).unwrap_or_default();
+    }
+    err
+}
+
 /// Where and how much to print.
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {
@@ -85,15 +99,7 @@ impl Printer {
     pub fn error(&self, e: &Error) -> i32 {
         let code = exit_code(e);
         if self.json {
-            let mut err = json!({
-                "kind": e.kind().name(),
-                "exit_code": code,
-                "message": e.to_string(),
-            });
-            if let Some(i) = e.instructions() {
-                err["instructions"] = serde_json::to_value(i).unwrap_or_default();
-            }
-            self.json(&json!({ "error": err }));
+            self.json(&json!({ "error": error_json(e) }));
         } else if let Some(i) = e.instructions() {
             eprintln!("pfwd: the router could not be asked to forward the port; do it by hand:");
             print!("{}", i.to_text());

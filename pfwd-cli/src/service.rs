@@ -3,7 +3,7 @@
 //! (SIGHUP) touches only the entries that changed; SIGTERM or Ctrl-C
 //! removes every mapping and exits.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,7 +34,7 @@ struct Service<'a> {
     client: Arc<Client>,
     running: HashMap<String, Running>,
     held: HashMap<(String, usize), Mapping>,
-    told_guide: HashMap<String, bool>,
+    told_guide: HashSet<String>,
     events: mpsc::UnboundedSender<(String, Event)>,
 }
 
@@ -92,7 +92,7 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> i32 {
         client,
         running: HashMap::new(),
         held: HashMap::new(),
-        told_guide: HashMap::new(),
+        told_guide: HashSet::new(),
         events: tx,
     };
     service.log(&format!(
@@ -118,11 +118,7 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> i32 {
             _ = sigterm.recv() => break,
         }
     }
-    let names: Vec<String> = service.running.keys().cloned().collect();
-    let mut deleted = 0;
-    for name in names {
-        deleted += service.stop(&name).await;
-    }
+    let deleted = service.stop_all().await;
     service.log(&format!("stopped; removed {deleted} mappings"));
     p.json(&json!({"event": "stopped", "deleted": deleted}));
     code::OK
@@ -233,6 +229,16 @@ impl Service<'_> {
         deleted
     }
 
+    /// Stop every entry. Returns how many mappings were deleted.
+    async fn stop_all(&mut self) -> usize {
+        let names: Vec<String> = self.running.keys().cloned().collect();
+        let mut deleted = 0;
+        for name in names {
+            deleted += self.stop(&name).await;
+        }
+        deleted
+    }
+
     async fn event(&mut self, name: &str, event: &Event) {
         let p = self.ctx.printer;
         p.json(&events::to_json(event, Some(name)));
@@ -264,13 +270,12 @@ impl Service<'_> {
                 p.warn(&format!("{name}: {}", events::to_text(event)));
                 // The guide once per outage, not at every retry.
                 if let Some(i) = error.instructions()
-                    && !self.told_guide.contains_key(name)
+                    && self.told_guide.insert(name.to_string())
+                    && !p.json
+                    && p.level >= 0
                 {
-                    self.told_guide.insert(name.to_string(), true);
-                    if !p.json && p.level >= 0 {
-                        eprintln!("{name}: until the router can be asked, forward it by hand:");
-                        eprint!("{}", i.to_text());
-                    }
+                    eprintln!("{name}: until the router can be asked, forward it by hand:");
+                    eprint!("{}", i.to_text());
                 }
             }
             _ => p.say(&format!("{name}: {}", events::to_text(event))),
@@ -278,20 +283,14 @@ impl Service<'_> {
     }
 
     async fn reload(&mut self, new: Config) {
-        if new.settings != self.settings {
-            self.log("settings changed: starting every entry again");
-            let names: Vec<String> = self.running.keys().cloned().collect();
-            for n in names {
-                self.stop(&n).await;
+        let settings_changed = new.settings != self.settings;
+        // New settings, or nothing answered before: look for the router again.
+        if settings_changed || self.client.discovery().answered().is_empty() {
+            if settings_changed {
+                self.log("settings changed: starting every entry again");
             }
+            self.stop_all().await;
             self.settings = new.settings.clone();
-            self.client = discover(self.ctx, &self.settings).await;
-        } else if self.client.discovery().answered().is_empty() {
-            // Nothing answered before: look again.
-            let names: Vec<String> = self.running.keys().cloned().collect();
-            for n in names {
-                self.stop(&n).await;
-            }
             self.client = discover(self.ctx, &self.settings).await;
         }
         let (mut kept, mut stopped, mut started) = (0, 0, 0);

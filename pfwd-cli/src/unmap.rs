@@ -101,9 +101,7 @@ pub async fn unmap(ctx: &Ctx, a: UnmapArgs) -> i32 {
     }
     let not_found = removed.is_empty() && failed.is_none();
     if p.json {
-        let error = failed.as_ref().map(
-            |e| json!({"kind": e.kind().name(), "message": e.to_string(), "exit_code": crate::output::exit_code(e)}),
-        );
+        let error = failed.as_ref().map(crate::output::error_json);
         p.json(&json!({"removed": removed, "not_found": not_found, "error": error}));
     }
     if let Some(e) = failed {

@@ -608,10 +608,6 @@ impl Client {
     /// [`Error::Conflict`] when the port is taken (every method asks the
     /// same router, so trying others would not help).
     pub async fn map(&self, request: &MappingRequest) -> Result<Mapping> {
-        // A host off the LAN is wrong for every method, and for the guide.
-        if let Some(g) = &self.gateway {
-            g.lan_host(request.internal_ip())?;
-        }
         if let Some(prev) = request.previous() {
             let backend = self
                 .backend(prev.method())
@@ -630,6 +626,7 @@ impl Client {
         skip: &[Method],
         mut failures: Vec<MethodFailure>,
     ) -> Result<Mapping> {
+        // A host off the LAN is wrong for every method, and for the guide.
         if let Some(g) = &self.gateway {
             g.lan_host(request.internal_ip())?;
         }
