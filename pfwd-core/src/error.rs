@@ -110,6 +110,37 @@ pub enum Error {
         instructions: Box<Instructions>,
     },
 
+    /// A blocking call was cancelled (its cancel token, or the caller's
+    /// interrupt hook such as Python's Ctrl-C) before it finished. Nothing
+    /// it started is left on the router: a mapping granted after the cancel
+    /// is deleted.
+    #[error("{operation} was cancelled before it finished; nothing was left on the router")]
+    Cancelled {
+        /// What was cancelled ("mapping TCP port 80").
+        operation: String,
+    },
+
+    /// The handle was closed (or shut down, or belongs to the parent of a
+    /// forked process) and can no longer be used.
+    #[error("{what}: create a new one")]
+    Closed {
+        /// What is closed, and why.
+        what: String,
+    },
+
+    /// A blocking call was made where it would wait for itself: from inside
+    /// a pfwd event callback, or from a thread of an async runtime.
+    #[error(
+        "{operation} cannot block here ({why}): call it from another thread, \
+         or use the async API"
+    )]
+    WouldDeadlock {
+        /// The call that was refused.
+        operation: String,
+        /// Where it was called from.
+        why: String,
+    },
+
     /// A system call failed (sockets, reading the routing table).
     #[error("{operation} failed: {source}")]
     Io {
@@ -149,6 +180,9 @@ impl Error {
             Error::InvalidResponse { .. } => ErrorKind::InvalidResponse,
             Error::Io { .. } => ErrorKind::Io,
             Error::Manual { .. } => ErrorKind::Manual,
+            Error::Cancelled { .. } => ErrorKind::Cancelled,
+            Error::Closed { .. } => ErrorKind::Closed,
+            Error::WouldDeadlock { .. } => ErrorKind::WouldDeadlock,
         }
     }
 
@@ -170,7 +204,11 @@ impl Error {
             | Error::Timeout { method, .. }
             | Error::InvalidResponse { method, .. } => Some(*method),
             Error::Manual { .. } => Some(Method::Manual),
-            Error::InvalidRequest { .. } | Error::Io { .. } => None,
+            Error::InvalidRequest { .. }
+            | Error::Io { .. }
+            | Error::Cancelled { .. }
+            | Error::Closed { .. }
+            | Error::WouldDeadlock { .. } => None,
         }
     }
 }
@@ -199,6 +237,12 @@ pub enum ErrorKind {
     Io = 8,
     /// See [`Error::Manual`].
     Manual = 9,
+    /// See [`Error::Cancelled`].
+    Cancelled = 10,
+    /// See [`Error::Closed`].
+    Closed = 11,
+    /// See [`Error::WouldDeadlock`].
+    WouldDeadlock = 12,
 }
 
 impl ErrorKind {
@@ -215,6 +259,9 @@ impl ErrorKind {
             ErrorKind::InvalidResponse => "invalid_response",
             ErrorKind::Io => "io",
             ErrorKind::Manual => "manual",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Closed => "closed",
+            ErrorKind::WouldDeadlock => "would_deadlock",
         }
     }
 }

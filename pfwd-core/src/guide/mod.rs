@@ -127,6 +127,9 @@ impl MethodFailure {
             ),
             Error::Manual { .. } => (None, format!("{m}: no method could make the mapping")),
             Error::InvalidRequest { reason } => (None, reason.clone()),
+            Error::Cancelled { .. } | Error::Closed { .. } | Error::WouldDeadlock { .. } => {
+                (None, error.to_string())
+            }
             Error::Io { operation, source } => (
                 None,
                 format!("{m}: a network error on this machine while {operation}: {source}"),
