@@ -496,6 +496,15 @@ impl UpnpCode {
     }
 }
 
+/// Bad input found by the model (a port, a host, a lease, a request)
+/// becomes [`Error::InvalidRequest`], so that `?` works in functions that
+/// return [`Result`].
+impl From<crate::model::Invalid> for Error {
+    fn from(e: crate::model::Invalid) -> Error {
+        Error::InvalidRequest { reason: e.reason }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

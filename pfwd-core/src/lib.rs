@@ -38,6 +38,7 @@
 pub mod auto;
 #[cfg(feature = "runtime")]
 pub mod backend;
+pub mod defaults;
 pub mod error;
 pub mod forwarder;
 pub mod gateway;
@@ -45,7 +46,11 @@ pub mod guide;
 #[cfg(feature = "runtime")]
 pub mod lease;
 pub mod mapping;
+pub mod model;
+pub mod parse;
+pub mod record;
 pub mod services;
+pub mod state;
 #[cfg(feature = "runtime")]
 mod sync;
 pub mod wire;
@@ -60,11 +65,14 @@ pub use error::{Error, ErrorKind, GatewayCode, Holder, Result, UpnpCode};
 pub use forwarder::{BoxFuture, Forwarder};
 pub use gateway::{GatewayInfo, Ipv4Net, default_gateway};
 pub use guide::{Instructions, RouterInfo};
-pub use mapping::{
-    DEFAULT_LEASE, GatewayMapping, Lease, MAX_DESCRIPTION_LEN, Mapping, MappingRequest,
-    MappingRequestBuilder, Method, MethodState, Protocol,
+pub use mapping::MAX_DESCRIPTION_LEN;
+pub use model::{
+    DEFAULT_LEASE, ExternalPort, GatewayMapping, Invalid, Lease, Mapping, MappingRequest,
+    MappingRequestBuilder, Method, MethodState, Protocol, Warning, WarningKind,
 };
+pub use record::Record;
 pub use services::{Service, parse_port};
+pub use state::StateDir;
 
 /// The README's Rust example, compiled as a doc test so it cannot rot.
 #[cfg(doctest)]

@@ -7,8 +7,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::error::Error;
-use crate::mapping::Protocol;
+use crate::model::{Invalid, Protocol, Warning, WarningKind};
 
 /// Which transports a service uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -29,6 +28,22 @@ impl Transports {
             Transports::Tcp => &[Protocol::Tcp],
             Transports::Udp => &[Protocol::Udp],
             Transports::Both => &[Protocol::Tcp, Protocol::Udp],
+        }
+    }
+}
+
+impl std::str::FromStr for Transports {
+    type Err = Invalid;
+
+    /// `tcp`, `udp` or `both` (any case).
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "tcp" => Ok(Transports::Tcp),
+            "udp" => Ok(Transports::Udp),
+            "both" | "tcp+udp" => Ok(Transports::Both),
+            _ => Err(Invalid::new(format!(
+                "protocol {s:?}: write \"tcp\", \"udp\" or \"both\""
+            ))),
         }
     }
 }
@@ -61,8 +76,14 @@ pub struct Service {
     pub risk: Option<&'static str>,
 }
 
-const RISK_CLEAR_TEXT: &str =
-    "sends passwords and data unencrypted; attackers scan the internet for it constantly";
+const RISK_MAIL_CLEAR_TEXT: &str = "sends passwords and mail unencrypted, and attackers scan the \
+     internet for it constantly: offer only the TLS port (IMAPS 993, POP3S 995) instead";
+
+const RISK_DATABASE: &str = "databases should not face the internet, and attackers scan for them \
+     constantly: reach them through a VPN such as WireGuard, or an SSH tunnel, instead";
+
+const RISK_NETBIOS: &str = "Windows name and file services leak the machine's name and shares \
+     and are attacked by worms: never expose them; use a VPN such as WireGuard instead";
 
 /// The table. Ports that appear twice (53) are listed once.
 pub const SERVICES: &[Service] = &[
@@ -72,7 +93,9 @@ pub const SERVICES: &[Service] = &[
         port: 21,
         transports: Transports::Tcp,
         title: "File transfer (FTP)",
-        risk: Some(RISK_CLEAR_TEXT),
+        risk: Some(
+            "sends passwords and files unencrypted, and attackers scan the internet for it constantly: use SFTP (SSH with keys) instead",
+        ),
     },
     Service {
         name: "ssh",
@@ -91,7 +114,7 @@ pub const SERVICES: &[Service] = &[
         transports: Transports::Tcp,
         title: "Telnet remote login",
         risk: Some(
-            "unencrypted remote login, a favourite target of botnets: do not expose it; use SSH instead",
+            "unencrypted remote login, a favourite target of botnets: do not expose it; use SSH with keys instead, or a VPN such as WireGuard",
         ),
     },
     Service {
@@ -128,7 +151,31 @@ pub const SERVICES: &[Service] = &[
         port: 110,
         transports: Transports::Tcp,
         title: "Mail retrieval (POP3)",
-        risk: Some(RISK_CLEAR_TEXT),
+        risk: Some(RISK_MAIL_CLEAR_TEXT),
+    },
+    Service {
+        name: "netbios-ns",
+        aliases: &[],
+        port: 137,
+        transports: Transports::Udp,
+        title: "NetBIOS name service",
+        risk: Some(RISK_NETBIOS),
+    },
+    Service {
+        name: "netbios-dgm",
+        aliases: &[],
+        port: 138,
+        transports: Transports::Udp,
+        title: "NetBIOS datagram service",
+        risk: Some(RISK_NETBIOS),
+    },
+    Service {
+        name: "netbios",
+        aliases: &["netbios-ssn"],
+        port: 139,
+        transports: Transports::Tcp,
+        title: "NetBIOS session service (old Windows file sharing)",
+        risk: Some(RISK_NETBIOS),
     },
     Service {
         name: "imap",
@@ -136,7 +183,7 @@ pub const SERVICES: &[Service] = &[
         port: 143,
         transports: Transports::Tcp,
         title: "Mail retrieval (IMAP)",
-        risk: Some(RISK_CLEAR_TEXT),
+        risk: Some(RISK_MAIL_CLEAR_TEXT),
     },
     Service {
         name: "https",
@@ -153,7 +200,7 @@ pub const SERVICES: &[Service] = &[
         transports: Transports::Tcp,
         title: "Windows file sharing (SMB)",
         risk: Some(
-            "file sharing is not built for the internet and has a history of worms (WannaCry): use a VPN instead",
+            "file sharing is not built for the internet and has a history of worms (WannaCry): use a VPN such as WireGuard instead",
         ),
     },
     Service {
@@ -194,18 +241,16 @@ pub const SERVICES: &[Service] = &[
         port: 3306,
         transports: Transports::Tcp,
         title: "MySQL / MariaDB database",
-        risk: Some(
-            "databases should not face the internet: reach them through a VPN or SSH tunnel",
-        ),
+        risk: Some(RISK_DATABASE),
     },
     Service {
         name: "rdp",
         aliases: &["remote-desktop", "remotedesktop"],
         port: 3389,
-        transports: Transports::Tcp,
+        transports: Transports::Both,
         title: "Remote Desktop (RDP)",
         risk: Some(
-            "one of the most attacked services on the internet (ransomware): use a VPN instead",
+            "one of the most attacked services on the internet (ransomware): use a VPN such as WireGuard instead",
         ),
     },
     Service {
@@ -214,9 +259,7 @@ pub const SERVICES: &[Service] = &[
         port: 5432,
         transports: Transports::Tcp,
         title: "PostgreSQL database",
-        risk: Some(
-            "databases should not face the internet: reach them through a VPN or SSH tunnel",
-        ),
+        risk: Some(RISK_DATABASE),
     },
     Service {
         name: "pcanywhere",
@@ -224,7 +267,9 @@ pub const SERVICES: &[Service] = &[
         port: 5631,
         transports: Transports::Tcp,
         title: "PC Anywhere remote control",
-        risk: Some("old remote-control software with known vulnerabilities: do not expose it"),
+        risk: Some(
+            "old remote-control software with known vulnerabilities: do not expose it; use SSH with keys, or a VPN such as WireGuard",
+        ),
     },
     Service {
         name: "vnc",
@@ -233,7 +278,7 @@ pub const SERVICES: &[Service] = &[
         transports: Transports::Tcp,
         title: "VNC remote desktop",
         risk: Some(
-            "VNC is often unencrypted and weakly protected: use a VPN or SSH tunnel instead",
+            "VNC is often unencrypted and weakly protected: use a VPN such as WireGuard, or an SSH tunnel, instead",
         ),
     },
     Service {
@@ -242,9 +287,7 @@ pub const SERVICES: &[Service] = &[
         port: 6379,
         transports: Transports::Tcp,
         title: "Redis database",
-        risk: Some(
-            "databases should not face the internet: reach them through a VPN or SSH tunnel",
-        ),
+        risk: Some(RISK_DATABASE),
     },
     Service {
         name: "http-alt",
@@ -286,9 +329,7 @@ pub const SERVICES: &[Service] = &[
         port: 27017,
         transports: Transports::Tcp,
         title: "MongoDB database",
-        risk: Some(
-            "databases should not face the internet: reach them through a VPN or SSH tunnel",
-        ),
+        risk: Some(RISK_DATABASE),
     },
     Service {
         name: "plex",
@@ -343,18 +384,18 @@ impl PortSpec {
 ///
 /// # Errors
 ///
-/// [`Error::InvalidRequest`] for 0, a number over 65535, or an unknown name,
-/// saying what is accepted.
-pub fn parse_port(text: &str) -> Result<PortSpec, Error> {
+/// [`Invalid`] for 0, a number over 65535, or an unknown name, saying what
+/// is accepted.
+pub fn parse_port(text: &str) -> Result<PortSpec, Invalid> {
     let t = text.trim();
     if t.is_empty() {
-        return Err(Error::invalid(
+        return Err(Invalid::new(
             "no port given: give a port (1-65535) or a service name such as http",
         ));
     }
     if t.chars().all(|c| c.is_ascii_digit()) {
         return match t.parse::<u32>() {
-            Ok(0) => Err(Error::invalid("port 0 is not a port: give 1-65535")),
+            Ok(0) => Err(Invalid::new("port 0 is not a port: give 1-65535")),
             Ok(p) if p <= 65535 => {
                 let port = p as u16;
                 Ok(PortSpec {
@@ -362,7 +403,7 @@ pub fn parse_port(text: &str) -> Result<PortSpec, Error> {
                     service: by_port(port),
                 })
             }
-            _ => Err(Error::invalid(format!(
+            _ => Err(Invalid::new(format!(
                 "port {t} is out of range: ports go from 1 to 65535"
             ))),
         };
@@ -374,12 +415,41 @@ pub fn parse_port(text: &str) -> Result<PortSpec, Error> {
         }),
         None => {
             let names: Vec<&str> = SERVICES.iter().map(|s| s.name).collect();
-            Err(Error::invalid(format!(
+            Err(Invalid::new(format!(
                 "unknown service {t:?}: give a port number (1-65535) or one of {}",
                 names.join(", ")
             )))
         }
     }
+}
+
+/// The warning for opening `port` over `protocol`, when a risky service
+/// uses it (telnet, FTP, SMB and NetBIOS, RDP, VNC, databases...): what the
+/// risk is and what to use instead.
+pub fn risk_warning(port: u16, protocol: Protocol) -> Option<Warning> {
+    let s = by_port(port).filter(|s| s.transports.protocols().contains(&protocol))?;
+    let risk = s.risk?;
+    Some(Warning {
+        kind: WarningKind::RiskyService,
+        text: format!(
+            "{} ({protocol} {port}) is now open to the internet: {risk}.",
+            s.title
+        ),
+    })
+}
+
+/// The risk warnings for `ports` over `protocol`, each service once.
+pub fn risk_warnings(protocol: Protocol, ports: impl IntoIterator<Item = u16>) -> Vec<Warning> {
+    let mut seen: Vec<u16> = Vec::new();
+    let mut out = Vec::new();
+    for port in ports {
+        if seen.contains(&port) {
+            continue;
+        }
+        seen.push(port);
+        out.extend(risk_warning(port, protocol));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -417,6 +487,14 @@ mod tests {
         ] {
             assert!(by_name(risky).unwrap().risk.is_some(), "{risky}");
         }
+        for (port, protocol) in [
+            (137, Protocol::Udp),
+            (138, Protocol::Udp),
+            (139, Protocol::Tcp),
+        ] {
+            assert!(by_port(port).unwrap().name.starts_with("netbios"));
+            assert!(risk_warning(port, protocol).is_some(), "{port}");
+        }
         assert!(by_name("http").unwrap().risk.is_none());
     }
 
@@ -448,6 +526,38 @@ mod tests {
             &[Protocol::Udp]
         );
         assert_eq!(parse_port("4000").unwrap().protocols(), &[Protocol::Tcp]);
+    }
+
+    #[test]
+    fn risky_services_warn_with_the_risk_and_what_to_use_instead() {
+        for (port, instead) in [
+            (23, "SSH"),
+            (21, "SFTP"),
+            (445, "VPN"),
+            (139, "VPN"),
+            (3389, "WireGuard"),
+            (5900, "VPN"),
+            (3306, "VPN"),
+            (5432, "SSH tunnel"),
+        ] {
+            let w = risk_warning(port, Protocol::Tcp).unwrap_or_else(|| panic!("{port}"));
+            assert_eq!(w.kind, WarningKind::RiskyService);
+            assert!(w.text.contains(&format!("TCP {port}")), "{}", w.text);
+            assert!(w.text.contains(instead), "{port}: {}", w.text);
+        }
+        assert_eq!(risk_warning(80, Protocol::Tcp), None);
+        assert_eq!(risk_warning(4000, Protocol::Tcp), None);
+        // Telnet is TCP: UDP 23 is not telnet.
+        assert_eq!(risk_warning(23, Protocol::Udp), None);
+        assert_eq!(risk_warnings(Protocol::Tcp, [23, 23, 3389]).len(), 2);
+    }
+
+    #[test]
+    fn transports_parse() {
+        assert_eq!("Both".parse::<Transports>().unwrap(), Transports::Both);
+        assert_eq!("udp".parse::<Transports>().unwrap(), Transports::Udp);
+        let e = "sctp".parse::<Transports>().unwrap_err().to_string();
+        assert!(e.contains("\"both\""), "{e}");
     }
 
     #[test]

@@ -19,6 +19,7 @@ use serde::Serialize;
 use crate::error::{Error, ErrorKind};
 use crate::gateway::GatewayInfo;
 use crate::mapping::{Method, Protocol};
+pub use crate::model::{Warning, WarningKind};
 use crate::services::{self, Service};
 pub use vendors::Vendor;
 
@@ -155,30 +156,6 @@ pub struct Rule {
     pub internal_ip: Ipv4Addr,
     /// The port the server listens on.
     pub internal_port: u16,
-}
-
-/// The kind of a [`Warning`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WarningKind {
-    /// The router's external address is in 100.64.0.0/10: the provider's NAT
-    /// sits in front; forwarding on this router cannot reach the server.
-    CarrierGradeNat,
-    /// The router's external address is private: another router sits in front.
-    DoubleNat,
-    /// The service should not face the internet, or only with care.
-    RiskyService,
-    /// The router's external address is not known.
-    UnknownExternalAddress,
-}
-
-/// Something the person should know before (or instead of) forwarding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Warning {
-    /// What kind of warning.
-    pub kind: WarningKind,
-    /// The warning in plain words, with what to do.
-    pub text: String,
 }
 
 /// How to reach the router's settings.

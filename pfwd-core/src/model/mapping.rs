@@ -1,0 +1,294 @@
+//! [`Mapping`]: what a gateway granted, with the monotonic and the
+//! wall-clock time of the grant; [`MethodState`]; [`GatewayMapping`].
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::{Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Lease, MappingRequest, Method, Protocol, Warning};
+
+/// Method-specific state needed to renew or delete a mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MethodState {
+    /// Nothing beyond the mapping itself.
+    None,
+    /// UPnP: whether the gateway forced a permanent lease (error 725) that
+    /// pfwd must delete itself.
+    Upnp {
+        /// True when the gateway would only accept a permanent lease.
+        forced_permanent: bool,
+    },
+    /// NAT-PMP: the gateway's epoch when the mapping was granted.
+    NatPmp {
+        /// The server's epoch in the granting answer.
+        epoch: u32,
+        /// pfwd's count of gateway restarts seen when the mapping was granted.
+        generation: u64,
+    },
+    /// PCP: the nonce that renews or deletes the mapping (a request with
+    /// another nonce is refused), and the epoch it was granted in.
+    Pcp {
+        /// The mapping nonce (RFC 6887 section 11.1).
+        nonce: [u8; 12],
+        /// The server's epoch in the granting answer.
+        epoch: u32,
+        /// pfwd's count of gateway restarts seen when the mapping was granted.
+        generation: u64,
+    },
+    /// State kept by a caller's own [`Forwarder`](crate::Forwarder).
+    Custom(String),
+}
+
+/// What a gateway actually granted: the contract a caller relies on.
+///
+/// The gateway may grant another external port or a shorter lease than asked;
+/// a `Mapping` always says what was granted. Pass it back to
+/// [`Forwarder::unmap`](crate::Forwarder::unmap) to delete it, or turn it into
+/// a renewal with [`Mapping::renewal`]. It converts to and from JSON
+/// ([`crate::record`] documents the shape), so that another process, or
+/// another language, can renew or delete it later.
+///
+/// Two mappings are equal when they were granted at the same [`Instant`]
+/// with the same terms; the wall-clock reading of that moment is not
+/// compared (two readings of one moment differ by nanoseconds).
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    method: Method,
+    protocol: Protocol,
+    gateway: Ipv4Addr,
+    external: SocketAddrV4,
+    internal: SocketAddrV4,
+    lease: Lease,
+    granted_at: Instant,
+    granted_wall: SystemTime,
+    description: String,
+    state: MethodState,
+}
+
+impl PartialEq for Mapping {
+    fn eq(&self, o: &Mapping) -> bool {
+        self.method == o.method
+            && self.protocol == o.protocol
+            && self.gateway == o.gateway
+            && self.external == o.external
+            && self.internal == o.internal
+            && self.lease == o.lease
+            && self.granted_at == o.granted_at
+            && self.description == o.description
+            && self.state == o.state
+    }
+}
+
+impl Eq for Mapping {}
+
+/// The wall-clock time of `at` (an `Instant` in the past or future).
+fn wall_time_of(at: Instant) -> SystemTime {
+    let (now, wall) = (Instant::now(), SystemTime::now());
+    if at <= now {
+        wall.checked_sub(now - at).unwrap_or(SystemTime::UNIX_EPOCH)
+    } else {
+        wall + (at - now)
+    }
+}
+
+/// The `Instant` of the wall-clock time `at`; a time before this machine's
+/// monotonic clock began is its earliest `Instant` that can be made (now, at
+/// worst).
+fn instant_of(at: SystemTime) -> Instant {
+    let (now, wall) = (Instant::now(), SystemTime::now());
+    match wall.duration_since(at) {
+        Ok(age) => now.checked_sub(age).unwrap_or(now),
+        Err(ahead) => now + ahead.duration(),
+    }
+}
+
+impl Mapping {
+    /// Record a granted mapping. Backends (including a caller's own) build
+    /// one after the gateway answered; `granted_at` is when the answer came.
+    /// The wall-clock time of the grant is read now, from `granted_at`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        method: Method,
+        protocol: Protocol,
+        gateway: Ipv4Addr,
+        external: SocketAddrV4,
+        internal: SocketAddrV4,
+        lease: Lease,
+        granted_at: Instant,
+        description: impl Into<String>,
+        state: MethodState,
+    ) -> Mapping {
+        Mapping {
+            method,
+            protocol,
+            gateway,
+            external,
+            internal,
+            lease,
+            granted_at,
+            granted_wall: wall_time_of(granted_at),
+            description: description.into(),
+            state,
+        }
+    }
+
+    /// The same mapping, granted at the wall-clock time `at` (as a record
+    /// loaded from disk says); [`granted_at`](Self::granted_at) follows:
+    /// now minus the time since `at`.
+    #[must_use]
+    pub fn with_wall_time(mut self, at: SystemTime) -> Mapping {
+        self.granted_wall = at;
+        self.granted_at = instant_of(at);
+        self
+    }
+
+    /// The method that made the mapping.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// The transport protocol.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The gateway that holds the mapping.
+    pub fn gateway(&self) -> Ipv4Addr {
+        self.gateway
+    }
+
+    /// Where the internet reaches the server: the gateway's external address
+    /// and the granted external port.
+    pub fn external(&self) -> SocketAddrV4 {
+        self.external
+    }
+
+    /// The LAN host and port the traffic is forwarded to.
+    pub fn internal(&self) -> SocketAddrV4 {
+        self.internal
+    }
+
+    /// The granted lease.
+    pub fn lease(&self) -> Lease {
+        self.lease
+    }
+
+    /// When the gateway's answer arrived.
+    pub fn granted_at(&self) -> Instant {
+        self.granted_at
+    }
+
+    /// When the gateway's answer arrived, by the wall clock (UTC).
+    pub fn granted_at_wall(&self) -> SystemTime {
+        self.granted_wall
+    }
+
+    /// When the lease ends unless renewed, by the wall clock; `None` for a
+    /// permanent lease.
+    pub fn expires_at_wall(&self) -> Option<SystemTime> {
+        match self.lease {
+            Lease::Finite(d) => Some(self.granted_wall + d),
+            Lease::Permanent => None,
+        }
+    }
+
+    /// Whether the lease has ended at the wall-clock time `now` (the gateway
+    /// has forgotten the mapping); never for a permanent lease.
+    pub fn ended_at(&self, now: SystemTime) -> bool {
+        self.expires_at_wall().is_some_and(|end| end <= now)
+    }
+
+    /// The description the mapping was made with.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// Method-specific state used to renew or delete the mapping.
+    pub fn state(&self) -> &MethodState {
+        &self.state
+    }
+
+    /// When the mapping should be renewed: half-way through a finite lease
+    /// (RFC 6886 section 3.3), never for a permanent one.
+    pub fn renew_after(&self) -> Option<Instant> {
+        match self.lease {
+            Lease::Finite(d) => Some(self.granted_at + d / 2),
+            Lease::Permanent => None,
+        }
+    }
+
+    /// When the mapping ends unless renewed; `None` for a permanent lease.
+    pub fn good_until(&self) -> Option<Instant> {
+        match self.lease {
+            Lease::Finite(d) => Some(self.granted_at + d),
+            Lease::Permanent => None,
+        }
+    }
+
+    /// True when pfwd (not the router) must delete this mapping because its
+    /// lease never ends.
+    pub fn needs_explicit_delete(&self) -> bool {
+        self.lease == Lease::Permanent
+    }
+
+    /// A request that renews this mapping: same hosts, ports, protocol,
+    /// description and lease, carrying the state the method needs. The
+    /// external port is a preference: a gateway that lost the mapping may
+    /// grant another, and the renewed [`Mapping`] says which.
+    pub fn renewal(&self) -> MappingRequest {
+        MappingRequest::renewal_of(self)
+    }
+
+    /// What to know about this open port: a warning for each risky service
+    /// on its internal or external port (telnet, FTP, SMB, RDP, VNC, a
+    /// database...), saying what the risk is and what to use instead. A pure
+    /// function of the mapping, from [`crate::services`].
+    pub fn warnings(&self) -> Vec<Warning> {
+        crate::services::risk_warnings(self.protocol, [self.internal.port(), self.external.port()])
+    }
+}
+
+impl fmt::Display for Mapping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} -> {} via {} (lease {})",
+            self.protocol, self.external, self.internal, self.method, self.lease
+        )
+    }
+}
+
+/// One mapping as a gateway lists it (not necessarily made by pfwd). In
+/// JSON the lease is `lease_seconds` (0: permanent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayMapping {
+    /// The transport protocol.
+    pub protocol: Protocol,
+    /// The external port.
+    pub external_port: u16,
+    /// The LAN host, as the gateway reports it (normally an IPv4 address).
+    pub internal_client: String,
+    /// The port on the LAN host.
+    pub internal_port: u16,
+    /// The description the mapping was made with.
+    pub description: String,
+    /// The remaining (or, on some routers, the original) lease.
+    #[serde(rename = "lease_seconds", with = "super::lease::as_seconds")]
+    pub lease: Lease,
+    /// Whether the gateway reports the mapping as enabled.
+    pub enabled: bool,
+}
+
+impl GatewayMapping {
+    /// Whether this listed mapping is `m` (same protocol, external port and
+    /// internal host and port: a gateway holds one mapping per those).
+    pub fn is(&self, m: &Mapping) -> bool {
+        self.protocol == m.protocol()
+            && self.external_port == m.external().port()
+            && self.internal_port == m.internal().port()
+            && self.internal_client.parse::<Ipv4Addr>().ok() == Some(*m.internal().ip())
+    }
+}

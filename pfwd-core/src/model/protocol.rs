@@ -1,0 +1,62 @@
+//! [`Protocol`]: TCP or UDP.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::{Invalid, deserialize_text};
+
+/// Transport protocol of a port mapping. In JSON and on the command line it
+/// is `"tcp"` or `"udp"` (any case is accepted when reading).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// TCP (web servers, SSH, most services).
+    Tcp,
+    /// UDP (games, VPNs such as WireGuard, DNS).
+    Udp,
+}
+
+impl Protocol {
+    /// The protocol's name in lower case, as the command, JSON and the
+    /// guides write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+        })
+    }
+}
+
+impl FromStr for Protocol {
+    type Err = Invalid;
+
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "tcp" => Ok(Protocol::Tcp),
+            "udp" => Ok(Protocol::Udp),
+            _ => Err(Invalid::new(format!(
+                "unknown protocol {s:?}: use \"tcp\" or \"udp\""
+            ))),
+        }
+    }
+}
+
+impl serde::Serialize for Protocol {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Protocol {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_text(d)
+    }
+}

@@ -1,0 +1,335 @@
+//! [`MappingRequest`]: what a caller asks a gateway for, checked by its
+//! builder before anything is sent.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use super::{DEFAULT_LEASE, Invalid, Lease, Mapping, MethodState, Protocol, Warning};
+use crate::defaults::MAX_DESCRIPTION_LEN;
+
+/// What a caller asks a gateway for. Build one with [`MappingRequest::builder`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingRequest {
+    protocol: Protocol,
+    internal_ip: Option<Ipv4Addr>,
+    internal_port: u16,
+    external_port: Option<u16>,
+    exact_external_port: bool,
+    lease: Lease,
+    description: String,
+    permanent_fallback: bool,
+    previous: Option<Box<Mapping>>,
+}
+
+impl MappingRequest {
+    /// Start a request to forward `internal_port` on this host (or on the
+    /// host given with [`MappingRequestBuilder::internal_ip`]).
+    pub fn builder(protocol: Protocol, internal_port: u16) -> MappingRequestBuilder {
+        MappingRequestBuilder {
+            protocol,
+            internal_ip: None,
+            internal_port,
+            external_port: ExternalPort::Same,
+            lease: None,
+            permanent: false,
+            description: None,
+            permanent_fallback: true,
+        }
+    }
+
+    /// A request that renews `m` (see [`Mapping::renewal`]).
+    pub(crate) fn renewal_of(m: &Mapping) -> MappingRequest {
+        MappingRequest {
+            protocol: m.protocol(),
+            internal_ip: Some(*m.internal().ip()),
+            internal_port: m.internal().port(),
+            external_port: Some(m.external().port()),
+            // Keep the port where the gateway allows; after a gateway restart
+            // another port is better than no mapping.
+            exact_external_port: false,
+            lease: m.lease(),
+            description: m.description().to_string(),
+            permanent_fallback: matches!(
+                m.state(),
+                MethodState::Upnp {
+                    forced_permanent: true
+                }
+            ),
+            previous: Some(Box::new(m.clone())),
+        }
+    }
+
+    /// The transport protocol.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The LAN host the traffic goes to; `None` means this host's own address
+    /// on the gateway's network, found when the mapping is made.
+    pub fn internal_ip(&self) -> Option<Ipv4Addr> {
+        self.internal_ip
+    }
+
+    /// The port on the LAN host.
+    pub fn internal_port(&self) -> u16 {
+        self.internal_port
+    }
+
+    /// The external port wanted; `None` means any port the gateway picks.
+    pub fn external_port(&self) -> Option<u16> {
+        self.external_port
+    }
+
+    /// Whether the external port must be exactly [`external_port`](Self::external_port):
+    /// a gateway that would grant another port fails instead. Otherwise the
+    /// port is a preference and [`Mapping::external`] tells what was granted.
+    pub fn exact_external_port(&self) -> bool {
+        self.exact_external_port
+    }
+
+    /// The lease wanted.
+    pub fn lease(&self) -> Lease {
+        self.lease
+    }
+
+    /// The description shown in the router's list of mappings.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// Whether a UPnP gateway that accepts only permanent leases (error 725)
+    /// may be given one instead of a refusal.
+    pub fn permanent_fallback(&self) -> bool {
+        self.permanent_fallback
+    }
+
+    /// The mapping this request renews, if it was made by [`Mapping::renewal`].
+    pub fn previous(&self) -> Option<&Mapping> {
+        self.previous.as_deref()
+    }
+
+    /// What to know before opening this port: a warning for each risky
+    /// service on its internal or external port (telnet, RDP, SMB, a
+    /// database...), from the services table. A pure function of the request.
+    pub fn warnings(&self) -> Vec<Warning> {
+        crate::services::risk_warnings(
+            self.protocol,
+            [Some(self.internal_port), self.external_port]
+                .into_iter()
+                .flatten(),
+        )
+    }
+}
+
+/// The external port a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ExternalPort {
+    /// The same as the internal port, where the gateway allows (the default).
+    #[default]
+    Same,
+    /// This port, where the gateway allows; another one otherwise.
+    Preferred(u16),
+    /// Exactly this port, or fail ([`Error::Conflict`](crate::Error::Conflict)
+    /// or the gateway's refusal). Use it when people will type the port.
+    Exact(u16),
+    /// Whatever port the gateway picks.
+    Any,
+}
+
+/// Builder for [`MappingRequest`]; [`build`](MappingRequestBuilder::build)
+/// checks the request and says what is wrong with it.
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until build() is called"]
+pub struct MappingRequestBuilder {
+    protocol: Protocol,
+    internal_ip: Option<Ipv4Addr>,
+    internal_port: u16,
+    external_port: ExternalPort,
+    lease: Option<Duration>,
+    permanent: bool,
+    description: Option<String>,
+    permanent_fallback: bool,
+}
+
+impl MappingRequestBuilder {
+    /// Forward to another LAN host instead of this one (for example the Pi
+    /// at 192.168.1.4 running the web server). Routers in "secure mode" allow
+    /// this only for the host that asks; pfwd reports their refusal.
+    pub fn internal_ip(mut self, ip: Ipv4Addr) -> Self {
+        self.internal_ip = Some(ip);
+        self
+    }
+
+    /// The external port to ask for (default [`ExternalPort::Same`]).
+    pub fn external(mut self, port: ExternalPort) -> Self {
+        self.external_port = port;
+        self
+    }
+
+    /// Ask for this external port (the default is the internal port):
+    /// [`ExternalPort::Preferred`].
+    pub fn external_port(self, port: u16) -> Self {
+        self.external(ExternalPort::Preferred(port))
+    }
+
+    /// Ask for exactly this external port: [`ExternalPort::Exact`].
+    pub fn exact_external_port(self, port: u16) -> Self {
+        self.external(ExternalPort::Exact(port))
+    }
+
+    /// Accept any external port the gateway picks: [`ExternalPort::Any`].
+    pub fn any_external_port(self) -> Self {
+        self.external(ExternalPort::Any)
+    }
+
+    /// Ask for a lease of this length (default [`DEFAULT_LEASE`]). Zero is
+    /// rejected: use [`permanent`](Self::permanent) to ask for no end.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// Ask for this [`Lease`]: a length, or [`Lease::Permanent`].
+    pub fn lease_of(self, lease: Lease) -> Self {
+        match lease {
+            Lease::Finite(d) => self.lease(d),
+            Lease::Permanent => self.permanent(),
+        }
+    }
+
+    /// Ask for a permanent mapping that stays until deleted. Only do this
+    /// when you will delete it yourself: a crash leaves the port open.
+    pub fn permanent(mut self) -> Self {
+        self.permanent = true;
+        self
+    }
+
+    /// The description shown in the router's list of mappings
+    /// (default "pfwd TCP 80"). At most 64 printable characters.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Whether a UPnP router that accepts only permanent leases (UPnP error
+    /// 725) may be given a permanent mapping instead (default: yes; the
+    /// resulting [`Mapping::lease`] says so and pfwd deletes it on unmap).
+    pub fn permanent_fallback(mut self, allowed: bool) -> Self {
+        self.permanent_fallback = allowed;
+        self
+    }
+
+    /// Check the request.
+    ///
+    /// # Errors
+    ///
+    /// [`Invalid`] (which `?` turns into [`Error::InvalidRequest`](crate::Error::InvalidRequest))
+    /// for port 0, a lease of zero without [`permanent`](Self::permanent), a
+    /// lease and `permanent` together, a lease over 2^32 - 1 seconds, an
+    /// internal address that cannot be a LAN host, or a description that is
+    /// too long or holds control characters.
+    pub fn build(self) -> Result<MappingRequest, Invalid> {
+        if self.internal_port == 0 {
+            return Err(Invalid::new(
+                "internal port 0 is not a port: give the port your server listens on (1-65535)",
+            ));
+        }
+        let external_port = match self.external_port {
+            ExternalPort::Same => Some(self.internal_port),
+            ExternalPort::Preferred(0) | ExternalPort::Exact(0) => {
+                return Err(Invalid::new(
+                    "external port 0 is not a port: give 1-65535, or ask for any port",
+                ));
+            }
+            ExternalPort::Preferred(p) | ExternalPort::Exact(p) => Some(p),
+            ExternalPort::Any => None,
+        };
+        let lease = match (self.permanent, self.lease) {
+            (true, Some(_)) => {
+                return Err(Invalid::new(
+                    "a request cannot have both a lease length and be permanent: choose one",
+                ));
+            }
+            (true, None) => Lease::Permanent,
+            (false, None) => Lease::Finite(DEFAULT_LEASE),
+            (false, Some(d)) => Lease::Finite(check_lease(d)?),
+        };
+        if let Some(ip) = self.internal_ip {
+            check_lan_host(ip)?;
+        }
+        let description = match self.description {
+            Some(d) => {
+                check_description(&d)?;
+                d
+            }
+            None => format!("pfwd {} {}", self.protocol, self.internal_port),
+        };
+        Ok(MappingRequest {
+            protocol: self.protocol,
+            internal_ip: self.internal_ip,
+            internal_port: self.internal_port,
+            external_port,
+            exact_external_port: matches!(self.external_port, ExternalPort::Exact(_)),
+            lease,
+            description,
+            permanent_fallback: self.permanent_fallback,
+            previous: None,
+        })
+    }
+}
+
+/// A finite lease as the protocols can carry it: more than zero, at most
+/// 2^32 - 1 seconds; a fraction of a second rounds up to one.
+pub(crate) fn check_lease(d: Duration) -> Result<Duration, Invalid> {
+    if d.is_zero() {
+        return Err(Invalid::new(
+            "a lease of zero seconds is not a lease: give a length such as 2h, \
+             or ask for a permanent mapping (forever) explicitly",
+        ));
+    }
+    if d.as_secs() > u64::from(u32::MAX) {
+        return Err(Invalid::new(format!(
+            "a lease of {} s is longer than any router accepts (at most {} s, about 136 years): \
+             ask for less, or for a permanent mapping (forever)",
+            d.as_secs(),
+            u32::MAX
+        )));
+    }
+    // Sub-second leases round up to one second: the protocols count seconds.
+    Ok(Duration::from_secs(d.as_secs().max(1)))
+}
+
+fn check_lan_host(ip: Ipv4Addr) -> Result<(), Invalid> {
+    let why = if ip.is_unspecified() {
+        "is the unspecified address"
+    } else if ip.is_loopback() {
+        "is a loopback address that only this machine can reach"
+    } else if ip.is_multicast() {
+        "is a multicast address"
+    } else if ip.is_broadcast() {
+        "is the broadcast address"
+    } else if ip.is_link_local() {
+        "is a link-local address that routers do not forward to"
+    } else {
+        return Ok(());
+    };
+    Err(Invalid::new(format!(
+        "{ip} {why}, not a LAN host: give the LAN address of the machine running the \
+         server (for example 192.168.1.4), or leave it out to use this machine"
+    )))
+}
+
+fn check_description(d: &str) -> Result<(), Invalid> {
+    if d.chars().count() > MAX_DESCRIPTION_LEN {
+        return Err(Invalid::new(format!(
+            "the description is {} characters long; routers accept at most {MAX_DESCRIPTION_LEN}: shorten it",
+            d.chars().count()
+        )));
+    }
+    if d.chars().any(char::is_control) {
+        return Err(Invalid::new(
+            "the description holds control characters (such as a newline): use printable text",
+        ));
+    }
+    Ok(())
+}

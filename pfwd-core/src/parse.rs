@@ -1,0 +1,251 @@
+//! Parsing what people type, for every language: ports and service names,
+//! protocols, methods, the external port, durations, leases and hosts. Each
+//! function returns [`Invalid`] saying what is wrong and what to write.
+
+use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use crate::model::{ExternalPort, Invalid, Lease, Method, check_lease};
+pub use crate::services::{PortSpec, Transports, parse_port};
+
+/// Parse `tcp`, `udp` or `both` (any case).
+///
+/// # Errors
+///
+/// [`Invalid`] for anything else.
+pub fn parse_transports(text: &str) -> Result<Transports, Invalid> {
+    text.parse()
+}
+
+/// Parse a method: `pcp`, `natpmp` (or `nat-pmp`), `upnp` (or `upnp-igd`),
+/// `manual`; any case.
+///
+/// # Errors
+///
+/// [`Invalid`] naming the methods.
+pub fn parse_method(text: &str) -> Result<Method, Invalid> {
+    text.parse()
+}
+
+/// Parse the external port asked for: a port or service name (exactly that
+/// port: [`ExternalPort::Exact`]), `any` ([`ExternalPort::Any`]) or `same`
+/// ([`ExternalPort::Same`]).
+///
+/// # Errors
+///
+/// [`Invalid`] for anything else.
+pub fn parse_external(text: &str) -> Result<ExternalPort, Invalid> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("any") {
+        return Ok(ExternalPort::Any);
+    }
+    if t.eq_ignore_ascii_case("same") {
+        return Ok(ExternalPort::Same);
+    }
+    parse_port(t)
+        .map(|p| ExternalPort::Exact(p.port))
+        .map_err(|e| Invalid::new(format!("{}, or `any` for any outside port", e.reason)))
+}
+
+/// Parse a duration: `90s`, `30m`, `2h`, `1d`, `1h 30m`, `500ms`; a bare
+/// number is seconds.
+///
+/// # Errors
+///
+/// [`Invalid`] with the forms accepted.
+pub fn parse_duration(text: &str) -> Result<Duration, Invalid> {
+    let t = text.trim();
+    if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) {
+        return t.parse::<u64>().map(Duration::from_secs).map_err(|_| {
+            Invalid::new(format!(
+                "the duration {t} is too long: write at most a few years, such as 2h or 1d"
+            ))
+        });
+    }
+    humantime::parse_duration(t).map_err(|e| {
+        Invalid::new(format!(
+            "{t:?} is not a duration ({e}): write it as 90s, 30m, 2h, 1d or 1h 30m"
+        ))
+    })
+}
+
+/// Parse a lease: a duration ([`parse_duration`]), or `forever` /
+/// `permanent` for a mapping that stays until deleted.
+///
+/// # Errors
+///
+/// [`Invalid`] for a duration that cannot be parsed, zero, or one longer
+/// than the protocols carry (2^32 - 1 seconds).
+pub fn parse_lease(text: &str) -> Result<Lease, Invalid> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("forever") || t.eq_ignore_ascii_case("permanent") {
+        return Ok(Lease::Permanent);
+    }
+    let d = parse_duration(t)?;
+    check_lease(d).map(Lease::Finite)
+}
+
+/// A server as typed: `HOST` or `HOST:PORT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostPort {
+    /// The server's IPv4 address.
+    pub ip: Ipv4Addr,
+    /// The port on the server, when given.
+    pub port: Option<u16>,
+}
+
+/// Parse `HOST` or `HOST:PORT`, where HOST is an IPv4 address or a name
+/// this machine resolves to one (`192.168.1.4`, `pi.lan:8080`). Names are
+/// looked up with the system's resolver, which may block.
+///
+/// # Errors
+///
+/// [`Invalid`] for an empty text, an IPv6 address (pfwd forwards IPv4
+/// ports), a bad address or name, a bad port, or a name with no IPv4
+/// address.
+pub fn parse_host(text: &str) -> Result<HostPort, Invalid> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(Invalid::new(
+            "no server given: write its address, such as 192.168.1.4 or 192.168.1.4:8080",
+        ));
+    }
+    let (host, port) = match t.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') && !h.starts_with('[') => {
+            let port = parse_port(p)
+                .map_err(|e| Invalid::new(format!("the port in {t:?}: {}", e.reason)))?;
+            (h, Some(port.port))
+        }
+        Some(_) => {
+            return Err(Invalid::new(format!(
+                "{t:?} looks like an IPv6 address: pfwd forwards IPv4 ports; give the \
+                 server's IPv4 address, such as 192.168.1.4"
+            )));
+        }
+        None => (t, None),
+    };
+    if let Ok(ip) = host.parse::<Ipv4Addr>() {
+        return Ok(HostPort { ip, port });
+    }
+    let looks_numeric = host.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let valid_name = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    if looks_numeric || !valid_name {
+        return Err(Invalid::new(format!(
+            "{host:?} is not an IPv4 address or a host name: give the server's address, \
+             such as 192.168.1.4"
+        )));
+    }
+    let resolved = (host, 0u16).to_socket_addrs().map_err(|e| {
+        Invalid::new(format!(
+            "cannot find the host {host:?} ({e}): give its IPv4 address, such as 192.168.1.4"
+        ))
+    })?;
+    resolved
+        .into_iter()
+        .find_map(|a| match a {
+            SocketAddr::V4(v4) => Some(*v4.ip()),
+            SocketAddr::V6(_) => None,
+        })
+        .map(|ip| HostPort { ip, port })
+        .ok_or_else(|| {
+            Invalid::new(format!(
+                "the host {host:?} has no IPv4 address: give its IPv4 address, such as 192.168.1.4"
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn says(r: Result<impl std::fmt::Debug, Invalid>, what: &str, write: &str) {
+        let e = r.unwrap_err().reason;
+        assert!(e.contains(what), "{e:?} does not say {what:?}");
+        assert!(
+            e.contains(write),
+            "{e:?} does not say what to write ({write:?})"
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86400));
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration(" 90 ").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        says(parse_duration("soon"), "not a duration", "2h");
+        says(parse_duration(""), "not a duration", "30m");
+        says(parse_duration("99999999999999999999"), "too long", "2h");
+    }
+
+    #[test]
+    fn leases() {
+        assert_eq!(
+            parse_lease("2h").unwrap(),
+            Lease::Finite(Duration::from_secs(7200))
+        );
+        assert_eq!(parse_lease("forever").unwrap(), Lease::Permanent);
+        assert_eq!(parse_lease("Permanent").unwrap(), Lease::Permanent);
+        says(parse_lease("0s"), "zero", "forever");
+        says(parse_lease("200y"), "longer", "forever");
+        says(parse_lease("soon"), "not a duration", "2h");
+    }
+
+    #[test]
+    fn hosts() {
+        let h = parse_host("192.168.1.4").unwrap();
+        assert_eq!((h.ip, h.port), (Ipv4Addr::new(192, 168, 1, 4), None));
+        let h = parse_host(" 10.0.0.5:8080 ").unwrap();
+        assert_eq!((h.ip, h.port), (Ipv4Addr::new(10, 0, 0, 5), Some(8080)));
+        assert_eq!(parse_host("localhost:http").unwrap().port, Some(80));
+        says(parse_host("fe80::1"), "IPv6", "192.168.1.4");
+        says(parse_host("[::1]:80"), "IPv6", "192.168.1.4");
+        says(
+            parse_host("192.168.1.300"),
+            "not an IPv4 address",
+            "192.168.1.4",
+        );
+        says(
+            parse_host("bad host!"),
+            "not an IPv4 address",
+            "192.168.1.4",
+        );
+        says(parse_host("192.168.1.4:99999"), "out of range", "65535");
+        says(parse_host(""), "no server", "192.168.1.4");
+        says(
+            parse_host("no-such-host.invalid"),
+            "cannot find",
+            "192.168.1.4",
+        );
+    }
+
+    #[test]
+    fn protocols_methods_and_external_ports() {
+        assert_eq!(parse_transports("both").unwrap(), Transports::Both);
+        says(parse_transports("sctp"), "sctp", "\"both\"");
+        assert_eq!(parse_method("nat-pmp").unwrap(), Method::NatPmp);
+        says(parse_method("smoke"), "unknown method", "\"pcp\"");
+        assert_eq!(parse_external("any").unwrap(), ExternalPort::Any);
+        assert_eq!(parse_external("same").unwrap(), ExternalPort::Same);
+        assert_eq!(parse_external("8080").unwrap(), ExternalPort::Exact(8080));
+        assert_eq!(parse_external("https").unwrap(), ExternalPort::Exact(443));
+        says(parse_external("0"), "port 0", "any");
+        says(parse_external("http-ish"), "unknown service", "any");
+    }
+
+    #[test]
+    fn ports() {
+        assert_eq!(parse_port("http").unwrap().port, 80);
+        says(parse_port("70000"), "out of range", "65535");
+        says(parse_port("0"), "port 0", "1-65535");
+        says(parse_port("gopher-thing"), "unknown service", "port number");
+        says(parse_port(""), "no port", "service name");
+    }
+}

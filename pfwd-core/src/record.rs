@@ -1,0 +1,162 @@
+//! Mapping records: a [`Mapping`] as JSON, with the process that keeps it
+//! alive, so that another process (a later `pfwd unmap`, a Python or C
+//! program) can renew or delete it. [`crate::state`] keeps one file each.
+//!
+//! # The JSON shape (version 1)
+//!
+//! ```json
+//! {"version": 1, "method": "pcp", "protocol": "tcp",
+//!  "external": "5.5.5.7:8080", "internal": "192.168.77.10:8080",
+//!  "gateway": "192.168.77.1", "lease_seconds": 7200, "permanent": false,
+//!  "description": "pfwd http-alt", "granted_at": 1795633606,
+//!  "expires_at": 1795640806, "pcp_nonce": "0102030405060708090a0bff",
+//!  "epoch": 77, "kept_by": 4242}
+//! ```
+//!
+//! | field | meaning |
+//! |---|---|
+//! | `version` | the shape's version (1); missing means 1; a newer one is refused |
+//! | `method` | `pcp`, `natpmp`, `upnp` or `manual` (reading also takes `nat-pmp`, `upnp-igd`) |
+//! | `protocol` | `tcp` or `udp` |
+//! | `external`, `internal` | `IPv4:port`: where the internet reaches the server, and the server |
+//! | `gateway` | the router's LAN address |
+//! | `lease_seconds`, `permanent` | the granted lease; 0 and `true` when it never ends |
+//! | `granted_at`, `expires_at` | UTC, seconds since 1970 (reading also takes RFC 3339 text such as `"2026-11-25T21:06:46Z"`); `expires_at` is null when permanent and is derived when read |
+//! | `pcp_nonce` | PCP only: the 12-byte nonce as 24 hex digits, without which the mapping cannot be renewed or deleted |
+//! | `epoch` | PCP and NAT-PMP: the gateway's epoch in the granting answer |
+//! | `forced_permanent` | UPnP only, when true: the router accepted only a permanent lease |
+//! | `state` | a custom backend's own state string |
+//! | `kept_by` | records only: the process id renewing it; absent when nobody does |
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Invalid, Mapping};
+
+/// A mapping as the state directory records it: the mapping, and the
+/// process keeping it alive (if any).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The mapping, with everything needed to renew or delete it.
+    #[serde(flatten)]
+    pub mapping: Mapping,
+    /// The id of the process that renews it; `None` when nobody does
+    /// (made once, left to its lease).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_by: Option<u32>,
+}
+
+impl Record {
+    /// The record of `mapping`, kept alive by process `kept_by` or by nobody.
+    pub fn new(mapping: Mapping, kept_by: Option<u32>) -> Record {
+        Record { mapping, kept_by }
+    }
+
+    /// The record as JSON text (pretty, as the state directory writes it).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Read a record from JSON text.
+    ///
+    /// # Errors
+    ///
+    /// [`Invalid`] saying which field is missing or wrong.
+    pub fn from_json(text: &str) -> Result<Record, Invalid> {
+        serde_json::from_str(text).map_err(|e| Invalid::new(format!("not a mapping record: {e}")))
+    }
+
+    /// Whether the lease has ended by the wall clock (the router has
+    /// forgotten the mapping).
+    pub fn ended(&self) -> bool {
+        self.mapping.ended_at(SystemTime::now())
+    }
+
+    /// The record's file name in a state directory:
+    /// `GATEWAY-PROTOCOL-EXTERNALPORT.json` (a router holds one mapping per
+    /// those), such as `192.168.1.1-tcp-8080.json`.
+    pub fn file_name(&self) -> String {
+        file_name(&self.mapping)
+    }
+}
+
+/// The file name of `m`'s record (see [`Record::file_name`]).
+pub fn file_name(m: &Mapping) -> String {
+    format!(
+        "{}-{}-{}.json",
+        m.gateway(),
+        m.protocol().as_str(),
+        m.external().port()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::model::{Lease, Method, MethodState, Protocol};
+
+    fn pcp() -> Mapping {
+        Mapping::new(
+            Method::Pcp,
+            Protocol::Udp,
+            Ipv4Addr::new(192, 168, 1, 1),
+            "5.5.5.7:51820".parse().unwrap(),
+            "192.168.1.4:51820".parse().unwrap(),
+            Lease::Finite(Duration::from_secs(3600)),
+            Instant::now(),
+            "pfwd wireguard",
+            MethodState::Pcp {
+                nonce: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0xff],
+                epoch: 77,
+                generation: 0,
+            },
+        )
+    }
+
+    #[test]
+    fn a_record_round_trips_with_its_keeper_and_nonce() {
+        let r = Record::new(pcp(), Some(42));
+        let text = r.to_json();
+        assert!(
+            text.contains("\"pcp_nonce\": \"0102030405060708090a0bff\""),
+            "{text}"
+        );
+        assert!(text.contains("\"kept_by\": 42"), "{text}");
+        let back = Record::from_json(&text).unwrap();
+        assert_eq!(back.kept_by, Some(42));
+        assert_eq!(back.mapping.state(), r.mapping.state());
+        assert_eq!(back.file_name(), "192.168.1.1-udp-51820.json");
+        assert!(!back.ended());
+        let unkept = Record::from_json(&Record::new(pcp(), None).to_json()).unwrap();
+        assert_eq!(unkept.kept_by, None);
+    }
+
+    #[test]
+    fn the_commands_old_records_still_read() {
+        // Written by pfwd-cli before the record moved to the core.
+        let old = r#"{"method": "pcp", "protocol": "tcp", "external": "5.5.5.7:8081",
+            "internal": "192.168.77.10:8081", "gateway": "192.168.77.1",
+            "lease_seconds": 7200, "permanent": false, "description": "pfwd 8081",
+            "granted_at": 1795633606, "expires_at": 1795640806,
+            "pcp_nonce": "0102030405060708090a0bff", "epoch": 3, "forced_permanent": false}"#;
+        let r = Record::from_json(old).unwrap();
+        assert_eq!(r.mapping.method(), Method::Pcp);
+        assert!(r.ended());
+    }
+
+    #[test]
+    fn damaged_records_say_why() {
+        for (text, says) in [
+            ("not json", "not a mapping record"),
+            ("{}", "missing field"),
+            (r#"{"method": "pcp"}"#, "missing field"),
+        ] {
+            let e = Record::from_json(text).unwrap_err().to_string();
+            assert!(e.contains(says), "{text}: {e}");
+        }
+    }
+}

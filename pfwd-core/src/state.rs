@@ -1,0 +1,263 @@
+//! The state directory: the mappings made from this machine, one JSON
+//! [`Record`] file each, so that a later process (`pfwd unmap`, a Python or
+//! C program) can renew or delete them (a PCP mapping only with the nonce
+//! that made it) and list them.
+//!
+//! Any language can share it: the directory is a plain path (see
+//! [`default_dir`]), each file is `GATEWAY-PROTOCOL-EXTERNALPORT.json`
+//! holding one record in the shape [`crate::record`] documents.
+//!
+//! One file per mapping, named after the gateway, protocol and outside port
+//! (the router holds one mapping per those), written to a temporary name and
+//! renamed into place: every change is one atomic rename or unlink, so
+//! several processes need no lock. A new mapping's file is a new name, which
+//! ext4 renames without the flush it forces when a rename replaces a file
+//! (half a millisecond of a 12 ms `pfwd map --once`, docs/performance.md).
+//! No fsync: a lost record costs at worst a mapping left to expire with its
+//! lease.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::model::Mapping;
+use crate::record::{self, Record};
+
+/// The default state directory: `$PFWD_STATE`, else
+/// `$XDG_STATE_HOME/pfwd/mappings`, else `~/.local/state/pfwd/mappings`
+/// (and, with no home at all, `pfwd-mappings` in the temporary directory).
+pub fn default_dir() -> PathBuf {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("PFWD_STATE")
+        .or_else(|| env("XDG_STATE_HOME").map(|d| d.join("pfwd/mappings")))
+        .or_else(|| env("HOME").map(|d| d.join(".local/state/pfwd/mappings")))
+        .unwrap_or_else(|| std::env::temp_dir().join("pfwd-mappings"))
+}
+
+/// A file in the state directory that is not a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damaged {
+    /// The file.
+    pub path: PathBuf,
+    /// Why it is not a record.
+    pub reason: String,
+}
+
+/// What [`StateDir::scan`] found.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// The records whose lease has not ended, oldest first.
+    pub records: Vec<Record>,
+    /// The files that are not records (skipped).
+    pub damaged: Vec<Damaged>,
+}
+
+/// A state directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateDir {
+    dir: PathBuf,
+}
+
+impl StateDir {
+    /// The state directory at `dir` (created when the first record is put).
+    pub fn new(dir: impl Into<PathBuf>) -> StateDir {
+        StateDir { dir: dir.into() }
+    }
+
+    /// The state directory at [`default_dir`].
+    pub fn default_location() -> StateDir {
+        StateDir::new(default_dir())
+    }
+
+    /// Where the records are.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The path of `m`'s record.
+    pub fn file_of(&self, m: &Mapping) -> PathBuf {
+        self.dir.join(record::file_name(m))
+    }
+
+    /// The records whose lease has not ended, oldest first. A missing
+    /// directory is empty; a file that is not a record is skipped.
+    ///
+    /// # Errors
+    ///
+    /// When the directory cannot be read.
+    pub fn load(&self) -> io::Result<Vec<Record>> {
+        self.scan().map(|s| s.records)
+    }
+
+    /// Like [`load`](Self::load), also naming the files that are not records.
+    ///
+    /// # Errors
+    ///
+    /// When the directory cannot be read.
+    pub fn scan(&self) -> io::Result<Scan> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Scan::default()),
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("cannot read {}: {e}", self.dir.display()),
+                ));
+            }
+        };
+        let mut scan = Scan::default();
+        for path in entries.filter_map(Result::ok).map(|e| e.path()) {
+            if path.extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            let read = fs::read_to_string(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|t| Record::from_json(&t).map_err(|e| e.reason));
+            match read {
+                Ok(r) if r.ended() => {}
+                Ok(r) => scan.records.push(r),
+                Err(reason) => scan.damaged.push(Damaged { path, reason }),
+            }
+        }
+        scan.records.sort_by_key(|r| {
+            (
+                r.mapping.granted_at_wall(),
+                r.mapping.external().port(),
+                r.mapping.protocol().as_str(),
+            )
+        });
+        Ok(scan)
+    }
+
+    /// Add or replace the record of a mapping.
+    ///
+    /// # Errors
+    ///
+    /// When the directory or the file cannot be written.
+    pub fn put(&self, record: &Record) -> io::Result<()> {
+        fs::create_dir_all(&self.dir).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot create {}: {e}", self.dir.display()),
+            )
+        })?;
+        let path = self.file_of(&record.mapping);
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        fs::write(&tmp, record.to_json())
+            .and_then(|()| fs::rename(&tmp, &path))
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))
+    }
+
+    /// Remove the record of a mapping (none is fine).
+    ///
+    /// # Errors
+    ///
+    /// When the file exists and cannot be removed.
+    pub fn remove(&self, mapping: &Mapping) -> io::Result<()> {
+        match fs::remove_file(self.file_of(mapping)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Remove a file that is not a record (see [`Scan::damaged`]).
+    ///
+    /// # Errors
+    ///
+    /// When the file exists and cannot be removed.
+    pub fn remove_damaged(&self, damaged: &Damaged) -> io::Result<()> {
+        match fs::remove_file(&damaged.path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::time::{Duration, Instant, SystemTime};
+
+    use super::*;
+    use crate::model::{Lease, Method, MethodState, Protocol};
+
+    fn mapping(port: u16, lease: Duration) -> Mapping {
+        Mapping::new(
+            Method::Upnp,
+            Protocol::Tcp,
+            Ipv4Addr::new(192, 168, 1, 1),
+            format!("5.5.5.7:{port}").parse().unwrap(),
+            "192.168.1.4:80".parse().unwrap(),
+            Lease::Finite(lease),
+            Instant::now(),
+            "web",
+            MethodState::Upnp {
+                forced_permanent: false,
+            },
+        )
+    }
+
+    fn temp(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("pfwd-core-state-{name}-{}", std::process::id()))
+    }
+
+    #[test]
+    fn records_are_put_replaced_listed_and_removed() {
+        let dir = temp("cycle");
+        let state = StateDir::new(&dir);
+        assert!(state.load().unwrap().is_empty());
+        let hour = Duration::from_secs(3600);
+        let a = Record::new(mapping(80, hour), Some(7));
+        let b = Record::new(mapping(443, hour), None);
+        state.put(&a).unwrap();
+        state.put(&b).unwrap();
+        state.put(&a).unwrap();
+        assert_eq!(state.load().unwrap().len(), 2);
+        assert!(dir.join("192.168.1.1-tcp-80.json").exists());
+        // An ended lease is not listed; a damaged file is skipped and named.
+        let ended = mapping(8080, Duration::from_secs(1))
+            .with_wall_time(SystemTime::now() - Duration::from_secs(5));
+        state.put(&Record::new(ended, None)).unwrap();
+        fs::write(dir.join("junk.json"), "not json").unwrap();
+        fs::write(dir.join("notes.txt"), "not a record, not json").unwrap();
+        let scan = state.scan().unwrap();
+        assert_eq!(scan.records.len(), 2);
+        assert_eq!(scan.damaged.len(), 1);
+        assert!(scan.damaged[0].reason.contains("not a mapping record"));
+        state.remove_damaged(&scan.damaged[0]).unwrap();
+        state.remove(&a.mapping).unwrap();
+        state.remove(&a.mapping).unwrap();
+        let left = state.load().unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].mapping.external().port(), 443);
+        assert_eq!(left[0].kept_by, None);
+        assert!(state.scan().unwrap().damaged.is_empty());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_unwritable_directory_says_where() {
+        let file = temp("file");
+        fs::write(&file, "a file, not a directory").unwrap();
+        let state = StateDir::new(file.join("sub"));
+        let e = state
+            .put(&Record::new(mapping(80, Duration::from_secs(60)), None))
+            .unwrap_err();
+        assert!(e.to_string().contains("cannot create"), "{e}");
+        fs::remove_file(file).unwrap();
+    }
+
+    #[test]
+    fn the_default_directory_follows_the_environment() {
+        // Only reads the environment of this process: no other test sets these.
+        let dir = default_dir();
+        match std::env::var_os("PFWD_STATE").filter(|v| !v.is_empty()) {
+            Some(v) => assert_eq!(dir, PathBuf::from(v)),
+            None => assert!(dir.ends_with("pfwd/mappings") || dir.ends_with("pfwd-mappings")),
+        }
+    }
+}
