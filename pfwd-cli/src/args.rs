@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use pfwd_core::Method;
 
 /// The exit codes, as `--help` and the docs list them.
 pub const EXIT_CODES: &str = "\
@@ -122,7 +123,7 @@ Examples:
     #[command(after_help = format!("\
 The config file (TOML):
 
-  lease = \"1h\"              # optional: each lease (pfwd renews it)
+  lease = \"30m\"             # optional: each lease (pfwd renews it at about half)
   check = \"30s\"             # optional: how often to check that the router still has them
   # method = [\"pcp\", \"upnp\"] # optional: only these methods
   # gateway = \"192.168.1.1\"  # optional: the router, when not the default gateway
@@ -155,20 +156,10 @@ pub struct ProtocolArgs {
     pub both: bool,
 }
 
-/// A method pfwd can use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum MethodArg {
-    /// Port Control Protocol (RFC 6887).
-    Pcp,
-    /// NAT-PMP (RFC 6886).
-    Natpmp,
-    /// UPnP-IGD.
-    Upnp,
-}
-
-/// `pfwd map`.
-#[derive(Debug, Args)]
-pub struct MapArgs {
+/// The port and the server: what `map`, `unmap` and `guide` share. The
+/// help texts here are `map`'s; `unmap` and `guide` reword them.
+#[derive(Debug, Args, Clone)]
+pub struct TargetArgs {
     /// The port (1-65535) or a service name (http, https, ssh, minecraft,
     /// wireguard, ...).
     #[arg(value_name = "PORT|SERVICE")]
@@ -180,6 +171,26 @@ pub struct MapArgs {
     /// Which protocols.
     #[command(flatten)]
     pub protocols: ProtocolArgs,
+}
+
+/// A method for `--method`: the core's names, only those pfwd automates.
+fn automated_method(text: &str) -> Result<Method, String> {
+    match text.parse::<Method>() {
+        Ok(Method::Manual) => Err(
+            "manual is not a method pfwd can use: `pfwd guide` prints how to forward by hand"
+                .into(),
+        ),
+        Ok(m) => Ok(m),
+        Err(e) => Err(e.reason),
+    }
+}
+
+/// `pfwd map`.
+#[derive(Debug, Args)]
+pub struct MapArgs {
+    /// The port and the server.
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// The outside port, exactly (fail rather than take another), or `any`.
     #[arg(long, value_name = "PORT|any")]
     pub external: Option<String>,
@@ -187,9 +198,9 @@ pub struct MapArgs {
     /// (default: 2h with --once; 30m while pfwd keeps it).
     #[arg(long, value_name = "DURATION")]
     pub lease: Option<String>,
-    /// Use only these methods (comma-separated).
-    #[arg(long, value_enum, value_delimiter = ',', value_name = "METHOD")]
-    pub method: Vec<MethodArg>,
+    /// Use only these methods (comma-separated): pcp, natpmp, upnp.
+    #[arg(long, value_delimiter = ',', value_name = "METHOD", value_parser = automated_method)]
+    pub method: Vec<Method>,
     /// What the router shows for the mapping (default: pfwd and the service).
     #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
@@ -200,16 +211,15 @@ pub struct MapArgs {
 
 /// `pfwd unmap`.
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("port", |a| a.help("The port or service given to `pfwd map` (or the outside port)")),
+    mut_arg("to", |a| a.help("Only the mapping to this server (HOST or HOST:PORT)")),
+)]
 pub struct UnmapArgs {
-    /// The port or service given to `pfwd map` (or the outside port).
-    #[arg(value_name = "PORT|SERVICE")]
-    pub port: String,
-    /// Only the mapping to this server (HOST or HOST:PORT).
-    #[arg(long, value_name = "HOST[:PORT]")]
-    pub to: Option<String>,
-    /// Which protocols (default: every protocol pfwd mapped the port with).
+    /// The port and the server; without a protocol flag, every protocol
+    /// pfwd mapped the port with.
     #[command(flatten)]
-    pub protocols: ProtocolArgs,
+    pub target: TargetArgs,
 }
 
 /// The guide's formats.
@@ -226,16 +236,14 @@ pub enum GuideFormat {
 
 /// `pfwd guide`.
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("port", |a| a.help("The port or service to forward")),
+    mut_arg("to", |a| a.help("The server: HOST or HOST:PORT (default: this machine)")),
+)]
 pub struct GuideArgs {
-    /// The port or service to forward.
-    #[arg(value_name = "PORT|SERVICE")]
-    pub port: String,
-    /// The server: HOST or HOST:PORT (default: this machine).
-    #[arg(long, value_name = "HOST[:PORT]")]
-    pub to: Option<String>,
-    /// Which protocols.
+    /// The port and the server.
     #[command(flatten)]
-    pub protocols: ProtocolArgs,
+    pub target: TargetArgs,
     /// The outside port, when not the same as PORT.
     #[arg(long, value_name = "PORT")]
     pub external: Option<String>,
@@ -256,4 +264,56 @@ pub struct RunArgs {
     /// Check the file and print the mappings it asks for, then exit.
     #[arg(long)]
     pub check: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn help(sub: &str) -> String {
+        let mut cli = Cli::command();
+        cli.find_subcommand_mut(sub)
+            .map(|c| c.render_long_help().to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_shared_arguments_keep_each_commands_help() {
+        let map = help("map");
+        assert!(
+            map.contains("The port (1-65535) or a service name"),
+            "{map}"
+        );
+        assert!(
+            map.contains("on this network (default: this machine"),
+            "{map}"
+        );
+        assert!(map.contains("pcp, natpmp, upnp"), "{map}");
+        let unmap = help("unmap");
+        assert!(
+            unmap.contains("The port or service given to `pfwd map`"),
+            "{unmap}"
+        );
+        assert!(unmap.contains("Only the mapping to this server"), "{unmap}");
+        assert!(!unmap.contains("--external"), "{unmap}");
+        let guide = help("guide");
+        assert!(guide.contains("The port or service to forward"), "{guide}");
+        assert!(guide.contains("The server: HOST or HOST:PORT (default: this machine)"));
+        for text in [&map, &unmap, &guide] {
+            assert!(text.contains("--tcp") && text.contains("--both"), "{text}");
+        }
+    }
+
+    #[test]
+    fn methods_are_the_cores_names() {
+        let cli = Cli::try_parse_from(["pfwd", "map", "80", "--method", "nat-pmp,UPNP"]).unwrap();
+        let Command::Map(a) = cli.command else {
+            panic!("not map")
+        };
+        assert_eq!(a.method, vec![Method::NatPmp, Method::Upnp]);
+        let e = Cli::try_parse_from(["pfwd", "map", "80", "--method", "manual"]).unwrap_err();
+        assert!(e.to_string().contains("pfwd guide"), "{e}");
+    }
 }

@@ -5,16 +5,12 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
 
-use pfwd_core::Method;
+use pfwd_core::defaults::{CHECK_INTERVAL, KEPT_LEASE, MIN_CHECK_INTERVAL};
+use pfwd_core::parse::{parse_duration, parse_lease, parse_method, parse_transports};
+use pfwd_core::{Lease, Method};
 use serde::Deserialize;
 
-use crate::args::ProtocolArgs;
-use crate::target::{LeaseArg, Target, parse_duration, parse_lease, reason};
-
-/// The default lease of a kept mapping.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(60 * 60);
-/// How often the router is asked whether it still has the mappings.
-pub const DEFAULT_CHECK: Duration = Duration::from_secs(30);
+use crate::target::Target;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -96,31 +92,31 @@ pub fn parse(text: &str) -> Result<Config, String> {
         }
     })?;
     let lease = match &file.lease {
-        Some(l) => parse_lease(l).map_err(|e| format!("lease: {}", reason(&e)))?,
-        None => LeaseArg::For(DEFAULT_LEASE),
+        Some(l) => parse_lease(l).map_err(|e| format!("lease: {e}"))?,
+        None => Lease::Finite(KEPT_LEASE),
     };
     let check = match &file.check {
-        Some(c) => parse_duration(c).map_err(|e| format!("check: {}", reason(&e)))?,
-        None => DEFAULT_CHECK,
+        Some(c) => parse_duration(c).map_err(|e| format!("check: {e}"))?,
+        None => CHECK_INTERVAL,
     };
-    if check < Duration::from_millis(100) {
-        return Err(
-            "check: checking more often than every 100 ms would flood the router; \
-                    write at least 1s (30s is usual)"
-                .into(),
-        );
+    if check < MIN_CHECK_INTERVAL {
+        return Err(format!(
+            "check: checking more often than every {} ms would flood the router; \
+             write at least 1s (30s is usual)",
+            MIN_CHECK_INTERVAL.as_millis()
+        ));
     }
     let methods = file
         .method
         .unwrap_or_default()
         .iter()
-        .map(|m| match m.to_ascii_lowercase().as_str() {
-            "pcp" => Ok(Method::Pcp),
-            "natpmp" | "nat-pmp" => Ok(Method::NatPmp),
-            "upnp" => Ok(Method::Upnp),
-            other => Err(format!(
-                "method: unknown method {other:?}: write \"pcp\", \"natpmp\" or \"upnp\""
-            )),
+        .map(|m| match parse_method(m) {
+            Ok(Method::Manual) => Err(
+                "method: \"manual\" is not a method pfwd can use; write \"pcp\", \"natpmp\" or \"upnp\""
+                    .to_string(),
+            ),
+            Ok(m) => Ok(m),
+            Err(e) => Err(format!("method: {e}")),
         })
         .collect::<Result<Vec<_>, _>>()?;
     let gateway = file
@@ -157,7 +153,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
     })
 }
 
-fn entry(e: &FileEntry, default_lease: LeaseArg) -> Result<Entry, String> {
+fn entry(e: &FileEntry, default_lease: Lease) -> Result<Entry, String> {
     let port = match (&e.service, &e.port) {
         (Some(s), None) => s.clone(),
         (None, Some(toml::Value::Integer(n))) => n.to_string(),
@@ -175,23 +171,12 @@ fn entry(e: &FileEntry, default_lease: LeaseArg) -> Result<Entry, String> {
             return Err("say what to forward: `service = \"http\"` or `port = 8080`".into());
         }
     };
-    let mut flags = ProtocolArgs::default();
-    match e
+    let protocols = e
         .protocol
         .as_deref()
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        None => {}
-        Some("tcp") => flags.tcp = true,
-        Some("udp") => flags.udp = true,
-        Some("both") => flags.both = true,
-        Some(other) => {
-            return Err(format!(
-                "protocol {other:?}: write \"tcp\", \"udp\" or \"both\""
-            ));
-        }
-    }
+        .map(parse_transports)
+        .transpose()
+        .map_err(|err| err.reason)?;
     let external = match &e.external {
         None => None,
         Some(toml::Value::Integer(n)) => Some(n.to_string()),
@@ -204,18 +189,18 @@ fn entry(e: &FileEntry, default_lease: LeaseArg) -> Result<Entry, String> {
         }
     };
     let lease = match &e.lease {
-        Some(l) => parse_lease(l).map_err(|err| format!("lease: {}", reason(&err)))?,
+        Some(l) => parse_lease(l).map_err(|err| format!("lease: {err}"))?,
         None => default_lease,
     };
     let target = Target::parse(
         &port,
         e.to.as_deref(),
-        &flags,
+        protocols,
         external.as_deref(),
         lease,
         e.description.as_deref(),
     )
-    .map_err(|err| reason(&err))?;
+    .map_err(|err| err.reason)?;
     let name = e
         .name
         .clone()
@@ -263,12 +248,12 @@ lease = "forever"
         assert_eq!(c.entries[0].name, "pi4 web");
         assert_eq!(
             c.entries[0].target.lease,
-            LeaseArg::For(Duration::from_secs(7200))
+            Lease::Finite(Duration::from_secs(7200))
         );
         assert_eq!(c.entries[1].target.internal_port, 25566);
         assert_eq!(c.entries[1].target.protocols.len(), 2);
         assert_eq!(c.entries[2].name, "wireguard");
-        assert_eq!(c.entries[2].target.lease, LeaseArg::Forever);
+        assert_eq!(c.entries[2].target.lease, Lease::Permanent);
     }
 
     #[test]
@@ -276,7 +261,9 @@ lease = "forever"
         let c = parse(include_str!("../../examples/pfwd.toml")).unwrap();
         let names: Vec<&str> = c.entries.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["pi4 web", "pi4 web tls", "minecraft", "wireguard"]);
-        assert_eq!(c.settings.check, DEFAULT_CHECK);
+        assert_eq!(c.settings.check, CHECK_INTERVAL);
+        // Kept mappings get the kept lease, as with `pfwd map`.
+        assert_eq!(c.entries[0].target.lease, Lease::Finite(KEPT_LEASE));
     }
 
     #[test]
@@ -294,6 +281,8 @@ lease = "forever"
         assert!(err("[[forward]]\nservice = \"http\"\ncolour = 1\n").contains("line 3"));
         assert!(err("check = \"1ms\"\n[[forward]]\nport = 1\n").contains("100 ms"));
         assert!(err("[[forward]]\nport = 80\n[[forward]]\nport = 80\n").contains("twice"));
+        assert!(err("method = [\"smoke\"]\n[[forward]]\nport = 1\n").contains("unknown method"));
+        assert!(err("method = [\"manual\"]\n[[forward]]\nport = 1\n").contains("\"upnp\""));
         assert!(!err("[[forward]]\nservice = \"http\"\ncolour = 1\n").contains('\n'));
     }
 }

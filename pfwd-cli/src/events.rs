@@ -4,26 +4,26 @@
 use pfwd_core::lease::Event;
 use serde_json::{Value, json};
 
-use crate::record::MappingInfo;
+use crate::output::{describe, error_json};
 
 /// The event as a JSON object; `entry` names the config entry (`pfwd run`).
 pub fn to_json(event: &Event, entry: Option<&str>) -> Value {
     let mut v = match event {
-        Event::Mapped { index, mapping } => {
-            json!({"event": "mapped", "index": index, "mapping": MappingInfo::of(mapping)})
-        }
+        Event::Mapped { index, mapping } => json!({
+            "event": "mapped", "index": index, "mapping": mapping, "warnings": mapping.warnings()
+        }),
         Event::Renewed { index, mapping } => {
-            json!({"event": "renewed", "index": index, "mapping": MappingInfo::of(mapping)})
+            json!({"event": "renewed", "index": index, "mapping": mapping})
         }
-        Event::Restored { index, mapping } => {
-            json!({"event": "restored", "index": index, "mapping": MappingInfo::of(mapping)})
-        }
+        Event::Restored { index, mapping } => json!({
+            "event": "restored", "index": index, "mapping": mapping, "warnings": mapping.warnings()
+        }),
         Event::Lost {
             index,
             mapping,
             reason,
         } => json!({
-            "event": "lost", "index": index, "mapping": MappingInfo::of(mapping), "reason": reason
+            "event": "lost", "index": index, "mapping": mapping, "reason": reason
         }),
         Event::ExternalAddressChanged { old, new } => {
             json!({"event": "external_address_changed", "old": old, "new": new})
@@ -35,7 +35,7 @@ pub fn to_json(event: &Event, entry: Option<&str>) -> Value {
         } => json!({
             "event": "failed",
             "index": index,
-            "error": {"kind": error.kind().name(), "message": error.to_string()},
+            "error": error_json(error),
             "retry_in_ms": u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
         }),
         Event::Closed { deleted } => json!({"event": "closed", "deleted": deleted}),
@@ -50,21 +50,39 @@ pub fn to_json(event: &Event, entry: Option<&str>) -> Value {
 /// The event as one line of text.
 pub fn to_text(event: &Event) -> String {
     match event {
-        Event::Mapped { mapping, .. } => {
-            format!("forwarded {}", MappingInfo::of(mapping).describe())
-        }
-        Event::Renewed { mapping, .. } => {
-            format!("renewed {}", MappingInfo::of(mapping).describe())
-        }
-        Event::Restored { mapping, .. } => {
-            format!("forwarded again {}", MappingInfo::of(mapping).describe())
-        }
+        Event::Mapped { mapping, .. } => format!("forwarded {}", describe(mapping)),
+        Event::Renewed { mapping, .. } => format!("renewed {}", describe(mapping)),
+        Event::Restored { mapping, .. } => format!("forwarded again {}", describe(mapping)),
         Event::Lost {
             mapping, reason, ..
         } => format!(
             "the router lost {} ({reason}); forwarding it again",
-            MappingInfo::of(mapping).describe()
+            describe(mapping)
         ),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use pfwd_core::Error;
+
+    use super::*;
+
+    #[test]
+    fn a_failure_carries_the_exit_code_and_the_guide_shape() {
+        let event = Event::Failed {
+            index: 0,
+            error: Arc::new(Error::invalid("port 0 is not a port")),
+            retry_in: Duration::from_secs(2),
+        };
+        let v = to_json(&event, Some("web"));
+        assert_eq!(v["error"]["kind"], "invalid_request");
+        assert_eq!(v["error"]["exit_code"], 2);
+        assert_eq!(v["retry_in_ms"], 2000);
+        assert_eq!(v["entry"], "web");
     }
 }

@@ -7,8 +7,8 @@ use serde_json::json;
 
 use crate::Ctx;
 use crate::args::{GuideArgs, GuideFormat};
-use crate::output::code;
-use crate::target::{External, LeaseArg, Target, reason};
+use crate::output::{code, describe, error_json};
+use crate::target::{Target, transports};
 
 /// A probe's outcome in words.
 pub fn probe_text(p: &Probe) -> String {
@@ -84,8 +84,17 @@ pub async fn status(ctx: &Ctx) -> i32 {
 /// `pfwd list`.
 pub async fn list(ctx: &Ctx) -> i32 {
     let p = ctx.printer;
-    let recorded = match ctx.state.load() {
-        Ok(r) => r,
+    let recorded = match ctx.state.scan() {
+        Ok(s) => {
+            for d in &s.damaged {
+                p.warn(&format!(
+                    "{} is not a mapping record ({})",
+                    d.path.display(),
+                    d.reason
+                ));
+            }
+            s.records
+        }
         Err(e) => {
             p.warn(&e.to_string());
             Vec::new()
@@ -101,13 +110,16 @@ pub async fn list(ctx: &Ctx) -> i32 {
     };
     let d = client.discovery();
     let gateway = d.gateway.as_ref().map(|g| g.gateway);
+    // A record the router does not list: the router lost it (a restart),
+    // or it was removed there. Only known when the router lists its own.
+    let on_router = |m: &pfwd_core::Mapping| -> Option<bool> {
+        let list = listed.as_ref().ok()?;
+        (Some(m.gateway()) == gateway).then(|| list.iter().any(|g| g.is(m)))
+    };
     let (router_json, code) = match &listed {
-        Ok(list) => (
-            json!({"method": "upnp", "mappings": list.iter().map(listed_json).collect::<Vec<_>>()}),
-            code::OK,
-        ),
+        Ok(list) => (json!({"method": "upnp", "mappings": list}), code::OK),
         Err(e) => (
-            json!({"method": null, "mappings": [], "error": {"kind": e.kind().name(), "message": e.to_string()}}),
+            json!({"method": null, "mappings": [], "error": error_json(e)}),
             if recorded.is_empty() {
                 code::FAILED
             } else {
@@ -115,10 +127,18 @@ pub async fn list(ctx: &Ctx) -> i32 {
             },
         ),
     };
+    let recorded_json: Vec<serde_json::Value> = recorded
+        .iter()
+        .map(|r| {
+            let mut v = serde_json::to_value(r).unwrap_or_default();
+            v["on_router"] = json!(on_router(&r.mapping));
+            v
+        })
+        .collect();
     p.json(&json!({
         "gateway": gateway,
         "router": router_json,
-        "recorded": recorded.iter().map(|r| &r.info).collect::<Vec<_>>(),
+        "recorded": recorded_json,
         "state_dir": ctx.state.path(),
     }));
     match &listed {
@@ -136,7 +156,7 @@ pub async fn list(ctx: &Ctx) -> i32 {
         }
         Err(e) => p.say(&format!(
             "The router's mappings cannot be listed: {} (only UPnP can list them)",
-            reason(e)
+            one_reason(e)
         )),
     }
     if recorded.is_empty() {
@@ -151,22 +171,23 @@ pub async fn list(ctx: &Ctx) -> i32 {
                 .kept_by
                 .map(|pid| format!(", kept alive by pfwd process {pid}"))
                 .unwrap_or_default();
-            p.say(&format!("  {}{kept}", r.info.describe()));
+            let gone = if on_router(&r.mapping) == Some(false) {
+                " [NOT ON THE ROUTER: it lost or removed it]"
+            } else {
+                ""
+            };
+            p.say(&format!("  {}{kept}{gone}", describe(&r.mapping)));
         }
     }
     code
 }
 
-fn listed_json(m: &GatewayMapping) -> serde_json::Value {
-    json!({
-        "protocol": m.protocol.as_str(),
-        "external_port": m.external_port,
-        "internal_client": m.internal_client,
-        "internal_port": m.internal_port,
-        "description": m.description,
-        "lease_seconds": m.lease.as_secs(),
-        "enabled": m.enabled,
-    })
+/// An error's reason without the "invalid request: " prefix.
+fn one_reason(e: &pfwd_core::Error) -> String {
+    match e {
+        pfwd_core::Error::InvalidRequest { reason } => reason.clone(),
+        other => other.to_string(),
+    }
 }
 
 fn listed_text(m: &GatewayMapping) -> String {
@@ -189,20 +210,17 @@ fn listed_text(m: &GatewayMapping) -> String {
 pub async fn guide(ctx: &Ctx, a: GuideArgs) -> i32 {
     let p = ctx.printer;
     let t = match Target::parse(
-        &a.port,
-        a.to.as_deref(),
-        &a.protocols,
+        &a.target.port,
+        a.target.to.as_deref(),
+        transports(&a.target.protocols),
         a.external.as_deref(),
-        LeaseArg::Forever,
+        pfwd_core::Lease::Permanent,
         None,
     ) {
         Ok(t) => t,
-        Err(e) => return p.error(&e),
+        Err(e) => return p.error(&e.into()),
     };
-    let external = match t.external {
-        External::Exact(port) => port,
-        _ => t.spec.port,
-    };
+    let external = t.external_port();
     let instructions: Instructions = if a.offline {
         let gateway = match ctx.gateway {
             Some(g) => pfwd_core::GatewayInfo::for_gateway(g).ok(),

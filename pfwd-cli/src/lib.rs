@@ -15,11 +15,10 @@ pub mod args;
 mod config;
 mod events;
 mod inspect;
+mod logger;
 mod map;
 pub mod output;
-pub mod record;
 mod service;
-pub mod state;
 pub mod target;
 mod unmap;
 
@@ -27,11 +26,10 @@ use std::ffi::OsString;
 use std::net::Ipv4Addr;
 
 use clap::Parser;
-use pfwd_core::{Client, ClientOptions, Error, GatewayInfo, Method};
+use pfwd_core::{Client, ClientOptions, Error, GatewayInfo, Method, StateDir};
 
-use crate::args::{Cli, Command, Global, MethodArg};
+use crate::args::{Cli, Command, Global};
 use crate::output::{Printer, code};
-use crate::state::State;
 
 /// Run the command with `args` (the first is the program name) and return
 /// the exit code. Nothing panics out of it; errors are printed (one line on
@@ -55,6 +53,11 @@ where
             i8::try_from(cli.global.verbose).unwrap_or(i8::MAX)
         },
     };
+    logger::install(logger::level(
+        cli.global.verbose,
+        cli.global.quiet,
+        cli.global.json,
+    ));
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -100,30 +103,42 @@ fn usage_error(e: &clap::Error, json: bool) -> i32 {
 }
 
 async fn dispatch(ctx: Ctx, command: Command) -> i32 {
-    match command {
-        Command::Map(a) if !a.once => map::keep(&ctx, a).await,
-        Command::Run(a) => service::run(&ctx, a).await,
-        other => {
-            // One-shot commands stop at Ctrl-C.
-            let work = async {
-                match other {
-                    Command::Map(a) => map::once(&ctx, a).await,
-                    Command::Unmap(a) => unmap::unmap(&ctx, a).await,
-                    Command::List => inspect::list(&ctx).await,
-                    Command::Status => inspect::status(&ctx).await,
-                    Command::Guide(a) => inspect::guide(&ctx, a).await,
-                    Command::Run(_) => code::FAILED,
-                }
-            };
-            tokio::select! {
-                c = work => c,
-                _ = tokio::signal::ctrl_c() => {
-                    ctx.printer.warn("interrupted");
-                    code::INTERRUPTED
-                }
-            }
+    let one_shot = match command {
+        // The long-running commands handle their own signals.
+        Command::Map(a) if !a.once => return map::keep(&ctx, a).await,
+        Command::Run(a) => return service::run(&ctx, a).await,
+        Command::Map(a) => OneShot::Map(a),
+        Command::Unmap(a) => OneShot::Unmap(a),
+        Command::List => OneShot::List,
+        Command::Status => OneShot::Status,
+        Command::Guide(a) => OneShot::Guide(a),
+    };
+    // One-shot commands stop at Ctrl-C.
+    let work = async {
+        match one_shot {
+            OneShot::Map(a) => map::once(&ctx, a).await,
+            OneShot::Unmap(a) => unmap::unmap(&ctx, a).await,
+            OneShot::List => inspect::list(&ctx).await,
+            OneShot::Status => inspect::status(&ctx).await,
+            OneShot::Guide(a) => inspect::guide(&ctx, a).await,
+        }
+    };
+    tokio::select! {
+        c = work => c,
+        _ = tokio::signal::ctrl_c() => {
+            ctx.printer.warn("interrupted");
+            code::INTERRUPTED
         }
     }
+}
+
+/// The commands that do one job and exit.
+enum OneShot {
+    Map(args::MapArgs),
+    Unmap(args::UnmapArgs),
+    List,
+    Status,
+    Guide(args::GuideArgs),
 }
 
 /// What every command shares: the printer, the gateway override, the state directory.
@@ -131,7 +146,7 @@ async fn dispatch(ctx: Ctx, command: Command) -> i32 {
 pub(crate) struct Ctx {
     pub printer: Printer,
     pub gateway: Option<Ipv4Addr>,
-    pub state: State,
+    pub state: StateDir,
 }
 
 impl Ctx {
@@ -151,7 +166,10 @@ impl Ctx {
         Ok(Ctx {
             printer,
             gateway,
-            state: State::new(global.state.clone()),
+            state: global
+                .state
+                .clone()
+                .map_or_else(StateDir::default_location, StateDir::new),
         })
     }
 
@@ -194,15 +212,4 @@ impl Ctx {
             ));
         }
     }
-}
-
-/// The core's method for a command-line method name.
-pub(crate) fn methods(args: &[MethodArg]) -> Vec<Method> {
-    args.iter()
-        .map(|m| match m {
-            MethodArg::Pcp => Method::Pcp,
-            MethodArg::Natpmp => Method::NatPmp,
-            MethodArg::Upnp => Method::Upnp,
-        })
-        .collect()
 }

@@ -5,31 +5,27 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use pfwd_core::defaults::{KEPT_LEASE, LEASE};
 use pfwd_core::lease::{Event, Keeper, KeeperOptions};
-use pfwd_core::{Client, Error, Instructions, Mapping, MappingRequest};
+use pfwd_core::parse::parse_lease;
+use pfwd_core::{Client, Error, Instructions, Invalid, Lease, Mapping, MappingRequest, Record};
 use serde_json::json;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::args::MapArgs;
-use crate::output::{code, error_json, exit_code};
-use crate::record::{MappingInfo, Record};
-use crate::target::{LeaseArg, Target, parse_lease};
-use crate::{Ctx, events, methods};
+use crate::output::{add_warnings, code, describe, error_json, exit_code};
+use crate::target::{Target, transports};
+use crate::{Ctx, events};
 
-/// The lease with `--once` when none is given.
-const ONCE_LEASE: Duration = Duration::from_secs(2 * 60 * 60);
-/// The lease while pfwd keeps the mapping (renewed at about half).
-const KEEP_LEASE: Duration = Duration::from_secs(30 * 60);
-
-fn target(a: &MapArgs, default_lease: Duration) -> Result<Target, Error> {
+fn target(a: &MapArgs, default_lease: Duration) -> Result<Target, Invalid> {
     let lease = match &a.lease {
-        Some(l) => parse_lease(l)?,
-        None => LeaseArg::For(default_lease),
+        Some(l) => parse_lease(l).map_err(|e| e.context("--lease"))?,
+        None => Lease::Finite(default_lease),
     };
     Target::parse(
-        &a.port,
-        a.to.as_deref(),
-        &a.protocols,
+        &a.target.port,
+        a.target.to.as_deref(),
+        transports(&a.target.protocols),
         a.external.as_deref(),
         lease,
         a.description.as_deref(),
@@ -47,7 +43,7 @@ fn warn_discovery(ctx: &Ctx, client: &Client) {
 fn port_note(t: &Target, m: &Mapping) -> Option<String> {
     let asked = t.external_port();
     let got = m.external().port();
-    (t.external != crate::target::External::Any && got != asked).then(|| {
+    (t.external != pfwd_core::ExternalPort::Any && got != asked).then(|| {
         format!(
             "note: the router gave outside port {got}, not {asked} (it keeps {asked} for \
              itself or another host); use {} to reach the server",
@@ -56,32 +52,42 @@ fn port_note(t: &Target, m: &Mapping) -> Option<String> {
     })
 }
 
-/// The guide for every protocol of `t`, with the reasons of `e`.
-async fn full_guide(client: &Client, t: &Target, e: Error) -> Error {
+/// The guide for every protocol of `t` with the reasons of `e`, when `e`
+/// is the manual guide; `None` for any other error (report it as it is).
+async fn full_guide(client: &Client, t: &Target, e: &Error) -> Option<Error> {
     let Error::Manual { instructions } = e else {
-        return e;
+        return None;
     };
     let mut full: Instructions = client
         .instructions_for(&t.protocols, t.external_port(), t.host, t.internal_port)
         .await;
-    full.reasons = instructions.reasons;
-    Error::Manual {
+    full.reasons = instructions.reasons.clone();
+    Some(Error::Manual {
         instructions: Box::new(full),
+    })
+}
+
+/// Record a mapping in the state directory, or say why it could not be.
+pub(crate) fn record(ctx: &Ctx, m: &Mapping, kept_by: Option<u32>) {
+    if let Err(e) = ctx.state.put(&Record::new(m.clone(), kept_by)) {
+        ctx.printer.warn(&format!(
+            "could not record the mapping ({e}); `pfwd unmap` may not find it"
+        ));
     }
 }
 
 /// `pfwd map --once`.
 pub async fn once(ctx: &Ctx, a: MapArgs) -> i32 {
     let p = ctx.printer;
-    let t = match target(&a, ONCE_LEASE) {
+    let t = match target(&a, LEASE) {
         Ok(t) => t,
-        Err(e) => return p.error(&e),
+        Err(e) => return p.error(&e.into()),
     };
     let requests = match t.requests() {
         Ok(r) => r,
-        Err(e) => return p.error(&e),
+        Err(e) => return p.error(&e.into()),
     };
-    let options = match ctx.options(&methods(&a.method), false) {
+    let options = match ctx.options(&a.method, false) {
         Ok(o) => o,
         Err(e) => return p.error(&e),
     };
@@ -96,7 +102,8 @@ pub async fn once(ctx: &Ctx, a: MapArgs) -> i32 {
     };
     ctx.report(&client);
     warn_discovery(ctx, &client);
-    let mut made: Vec<MappingInfo> = Vec::new();
+    let mut warnings = client.discovery().warnings;
+    let mut made: Vec<Mapping> = Vec::new();
     let mut failure = None;
     let mut first = Some(first);
     for r in &requests {
@@ -109,31 +116,29 @@ pub async fn once(ctx: &Ctx, a: MapArgs) -> i32 {
         };
         match result {
             Ok(m) => {
-                if let Err(e) = ctx.state.put(&Record::of(&m, None)) {
-                    p.warn(&format!(
-                        "could not record the mapping ({e}); `pfwd unmap` may not find it"
-                    ));
-                }
-                let info = MappingInfo::of(&m);
-                p.say(&format!("forwarded {}", info.describe()));
+                record(ctx, &m, None);
+                p.say(&format!("forwarded {}", describe(&m)));
                 if let Some(note) = port_note(&t, &m) {
                     p.warn(&note);
                 }
-                made.push(info);
+                for w in add_warnings(&mut warnings, m.warnings()) {
+                    p.warn(&w.text);
+                }
+                made.push(m);
             }
             Err(e) => {
-                failure = Some(full_guide(&client, &t, e).await);
+                failure = Some(full_guide(&client, &t, &e).await.unwrap_or(e));
                 break;
             }
         }
     }
-    let warnings = client.discovery().warnings;
     match failure {
         None => {
             p.json(&json!({"mappings": made, "warnings": warnings}));
             code::OK
         }
         Some(e) if p.json => {
+            add_warnings(&mut warnings, t.warnings());
             p.json(&json!({"mappings": made, "warnings": warnings, "error": error_json(&e)}));
             exit_code(&e)
         }
@@ -144,13 +149,13 @@ pub async fn once(ctx: &Ctx, a: MapArgs) -> i32 {
 /// `pfwd map` without `--once`: keep the mappings until a signal.
 pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
     let p = ctx.printer;
-    let t = match target(&a, KEEP_LEASE) {
+    let t = match target(&a, KEPT_LEASE) {
         Ok(t) => t,
-        Err(e) => return p.error(&e),
+        Err(e) => return p.error(&e.into()),
     };
     let requests: Vec<MappingRequest> = match t.requests() {
         Ok(r) => r,
-        Err(e) => return p.error(&e),
+        Err(e) => return p.error(&e.into()),
     };
     let (mut sigint, mut sigterm) = match (
         signal(SignalKind::interrupt()),
@@ -161,9 +166,8 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
             return p.error(&Error::io("listening for Ctrl-C and SIGTERM", e));
         }
     };
-    let wanted = methods(&a.method);
     let client = tokio::select! {
-        c = ctx.client(&wanted, false) => match c {
+        c = ctx.client(&a.method, false) => match c {
             Ok(c) => Arc::new(c),
             Err(e) => return p.error(&e),
         },
@@ -178,14 +182,7 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
     let mut pending: HashSet<usize> = (0..count).collect();
     let mut held: HashMap<usize, Mapping> = HashMap::new();
     let pid = std::process::id();
-    let record = |m: &Mapping, old: Option<&Mapping>| {
-        if let Some(old) = old.filter(|o| o.external() != m.external()) {
-            let _ = ctx.state.remove(&Record::of(old, None));
-        }
-        if let Err(e) = ctx.state.put(&Record::of(m, Some(pid))) {
-            p.warn(&format!("could not record the mapping ({e})"));
-        }
-    };
+    let mut warned: Vec<pfwd_core::Warning> = Vec::new();
     loop {
         tokio::select! {
             event = keeper.next_event() => {
@@ -193,10 +190,13 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
                 p.json(&events::to_json(&event, None));
                 match &event {
                     Event::Mapped { index, mapping } => {
-                        record(mapping, None);
+                        record(ctx, mapping, Some(pid));
                         p.say(&events::to_text(&event));
                         if let Some(note) = port_note(&t, mapping) {
                             p.warn(&note);
+                        }
+                        for w in add_warnings(&mut warned, mapping.warnings()) {
+                            p.warn(&w.text);
                         }
                         held.insert(*index, mapping.clone());
                         pending.remove(index);
@@ -205,7 +205,10 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
                         }
                     }
                     Event::Renewed { index, mapping } | Event::Restored { index, mapping } => {
-                        record(mapping, held.get(index));
+                        if let Some(old) = held.get(index).filter(|o| o.external() != mapping.external()) {
+                            forget(ctx, std::iter::once(old));
+                        }
+                        record(ctx, mapping, Some(pid));
                         if matches!(event, Event::Restored { .. }) {
                             p.say(&events::to_text(&event));
                         } else {
@@ -219,8 +222,10 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
                         let deleted = keeper.close().await;
                         forget(ctx, held.values());
                         p.detail(&format!("removed {deleted} mappings"));
-                        let e = full_guide(&client, &t, copy_error(error)).await;
-                        return p.error(&e);
+                        return match full_guide(&client, &t, error).await {
+                            Some(guide) => p.error(&guide),
+                            None => p.error(error),
+                        };
                     }
                     Event::Failed { .. } | Event::Lost { .. } | Event::ExternalAddressChanged { .. } => {
                         p.warn(&events::to_text(&event));
@@ -248,32 +253,11 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
 /// Drop the records of mappings that are gone.
 pub(crate) fn forget<'a>(ctx: &Ctx, mappings: impl Iterator<Item = &'a Mapping>) {
     for m in mappings {
-        let _ = ctx.state.remove(&Record::of(m, None));
-    }
-}
-
-/// An error shared with the keeper, as an owned one with the same kind,
-/// message and guide.
-fn copy_error(e: &Error) -> Error {
-    match e {
-        Error::Manual { instructions } => Error::Manual {
-            instructions: instructions.clone(),
-        },
-        Error::InvalidRequest { reason } => Error::invalid(reason.clone()),
-        Error::Conflict {
-            method,
-            protocol,
-            external_port,
-            holder,
-        } => Error::Conflict {
-            method: *method,
-            protocol: *protocol,
-            external_port: *external_port,
-            holder: holder.clone(),
-        },
-        other => Error::NoGateway {
-            method: other.method(),
-            detail: other.to_string(),
-        },
+        if let Err(e) = ctx.state.remove(m) {
+            ctx.printer.warn(&format!(
+                "could not remove the record of {} ({e})",
+                describe(m)
+            ));
+        }
     }
 }

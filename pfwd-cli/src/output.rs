@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use pfwd_core::{Error, ErrorKind};
+use pfwd_core::{Error, ErrorKind, Lease, Mapping, Warning};
 use serde::Serialize;
 use serde_json::json;
 
@@ -48,6 +48,43 @@ pub fn error_json(e: &Error) -> serde_json::Value {
         err["instructions"] = serde_json::to_value(i).unwrap_or_default();
     }
     err
+}
+
+/// "TCP 5.5.5.7:8080 -> 192.168.1.4:80 via PCP, lease 2h (until 2026-11-25 21:06:46Z)".
+pub fn describe(m: &Mapping) -> String {
+    let lease = match m.lease() {
+        Lease::Permanent => "no end (remove it with pfwd unmap)".to_string(),
+        Lease::Finite(d) => {
+            let mut s = humantime::format_duration(d).to_string();
+            if let Some(end) = m.expires_at_wall() {
+                let stamp = humantime::format_rfc3339_seconds(end).to_string();
+                s.push_str(&format!(" (until {})", stamp.replace('T', " ")));
+            }
+            s
+        }
+    };
+    format!(
+        "{} {} -> {} via {}, lease {lease}",
+        m.protocol(),
+        m.external(),
+        m.internal(),
+        m.method()
+    )
+}
+
+/// Add `more` to `warnings`, each warning once; returns the ones that were new.
+pub fn add_warnings(
+    warnings: &mut Vec<Warning>,
+    more: impl IntoIterator<Item = Warning>,
+) -> Vec<Warning> {
+    let mut new = Vec::new();
+    for w in more {
+        if !warnings.contains(&w) {
+            warnings.push(w.clone());
+            new.push(w);
+        }
+    }
+    new
 }
 
 /// Where and how much to print.
@@ -130,6 +167,42 @@ impl Printer {
     pub fn progress(&self, what: &str) -> Progress {
         let on = !self.json && self.level >= 0 && std::io::stderr().is_terminal();
         Progress::start(on, what.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::time::{Duration, Instant};
+
+    use pfwd_core::{Method, MethodState, Protocol};
+
+    use super::*;
+
+    #[test]
+    fn a_mapping_in_words() {
+        let web = |lease| {
+            Mapping::new(
+                Method::Upnp,
+                Protocol::Tcp,
+                Ipv4Addr::new(10, 0, 0, 1),
+                "5.5.5.7:8080".parse().unwrap(),
+                "10.0.0.4:80".parse().unwrap(),
+                lease,
+                Instant::now(),
+                "web",
+                MethodState::None,
+            )
+        };
+        let text = describe(&web(Lease::Finite(Duration::from_secs(5400))));
+        assert!(
+            text.starts_with("TCP 5.5.5.7:8080 -> 10.0.0.4:80 via UPnP-IGD, lease 1h 30m (until "),
+            "{text}"
+        );
+        assert!(text.ends_with("Z)"), "{text}");
+        assert!(
+            describe(&web(Lease::Permanent)).ends_with("lease no end (remove it with pfwd unmap)")
+        );
     }
 }
 

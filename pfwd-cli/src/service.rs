@@ -5,20 +5,35 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
+use pfwd_core::defaults::{RETRY_MAX, RETRY_MIN};
 use pfwd_core::lease::{Event, Keeper, KeeperOptions};
-use pfwd_core::{Client, Error, Mapping};
+use pfwd_core::{Client, Error, Mapping, Record};
 use serde_json::json;
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::args::RunArgs;
 use crate::config::{self, Config, Entry, Settings};
 use crate::output::code;
-use crate::record::Record;
 use crate::{Ctx, events};
+
+/// SIGINT and SIGTERM: what stops the service, watched wherever it waits.
+struct Stop {
+    sigint: Signal,
+    sigterm: Signal,
+}
+
+impl Stop {
+    /// Until either signal arrives.
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.sigint.recv() => {}
+            _ = self.sigterm.recv() => {}
+        }
+    }
+}
 
 /// A running entry: its keeper's task and the way to stop it.
 struct Running {
@@ -62,7 +77,7 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> i32 {
                         )
                     })
                     .collect(),
-                Err(err) => return p.error(&err),
+                Err(err) => return p.error(&err.into()),
             };
             p.say(&format!("{}: {}", e.name, rules.join(", ")));
         }
@@ -74,16 +89,14 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> i32 {
         signal(SignalKind::terminate()),
         signal(SignalKind::hangup()),
     );
-    let (mut sigint, mut sigterm, mut sighup) = match signals {
-        (Ok(i), Ok(t), Ok(h)) => (i, t, h),
+    let (mut stop, mut sighup) = match signals {
+        (Ok(sigint), Ok(sigterm), Ok(h)) => (Stop { sigint, sigterm }, h),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             return p.error(&Error::io("listening for signals", e));
         }
     };
-    let client = tokio::select! {
-        c = discover(ctx, &config.settings) => c,
-        _ = sigint.recv() => return code::INTERRUPTED,
-        _ = sigterm.recv() => return code::INTERRUPTED,
+    let Some(client) = discover(ctx, &config.settings, &mut stop).await else {
+        return code::INTERRUPTED;
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut service = Service {
@@ -108,14 +121,17 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> i32 {
             Some((name, event)) = rx.recv() => service.event(&name, &event).await,
             _ = sighup.recv() => {
                 match config::load(&a.config) {
-                    Ok(new) => service.reload(new).await,
+                    // A reload that must look for the router again stops at
+                    // SIGTERM too (systemctl stop must not hang).
+                    Ok(new) => if !service.reload(new, &mut stop).await {
+                        break;
+                    },
                     Err(e) => service.warn(&format!(
                         "reloading failed, keeping the mappings as they were: {e}"
                     )),
                 }
             }
-            _ = sigint.recv() => break,
-            _ = sigterm.recv() => break,
+            () = stop.recv() => break,
         }
     }
     let deleted = service.stop_all().await;
@@ -125,9 +141,10 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> i32 {
 }
 
 /// Discover the gateway, waiting (with back-off) while this machine has no
-/// route to one: at boot the network may come up after the service.
-async fn discover(ctx: &Ctx, settings: &Settings) -> Arc<Client> {
-    let mut wait = Duration::from_secs(1);
+/// route to one: at boot the network may come up after the service. `None`
+/// when SIGINT or SIGTERM came first.
+async fn discover(ctx: &Ctx, settings: &Settings, stop: &mut Stop) -> Option<Arc<Client>> {
+    let mut wait = RETRY_MIN;
     let mut c = Ctx {
         gateway: settings.gateway.or(ctx.gateway),
         ..ctx.clone()
@@ -141,7 +158,10 @@ async fn discover(ctx: &Ctx, settings: &Settings) -> Arc<Client> {
             o
         });
         let client = match options {
-            Ok(o) => c.client_with(o).await,
+            Ok(o) => tokio::select! {
+                c = c.client_with(o) => c,
+                () = stop.recv() => return None,
+            },
             Err(e) => Err(e),
         };
         match client {
@@ -152,7 +172,7 @@ async fn discover(ctx: &Ctx, settings: &Settings) -> Arc<Client> {
                     "gateway {}; best method {best}",
                     d.gateway.map(|g| g.gateway.to_string()).unwrap_or_default()
                 ));
-                return Arc::new(client);
+                return Some(Arc::new(client));
             }
             Ok(_) => ctx.printer.warn(&format!(
                 "no gateway yet (no default route); trying again in {} s",
@@ -163,8 +183,11 @@ async fn discover(ctx: &Ctx, settings: &Settings) -> Arc<Client> {
                 wait.as_secs()
             )),
         }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(60));
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = stop.recv() => return None,
+        }
+        wait = (wait * 2).min(RETRY_MAX);
     }
 }
 
@@ -188,6 +211,9 @@ impl Service<'_> {
                 return;
             }
         };
+        for w in entry.target.warnings() {
+            self.warn(&format!("{}: {}", entry.name, w.text));
+        }
         let mut options = KeeperOptions::default();
         options.check_interval = Some(self.settings.check);
         options.announce_from = self.client.discovery().gateway.map(|g| g.gateway);
@@ -252,12 +278,14 @@ impl Service<'_> {
                     .get(&key)
                     .filter(|o| o.external() != mapping.external())
                 {
-                    let _ = self.ctx.state.remove(&Record::of(old, None));
+                    crate::map::forget(self.ctx, std::iter::once(old));
                 }
-                let _ = self
-                    .ctx
-                    .state
-                    .put(&Record::of(mapping, Some(std::process::id())));
+                let record = Record::new(mapping.clone(), Some(std::process::id()));
+                if let Err(e) = self.ctx.state.put(&record) {
+                    self.warn(&format!(
+                        "{name}: could not record the mapping ({e}); `pfwd unmap` may not find it"
+                    ));
+                }
                 self.held.insert(key, mapping.clone());
                 self.told_guide.remove(name);
                 if matches!(event, Event::Renewed { .. }) {
@@ -282,7 +310,9 @@ impl Service<'_> {
         }
     }
 
-    async fn reload(&mut self, new: Config) {
+    /// Apply a reloaded config; false when SIGINT or SIGTERM came while
+    /// looking for the router again (then stop).
+    async fn reload(&mut self, new: Config, stop: &mut Stop) -> bool {
         let settings_changed = new.settings != self.settings;
         // New settings, or nothing answered before: look for the router again.
         if settings_changed || self.client.discovery().answered().is_empty() {
@@ -291,7 +321,10 @@ impl Service<'_> {
             }
             self.stop_all().await;
             self.settings = new.settings.clone();
-            self.client = discover(self.ctx, &self.settings).await;
+            match discover(self.ctx, &self.settings, stop).await {
+                Some(client) => self.client = client,
+                None => return false,
+            }
         }
         let (mut kept, mut stopped, mut started) = (0, 0, 0);
         let wanted: HashMap<&str, &Entry> =
@@ -318,5 +351,6 @@ impl Service<'_> {
         self.log(&format!(
             "reloaded: {kept} unchanged, {stopped} stopped, {started} started"
         ));
+        true
     }
 }

@@ -5,15 +5,15 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Instant;
 
 use pfwd_core::{
-    Error, Forwarder, GatewayMapping, Lease, Mapping, Method, MethodState, Protocol, parse_port,
+    Error, Forwarder, GatewayMapping, Lease, Mapping, Method, MethodState, Protocol, Record,
+    parse_port,
 };
 use serde_json::json;
 
 use crate::Ctx;
 use crate::args::UnmapArgs;
-use crate::output::code;
-use crate::record::{MappingInfo, Record};
-use crate::target::{parse_host, protocols_for};
+use crate::output::{code, describe, error_json, exit_code};
+use crate::target::{parse_to, protocols_for, transports};
 
 /// What to remove.
 struct Wanted {
@@ -30,14 +30,14 @@ impl Wanted {
 
     /// A recorded mapping of this port (by the port given to `map`, or the
     /// outside port), protocol and host.
-    fn matches(&self, r: &Record) -> bool {
+    fn matches(&self, m: &Mapping) -> bool {
         let port_ok = match self.host_port {
-            Some(hp) => r.info.internal.port() == hp,
-            None => r.info.internal.port() == self.port || r.info.external.port() == self.port,
+            Some(hp) => m.internal().port() == hp,
+            None => m.internal().port() == self.port || m.external().port() == self.port,
         };
         port_ok
-            && r.info.protocol().is_some_and(|p| self.protocol_ok(p))
-            && self.host.is_none_or(|h| *r.info.internal.ip() == h)
+            && self.protocol_ok(m.protocol())
+            && self.host.is_none_or(|h| *m.internal().ip() == h)
     }
 }
 
@@ -48,68 +48,87 @@ pub async fn unmap(ctx: &Ctx, a: UnmapArgs) -> i32 {
         Ok(w) => w,
         Err(e) => return p.error(&e),
     };
-    let recorded = match ctx.state.load() {
-        Ok(r) => r,
+    let scan = match ctx.state.scan() {
+        Ok(s) => s,
         Err(e) => return p.error(&Error::io("reading pfwd's record of mappings", e)),
     };
-    let matching: Vec<Record> = recorded.into_iter().filter(|r| wanted.matches(r)).collect();
+    for d in &scan.damaged {
+        p.warn(&format!(
+            "{} is not a mapping record ({}); skipping it",
+            d.path.display(),
+            d.reason
+        ));
+    }
+    let matching: Vec<Record> = scan
+        .records
+        .into_iter()
+        .filter(|r| wanted.matches(&r.mapping))
+        .collect();
     let client = match ctx.client(&[], false).await {
         Ok(c) => c,
         Err(e) => return p.error(&e),
     };
-    let mut removed: Vec<MappingInfo> = Vec::new();
-    let mut failed: Option<Error> = None;
+    let mut removed: Vec<Mapping> = Vec::new();
+    let mut failed: Vec<Error> = Vec::new();
     for r in &matching {
-        let Some(m) = r.mapping() else {
-            p.warn(&format!(
-                "the record of {} is damaged; removing the record only",
-                r.info.describe()
-            ));
-            let _ = ctx.state.remove(r);
-            continue;
-        };
+        let m = &r.mapping;
         if let Some(pid) = r.kept_by.filter(|pid| process_alive(*pid)) {
             p.warn(&format!(
                 "pfwd process {pid} keeps {} alive and will forward it again; stop that \
                  process instead (kill {pid})",
-                r.info.describe()
+                describe(m)
             ));
         }
-        match client.unmap(&m).await {
+        match client.unmap(m).await {
             Ok(()) => {
-                let _ = ctx.state.remove(r);
-                p.say(&format!("removed {}", r.info.describe()));
-                removed.push(r.info.clone());
+                crate::map::forget(ctx, std::iter::once(m));
+                p.say(&format!("removed {}", describe(m)));
+                removed.push(m.clone());
             }
-            Err(e) => failed = Some(e),
+            Err(e) => {
+                p.warn(&format!("could not remove {}: {e}", describe(m)));
+                failed.push(e);
+            }
         }
     }
     if matching.is_empty() {
         // No record: the router's own list, where it can give one (UPnP).
-        match upnp_fallback(ctx, &client, &wanted).await {
+        match upnp_fallback(&client, &wanted).await {
             Ok(list) => {
-                for info in list {
+                for m in list {
                     p.say(&format!(
                         "removed {} (from the router's list)",
-                        info.describe()
+                        describe(&m)
                     ));
-                    removed.push(info);
+                    removed.push(m);
                 }
             }
-            Err(e) => failed = Some(e),
+            Err(e) => {
+                p.warn(&format!(
+                    "pfwd has no record of a mapping of port {} ({}), and the router's list \
+                     of mappings cannot be read to look for one",
+                    wanted.port,
+                    ctx.state.path().display()
+                ));
+                failed.push(e);
+            }
         }
     }
-    let not_found = removed.is_empty() && failed.is_none();
+    let not_found = removed.is_empty() && failed.is_empty();
     if p.json {
-        let error = failed.as_ref().map(crate::output::error_json);
-        p.json(&json!({"removed": removed, "not_found": not_found, "error": error}));
+        let errors: Vec<_> = failed.iter().map(error_json).collect();
+        p.json(&json!({
+            "removed": removed,
+            "not_found": not_found,
+            "error": errors.first(),
+            "errors": errors,
+        }));
     }
-    if let Some(e) = failed {
-        return if p.json {
-            crate::output::exit_code(&e)
-        } else {
-            p.error(&e)
-        };
+    if let Some(e) = failed.first() {
+        if failed.len() > 1 {
+            p.warn(&format!("{} mappings could not be removed", failed.len()));
+        }
+        return if p.json { exit_code(e) } else { p.error(e) };
     }
     if not_found {
         p.warn(&format!(
@@ -124,39 +143,26 @@ pub async fn unmap(ctx: &Ctx, a: UnmapArgs) -> i32 {
 }
 
 fn parse(a: &UnmapArgs) -> Result<Wanted, Error> {
-    let spec = parse_port(&a.port)?;
-    let (host, host_port) = match a.to.as_deref() {
-        Some(t) => {
-            let (h, p) = parse_host(t)?;
-            (Some(h), p)
-        }
-        None => (None, None),
-    };
-    let any_flag = a.protocols.tcp || a.protocols.udp || a.protocols.both;
+    let spec = parse_port(&a.target.port)?;
+    let (host, host_port) = parse_to(a.target.to.as_deref())?;
+    let choice = transports(&a.target.protocols);
     Ok(Wanted {
         port: spec.port,
         host,
         host_port,
-        protocols: any_flag.then(|| protocols_for(&spec, &a.protocols)),
+        protocols: choice.map(|c| protocols_for(&spec, Some(c))),
     })
 }
 
 /// Delete the router's UPnP mappings of the port that point to the host
 /// given, or (without `--to`) to this machine or that pfwd made.
-async fn upnp_fallback(
-    ctx: &Ctx,
-    client: &pfwd_core::Client,
-    w: &Wanted,
-) -> Result<Vec<MappingInfo>, Error> {
-    let list = match Forwarder::list(client).await {
-        Ok(l) => l,
-        // The router cannot list: nothing more pfwd can find.
-        Err(e) => {
-            ctx.printer
-                .detail(&format!("the router cannot list its mappings: {e}"));
-            return Ok(Vec::new());
-        }
-    };
+///
+/// # Errors
+///
+/// When the router's list cannot be read (no UPnP, no answer), or a
+/// deletion fails.
+async fn upnp_fallback(client: &pfwd_core::Client, w: &Wanted) -> Result<Vec<Mapping>, Error> {
+    let list = Forwarder::list(client).await?;
     let d = client.discovery();
     let Some(g) = d.gateway else {
         return Ok(Vec::new());
@@ -193,12 +199,12 @@ async fn upnp_fallback(
             },
         );
         client.unmap(&mapping).await?;
-        removed.push(MappingInfo::of(&mapping));
+        removed.push(mapping);
     }
     Ok(removed)
 }
 
 /// Whether a process with this id runs (on this machine).
-fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     pid != std::process::id() && std::path::Path::new(&format!("/proc/{pid}")).exists()
 }

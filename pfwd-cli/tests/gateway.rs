@@ -5,139 +5,19 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+#[path = "gateway/fixes.rs"]
+mod fixes;
+#[path = "gateway/support.rs"]
+mod support;
+
+use std::path::Path;
+use std::process::Command;
 
 use pfwd_core::Protocol;
 use pfwd_testbed::{GatewayConfig, Testbed, reaches, testbed};
 use serde_json::Value;
 
-const PFWD: &str = env!("CARGO_BIN_EXE_pfwd");
-
-/// A state directory of the test's own.
-fn state(tb: &Testbed) -> PathBuf {
-    std::env::temp_dir().join(format!("{}-state", tb.namespaces()[0]))
-}
-
-/// `pfwd ARGS` in the LAN namespace, with the test's state directory.
-fn command(tb: &Testbed, args: &[&str]) -> Command {
-    let mut c = tb.lan().command(PFWD);
-    c.args(args).env("PFWD_STATE", state(tb));
-    c
-}
-
-fn pfwd(tb: &Testbed, args: &[&str]) -> Output {
-    command(tb, args).output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\nstderr: {}",
-            text(&out.stdout),
-            text(&out.stderr)
-        )
-    })
-}
-
-/// A running `pfwd` whose stdout lines (JSON events) arrive on a channel.
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<Value>,
-}
-
-impl Running {
-    fn start(tb: &Testbed, args: &[&str]) -> Running {
-        let mut child = command(tb, args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in out.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Running {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Wait until `count` events satisfy `want` (counting those seen so far).
-    fn wait_for(&mut self, what: &str, count: usize, want: impl Fn(&Value) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if self.seen.iter().filter(|v| want(v)).count() >= count {
-                return;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(
-                    serde_json::from_str(&line)
-                        .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}")),
-                ),
-                Err(_) => panic!("no {count} {what} events in 30 s; saw {:#?}", self.seen),
-            }
-        }
-    }
-
-    fn signal(&self, sig: i32) {
-        // SAFETY: kill(2) has no memory-safety preconditions.
-        unsafe { libc::kill(self.child.id() as i32, sig) };
-    }
-
-    /// SIGTERM, then the exit code and the remaining lines.
-    fn terminate(mut self) -> (i32, Vec<Value>) {
-        self.signal(libc::SIGTERM);
-        let status = self.child.wait().unwrap();
-        let rest: Vec<Value> = self
-            .lines
-            .iter()
-            .map(|l| serde_json::from_str(&l).unwrap())
-            .collect();
-        (status.code().unwrap_or(-1), rest)
-    }
-}
-
-fn event(kind: &'static str) -> impl Fn(&Value) -> bool {
-    move |v| v["event"] == kind
-}
-
-fn listed(tb: &Testbed, port: u16) -> bool {
-    tb.upnpc(&["-l"])
-        .unwrap()
-        .contains(&format!("{port}->192.168.77.10:"))
-}
-
-fn state_is_empty(tb: &Testbed) -> bool {
-    let Ok(entries) = std::fs::read_dir(state(tb)) else {
-        return true;
-    };
-    entries.count() == 0
-}
-
-/// A config file of the test's own.
-fn config_path(tb: &Testbed) -> PathBuf {
-    std::env::temp_dir().join(format!("{}-pfwd.toml", tb.namespaces()[0]))
-}
-
-fn cleanup(tb: &Testbed) {
-    let _ = std::fs::remove_dir_all(state(tb));
-}
+use support::*;
 
 #[test]
 fn map_once_by_each_method_then_unmap() {
@@ -385,6 +265,12 @@ fn run_config_waits_for_a_router_that_boots_later() {
     run.wait_for("failed", 1, event("failed"));
     let failed = run.seen.iter().find(|v| event("failed")(v)).unwrap();
     assert_eq!(failed["error"]["kind"], "manual");
+    // The same error shape as everywhere: exit code and the guide included.
+    assert_eq!(failed["error"]["exit_code"], 3);
+    assert_eq!(
+        failed["error"]["instructions"]["rules"][0]["external_port"],
+        80
+    );
     tb.start_daemon().unwrap();
     // The keeper retries; the failed probes have expired: it maps.
     run.wait_for("mapped", 1, event("mapped"));
