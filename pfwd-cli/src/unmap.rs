@@ -4,6 +4,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Instant;
 
+use pfwd_core::record::process_alive;
 use pfwd_core::{
     Error, Forwarder, GatewayMapping, Lease, Mapping, Method, MethodState, Protocol, Record,
     parse_port,
@@ -202,9 +203,4 @@ async fn upnp_fallback(client: &pfwd_core::Client, w: &Wanted) -> Result<Vec<Map
         removed.push(mapping);
     }
     Ok(removed)
-}
-
-/// Whether a process with this id runs (on this machine).
-pub(crate) fn process_alive(pid: u32) -> bool {
-    pid != std::process::id() && std::path::Path::new(&format!("/proc/{pid}")).exists()
 }

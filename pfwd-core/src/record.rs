@@ -28,11 +28,12 @@
 //! | `state` | a custom backend's own state string |
 //! | `kept_by` | records only: the process id renewing it; absent when nobody does |
 
+use std::net::Ipv4Addr;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Invalid, Mapping};
+use crate::model::{Invalid, Mapping, MappingRequest, Method};
 
 /// A mapping as the state directory records it: the mapping, and the
 /// process keeping it alive (if any).
@@ -73,12 +74,47 @@ impl Record {
         self.mapping.ended_at(SystemTime::now())
     }
 
+    /// Whether nobody renews the mapping now: no process kept it, or that
+    /// process is gone (a crash, `kill -9`). Such a mapping can be adopted
+    /// by a new keeper: renewed with its own state (a PCP mapping only with
+    /// its nonce) instead of making another one.
+    pub fn orphaned(&self) -> bool {
+        self.kept_by.is_none_or(|pid| !process_alive(pid))
+    }
+
+    /// Whether this record is the mapping `request` asks for, on `gateway`,
+    /// for this host `local` (the host a request without an internal
+    /// address forwards to): same protocol, internal host and port, and an
+    /// external port the request accepts (a preferred port the router did
+    /// not grant still counts; an exact one must match). Manual records are
+    /// never a mapping to renew.
+    pub fn answers(&self, request: &MappingRequest, gateway: Ipv4Addr, local: Ipv4Addr) -> bool {
+        let m = &self.mapping;
+        let external_ok = match request.external_port() {
+            Some(p) if request.exact_external_port() => m.external().port() == p,
+            _ => true,
+        };
+        m.method() != Method::Manual
+            && m.gateway() == gateway
+            && m.protocol() == request.protocol()
+            && m.internal().port() == request.internal_port()
+            && *m.internal().ip() == request.internal_ip().unwrap_or(local)
+            && external_ok
+    }
+
     /// The record's file name in a state directory:
     /// `GATEWAY-PROTOCOL-EXTERNALPORT.json` (a router holds one mapping per
     /// those), such as `192.168.1.1-tcp-8080.json`.
     pub fn file_name(&self) -> String {
         file_name(&self.mapping)
     }
+}
+
+/// Whether process `pid` runs on this machine (and is not this process).
+/// Read from `/proc`: on systems without it every other process counts as
+/// gone.
+pub fn process_alive(pid: u32) -> bool {
+    pid != std::process::id() && std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// The file name of `m`'s record (see [`Record::file_name`]).
@@ -146,6 +182,34 @@ mod tests {
         let r = Record::from_json(old).unwrap();
         assert_eq!(r.mapping.method(), Method::Pcp);
         assert!(r.ended());
+    }
+
+    #[test]
+    fn a_record_answers_the_request_that_made_it() {
+        let r = Record::new(pcp(), None);
+        let (gw, me) = (Ipv4Addr::new(192, 168, 1, 1), Ipv4Addr::new(192, 168, 1, 4));
+        let wg = || MappingRequest::builder(crate::Protocol::Udp, 51820);
+        assert!(r.answers(&wg().build().unwrap(), gw, me));
+        assert!(r.answers(&wg().internal_ip(me).build().unwrap(), gw, me));
+        // Preferred another port: the router's grant still counts; exact does not.
+        assert!(r.answers(&wg().external_port(51821).build().unwrap(), gw, me));
+        assert!(!r.answers(&wg().exact_external_port(51821).build().unwrap(), gw, me));
+        assert!(!r.answers(&wg().build().unwrap(), Ipv4Addr::new(10, 0, 0, 1), me));
+        assert!(!r.answers(&wg().build().unwrap(), gw, Ipv4Addr::new(192, 168, 1, 5)));
+        let tcp = MappingRequest::builder(crate::Protocol::Tcp, 51820)
+            .build()
+            .unwrap();
+        assert!(!r.answers(&tcp, gw, me));
+    }
+
+    #[test]
+    fn a_record_is_orphaned_when_its_keeper_is_gone() {
+        assert!(Record::new(pcp(), None).orphaned());
+        // This process does not count as another keeper (a `pfwd run` that
+        // starts an entry again may adopt what it recorded itself).
+        assert!(Record::new(pcp(), Some(std::process::id())).orphaned());
+        assert!(!Record::new(pcp(), Some(1)).orphaned(), "init runs");
+        assert!(Record::new(pcp(), Some(u32::MAX - 1)).orphaned());
     }
 
     #[test]
