@@ -36,7 +36,9 @@ use crate::backend::manual::Manual;
 use crate::error::{Error, Result};
 use crate::forwarder::Forwarder;
 use crate::gateway::{GatewayInfo, default_gateway};
-use crate::guide::{GuideContext, Instructions, MethodFailure, RouterInfo, external_address_warning};
+use crate::guide::{
+    GuideContext, Instructions, MethodFailure, RouterInfo, external_address_warning,
+};
 use crate::mapping::{GatewayMapping, Mapping, MappingRequest, Method, Protocol};
 use crate::sync::lock;
 
@@ -465,7 +467,9 @@ impl Client {
         let order = policy::map_order(&self.discovery().methods, &self.options.methods());
         for method in order.into_iter().filter(|m| !skip.contains(m)) {
             if tokio::time::Instant::now() >= deadline {
-                failures.push(MethodFailure::from_error(&policy::out_of_time(method, budget)));
+                failures.push(MethodFailure::from_error(&policy::out_of_time(
+                    method, budget,
+                )));
                 continue;
             }
             let backend = match tokio::time::timeout_at(deadline, self.backend(method)).await {
@@ -475,7 +479,9 @@ impl Client {
                     continue;
                 }
                 Err(_) => {
-                    failures.push(MethodFailure::from_error(&policy::out_of_time(method, budget)));
+                    failures.push(MethodFailure::from_error(&policy::out_of_time(
+                        method, budget,
+                    )));
                     continue;
                 }
             };
@@ -615,7 +621,13 @@ impl Forwarder for Client {
     /// The router's mappings, from UPnP (the only method that can list);
     /// UPnP is probed now if discovery did not wait for it.
     fn list(&self) -> crate::forwarder::BoxFuture<'_, Result<Vec<GatewayMapping>>> {
-        Box::pin(async move { self.backend_of(Method::Upnp).await?.forwarder().list().await })
+        Box::pin(async move {
+            self.backend_of(Method::Upnp)
+                .await?
+                .forwarder()
+                .list()
+                .await
+        })
     }
 
     fn lost<'a>(&'a self, mapping: &'a Mapping) -> crate::forwarder::BoxFuture<'a, Result<bool>> {

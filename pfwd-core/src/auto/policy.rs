@@ -97,10 +97,7 @@ pub(crate) fn failure_stands(failed_at: Instant, now: Instant, keep: Duration) -
 /// the port is taken. Every method asks the same router, so trying another
 /// would not help.
 pub(crate) fn ends_mapping(error: &Error) -> bool {
-    matches!(
-        error,
-        Error::InvalidRequest { .. } | Error::Conflict { .. }
-    )
+    matches!(error, Error::InvalidRequest { .. } | Error::Conflict { .. })
 }
 
 /// What map-first's answer (the mapping sent as PCP's probe) means for the
@@ -185,7 +182,10 @@ mod tests {
         assert!(settled(&pcp_failed));
         assert!(discovery_done(&pcp_failed, false, false));
         assert!(!discovery_done(&pcp_failed, true, false));
-        assert!(!discovery_done(&pcp_failed, false, true), "a mapping in flight");
+        assert!(
+            !discovery_done(&pcp_failed, false, true),
+            "a mapping in flight"
+        );
         let none = [
             status(Method::Pcp, failed(Method::Pcp)),
             status(Method::NatPmp, Probe::Skipped),

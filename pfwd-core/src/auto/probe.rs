@@ -114,7 +114,9 @@ pub(crate) async fn map_by(
         )),
         Err(_) => {
             let method = backend.forwarder().method();
-            log::info!("{method}: no answer to the mapping within {budget:?}; a late grant will be deleted");
+            log::info!(
+                "{method}: no answer to the mapping within {budget:?}; a late grant will be deleted"
+            );
             tokio::spawn(async move {
                 if let Ok(Ok(late)) = task.await {
                     log::info!("deleting {late}: granted after pfwd stopped waiting for it");
