@@ -38,6 +38,8 @@
 pub mod auto;
 #[cfg(feature = "runtime")]
 pub mod backend;
+#[cfg(feature = "blocking")]
+pub mod blocking;
 pub mod error;
 pub mod forwarder;
 pub mod gateway;

@@ -222,40 +222,12 @@ async fn a_method_that_failed_is_probed_again_later() {
     assert_eq!(client.discovery().best(), Some(Method::Pcp));
 }
 
-/// A PCP router that answers announcements at once and mapping requests
-/// only after `delay`; it records every request.
-async fn slow_pcp_router(delay: Duration) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>) {
-    let socket = std::sync::Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
-    let port = socket.local_addr().unwrap().port();
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(async move {
-        let mut buf = [0u8; 1100];
-        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-            let req = buf[..n].to_vec();
-            log.lock().unwrap().push(req.clone());
-            let Some(answer) = pcp_answer(&req, 100, 8080) else {
-                continue;
-            };
-            let is_new_map = req[1] == 1 && req[4..8] != [0, 0, 0, 0];
-            let socket = socket.clone();
-            tokio::spawn(async move {
-                if is_new_map {
-                    tokio::time::sleep(delay).await;
-                }
-                let _ = socket.send_to(&answer, from).await;
-            });
-        }
-    });
-    (port, seen)
-}
-
 /// One deadline for every method; a mapping granted after it is deleted,
 /// so nothing stays on the router that nobody knows of.
 #[tokio::test]
 async fn a_mapping_granted_after_the_deadline_is_deleted() {
-    let (port, seen) = slow_pcp_router(Duration::from_millis(400)).await;
-    let mut options = loopback_options(port, closed_port());
+    let fake = Fake::slow_pcp(Duration::from_millis(400)).await;
+    let mut options = loopback_options(fake.port, closed_port());
     options.only = vec![Method::Pcp];
     options.map_timeout = Duration::from_millis(150);
     let client = Client::discover_with(options).await.unwrap();
@@ -277,15 +249,10 @@ async fn a_mapping_granted_after_the_deadline_is_deleted() {
     );
     // The router grants it at 400 ms; pfwd deletes it with the same nonce.
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let requests = seen.lock().unwrap().clone();
-    let maps: Vec<&Vec<u8>> = requests.iter().filter(|r| r[1] == 1).collect();
-    let create = maps.iter().find(|r| r[4..8] != [0, 0, 0, 0]).unwrap();
-    let delete = maps.iter().find(|r| r[4..8] == [0, 0, 0, 0]);
-    let delete = delete.unwrap_or_else(|| panic!("no delete after the late grant: {requests:?}"));
-    // PCP MAP payload starts at 24: the 12-byte nonce.
-    assert_eq!(
-        create[24..36],
-        delete[24..36],
-        "the delete carries the nonce"
+    let maps = fake.pcp_maps();
+    let (nonce, _) = maps.iter().find(|(_, lifetime)| *lifetime > 0).unwrap();
+    assert!(
+        maps.contains(&(*nonce, 0)),
+        "no delete with the nonce after the late grant: {maps:?}"
     );
 }

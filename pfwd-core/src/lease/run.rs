@@ -386,15 +386,15 @@ impl Run {
         );
         entry.due = Instant::now() + retry_in;
         // Past the end of its lease the mapping is gone: make it anew.
-        if entry.mapping.is_some() && entry.expires.is_some_and(|t| t <= Instant::now()) {
-            if let Some(mapping) = entry.mapping.take() {
-                lock(&self.current).remove(&index);
-                self.events.emit(Event::Lost {
-                    index,
-                    mapping,
-                    reason: format!("its lease ended while renewals failed ({error})"),
-                });
-            }
+        if entry.expires.is_some_and(|t| t <= Instant::now())
+            && let Some(mapping) = entry.mapping.take()
+        {
+            lock(&self.current).remove(&index);
+            self.events.emit(Event::Lost {
+                index,
+                mapping,
+                reason: format!("its lease ended while renewals failed ({error})"),
+            });
         }
         log::warn!("keeping mapping {index}: {error}; trying again in {retry_in:?}");
         self.events.emit(Event::Failed {
