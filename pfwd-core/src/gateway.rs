@@ -272,53 +272,39 @@ mod tests {
     const HEADER: &str =
         "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n";
 
-    fn row(ifc: &str, d: [u8; 4], g: [u8; 4], flags: &str, metric: u32, m: [u8; 4]) -> String {
-        format!(
-            "{ifc}\t{}\t{}\t{flags}\t0\t0\t{metric}\t{}\t0\t0\t0\n",
-            hex(d),
-            hex(g),
-            hex(m)
-        )
+    /// A routing table as the kernel prints it, from rows of (interface,
+    /// destination/prefix, gateway, flags, metric), then `extra` lines.
+    fn table_of(rows: &[(&str, &str, &str, &str, u32)], extra: &str) -> String {
+        let mut t = String::from(HEADER);
+        for (ifc, dest, gw, flags, metric) in rows {
+            let (d, len) = dest.split_once('/').unwrap();
+            let (d, gw): (Ipv4Addr, Ipv4Addr) = (d.parse().unwrap(), gw.parse().unwrap());
+            let m = Ipv4Addr::from(mask(len.parse().unwrap()));
+            let (d, gw, m) = (hex(d.octets()), hex(gw.octets()), hex(m.octets()));
+            t += &format!("{ifc}\t{d}\t{gw}\t{flags}\t0\t0\t{metric}\t{m}\t0\t0\t0\n");
+        }
+        t + extra
     }
 
     /// Two default routes (Wi-Fi at metric 600, Ethernet at 100), a
     /// lower-metric default that is down, a default through a device with no
-    /// gateway address, the Ethernet LAN, and lines that do not parse.
+    /// gateway address, the LANs (one down), and lines that do not parse.
     fn table() -> String {
-        let mut t = String::from(HEADER);
-        t += &row("wlan0", [0; 4], [10, 0, 0, 1], "0003", 600, [0; 4]);
-        t += &row("eth0", [0; 4], [192, 168, 1, 1], "0003", 100, [0; 4]);
-        t += &row("eth1", [0; 4], [172, 16, 0, 1], "0002", 5, [0; 4]);
-        t += &row("tun0", [0; 4], [0; 4], "0001", 1, [0; 4]);
-        t += &row(
-            "eth0",
-            [192, 168, 1, 0],
-            [0; 4],
-            "0001",
-            100,
-            [255, 255, 255, 0],
-        );
-        t += &row(
-            "eth0",
-            [192, 168, 0, 0],
-            [0; 4],
-            "0001",
-            100,
-            [255, 255, 0, 0],
-        );
-        t += &row(
-            "eth0",
-            [192, 168, 0, 0],
-            [0; 4],
-            "0000",
-            0,
-            [255, 255, 255, 0],
-        );
-        t += &row("wlan0", [10, 0, 0, 0], [0; 4], "0001", 600, [255, 0, 0, 0]);
-        t += "garbage line\n";
-        t += "eth9\tZZZZZZZZ\t0101A8C0\t0003\t0\t0\t1\t00000000\n";
-        t += "eth9\t00000000\t0101A8C0\t0003\t0\t0\tlow\t00000000\n";
-        t
+        table_of(
+            &[
+                ("wlan0", "0.0.0.0/0", "10.0.0.1", "0003", 600),
+                ("eth0", "0.0.0.0/0", "192.168.1.1", "0003", 100),
+                ("eth1", "0.0.0.0/0", "172.16.0.1", "0002", 5),
+                ("tun0", "0.0.0.0/0", "0.0.0.0", "0001", 1),
+                ("eth0", "192.168.1.0/24", "0.0.0.0", "0001", 100),
+                ("eth0", "192.168.0.0/16", "0.0.0.0", "0001", 100),
+                ("eth0", "192.168.0.0/24", "0.0.0.0", "0000", 0),
+                ("wlan0", "10.0.0.0/8", "0.0.0.0", "0001", 600),
+            ],
+            "garbage line\n\
+             eth9\tZZZZZZZZ\t0101A8C0\t0003\t0\t0\t1\t00000000\n\
+             eth9\t00000000\t0101A8C0\t0003\t0\t0\tlow\t00000000\n",
+        )
     }
 
     #[test]
@@ -336,23 +322,19 @@ mod tests {
 
     #[test]
     fn equal_metrics_keep_the_first_route() {
-        let mut t = String::from(HEADER);
-        t += &row("eth0", [0; 4], [192, 168, 1, 1], "0003", 100, [0; 4]);
-        t += &row("eth1", [0; 4], [192, 168, 2, 1], "0003", 100, [0; 4]);
+        let t = table_of(
+            &[
+                ("eth0", "0.0.0.0/0", "192.168.1.1", "0003", 100),
+                ("eth1", "0.0.0.0/0", "192.168.2.1", "0003", 100),
+            ],
+            "",
+        );
         assert_eq!(choose_default_route(&t).unwrap().interface, "eth0");
     }
 
     #[test]
     fn no_default_route_is_none() {
-        let mut t = String::from(HEADER);
-        t += &row(
-            "eth0",
-            [192, 168, 1, 0],
-            [0; 4],
-            "0001",
-            100,
-            [255, 255, 255, 0],
-        );
+        let t = table_of(&[("eth0", "192.168.1.0/24", "0.0.0.0", "0001", 100)], "");
         assert_eq!(choose_default_route(&t), None);
         assert_eq!(choose_default_route(HEADER), None);
         assert_eq!(choose_default_route(""), None);
