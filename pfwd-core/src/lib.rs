@@ -38,6 +38,7 @@
 pub mod auto;
 #[cfg(feature = "runtime")]
 pub mod backend;
+pub mod code;
 pub mod error;
 pub mod forwarder;
 pub mod gateway;
