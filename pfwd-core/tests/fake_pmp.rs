@@ -468,6 +468,7 @@ async fn pcp_exact_port_granted_elsewhere_is_a_conflict_and_is_undone() {
     assert_eq!(delete.lifetime, 0, "the other port is deleted");
     assert_eq!(d.nonce, c.nonce, "with the create's nonce");
     assert_eq!(d.external_port, 40005, "the port that was granted");
+    assert!(delete.options.is_empty(), "{:?}", delete.options);
 }
 
 /// miniupnpd refuses THIRD_PARTY with UNSUPP_OPTION: that is "forwarding

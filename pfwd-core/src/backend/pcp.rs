@@ -309,13 +309,16 @@ impl Pcp {
             });
         }
         if let Some(port) = exact.filter(|p| *p != granted.external_port) {
-            // The gateway ignored PREFER_FAILURE (RFC 6887 section 13.2 lets
-            // a server that does not support it do so) and granted another
+            // The gateway ignored PREFER_FAILURE (a fault: RFC 6887 makes
+            // options below 128 mandatory to process) and granted another
             // port: delete that one, with its nonce, and report the conflict.
             debug!(
                 "PCP: {} granted port {} for {what}, which asked for exactly {port}: deleting it",
                 self.info.gateway, granted.external_port
             );
+            // A delete carries THIRD_PARTY as the create did, and nothing else.
+            let mut options = options;
+            options.retain(|o| matches!(o, PcpOption::ThirdParty(_)));
             let _ = self.exchange_map(granted, 0, options, "delete").await;
             return Err(Error::Conflict {
                 method: Method::Pcp,
