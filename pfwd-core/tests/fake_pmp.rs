@@ -521,3 +521,48 @@ async fn pcp_third_party_refused_as_unsupported_option_is_unsupported() {
         other => panic!("{other:?}"),
     }
 }
+
+/// miniupnpd 2.3.1 deletes by the external-port field of a NAT-PMP delete
+/// (RFC 6886 section 3.4 says to send 0 and ignore it), so pfwd sends the
+/// granted port, which differs here from the internal one.
+#[tokio::test]
+async fn a_natpmp_delete_names_the_granted_external_port() {
+    let fake = Fake::start(Box::new(|req: &[u8]| match natpmp::Request::decode(req) {
+        Ok(natpmp::Request::Map {
+            protocol,
+            internal_port,
+            lifetime,
+            ..
+        }) if lifetime > 0 => vec![
+            natpmp::Response::Map {
+                protocol,
+                result: natpmp::ResultCode::Success,
+                epoch: 100,
+                internal_port,
+                external_port: 40007,
+                lifetime,
+            }
+            .encode(),
+        ],
+        _ => natpmp_answer(req, 100).into_iter().collect(),
+    }))
+    .await;
+    let pmp = NatPmp::discover_with(fake.options()).await.unwrap();
+    let m = pmp.map(&request(8080)).await.unwrap();
+    assert_eq!(m.external().port(), 40007);
+    pmp.unmap(&m).await.unwrap();
+    let delete = fake
+        .requests()
+        .iter()
+        .filter_map(|r| natpmp::Request::decode(r).ok())
+        .find(|r| matches!(r, natpmp::Request::Map { lifetime: 0, .. }));
+    assert_eq!(
+        delete,
+        Some(natpmp::Request::Map {
+            protocol: natpmp::MapProtocol::Tcp,
+            internal_port: 8080,
+            external_port: 40007,
+            lifetime: 0,
+        })
+    );
+}
