@@ -40,6 +40,7 @@ pub mod auto;
 pub mod backend;
 #[cfg(feature = "blocking")]
 pub mod blocking;
+pub mod code;
 pub mod error;
 pub mod forwarder;
 pub mod gateway;

@@ -1,7 +1,7 @@
 use std::net::Ipv4Addr;
 
 use super::*;
-use crate::error::{GatewayCode, UpnpCode};
+use crate::error::{Error, GatewayCode, UpnpCode};
 
 fn home() -> GatewayInfo {
     GatewayInfo {
