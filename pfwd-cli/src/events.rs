@@ -38,7 +38,9 @@ pub fn to_json(event: &Event, entry: Option<&str>) -> Value {
             "error": error_json(error),
             "retry_in_ms": u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
         }),
-        Event::Closed { deleted } => json!({"event": "closed", "deleted": deleted}),
+        Event::Closed { report } => {
+            json!({"event": "closed", "deleted": report.deleted_count()})
+        }
         _ => json!({"event": "other", "text": event.to_string()}),
     };
     if let Some(name) = entry {

@@ -219,8 +219,9 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
                     Event::Failed { index, error, .. } if pending.contains(index) => {
                         // The first attempt failed: say why (or how to do it
                         // by hand) and stop, removing whatever was made.
-                        let deleted = keeper.close().await;
-                        forget(ctx, held.values());
+                        let report = keeper.close().await;
+                        let deleted = report.deleted_count();
+                        forget(ctx, report.deleted.iter().map(|(_, m)| m));
                         p.detail(&format!("removed {deleted} mappings"));
                         return match full_guide(&client, &t, error).await {
                             Some(guide) => p.error(&guide),
@@ -237,11 +238,19 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
             _ = sigterm.recv() => break,
         }
     }
-    let deleted = {
+    let report = {
         let _spinner = p.progress("removing the mappings");
         keeper.close().await
     };
-    forget(ctx, held.values());
+    // Only what the router deleted loses its record: a mapping still there
+    // keeps it (with its PCP nonce), so `pfwd unmap` can delete it later.
+    forget(ctx, report.deleted.iter().map(|(_, m)| m));
+    for (_, m, e) in &report.left {
+        p.warn(&format!(
+            "could not remove {m} ({e}); `pfwd unmap` can remove it later"
+        ));
+    }
+    let deleted = report.deleted_count();
     p.say(&format!(
         "removed {deleted} mapping{}",
         if deleted == 1 { "" } else { "s" }

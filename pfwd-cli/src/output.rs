@@ -36,17 +36,12 @@ pub fn exit_code(e: &Error) -> i32 {
     }
 }
 
-/// An error as JSON: its kind, exit code and message, and the guide
-/// (`instructions`) when it carries one (docs/cli.md).
+/// An error as JSON: the core's shape ([`Error::to_json`]: kind, code,
+/// message, and the guide, gateway code or holder where it has them) plus
+/// the command's `exit_code` (docs/cli.md).
 pub fn error_json(e: &Error) -> serde_json::Value {
-    let mut err = json!({
-        "kind": e.kind().name(),
-        "exit_code": exit_code(e),
-        "message": e.to_string(),
-    });
-    if let Some(i) = e.instructions() {
-        err["instructions"] = serde_json::to_value(i).unwrap_or_default();
-    }
+    let mut err = e.to_json();
+    err["exit_code"] = json!(exit_code(e));
     err
 }
 
@@ -150,11 +145,11 @@ impl Printer {
     /// Report bad input that is not an [`Error`] (a config file, an option).
     pub fn bad_input(&self, message: &str) -> i32 {
         if self.json {
-            self.json(&json!({"error": {
-                "kind": "invalid_request",
-                "exit_code": code::BAD_INPUT,
-                "message": message,
-            }}));
+            let mut err = Error::invalid(message).to_json();
+            // The message as given, without the "invalid request: " prefix.
+            err["message"] = json!(message);
+            err["exit_code"] = json!(code::BAD_INPUT);
+            self.json(&json!({ "error": err }));
         } else {
             eprintln!("pfwd: {}", one_line(message));
         }

@@ -228,7 +228,7 @@ impl Service<'_> {
                         Some(e) => { let _ = events.send((name.clone(), e)); }
                         None => return 0,
                     },
-                    _ = &mut stopped => return keeper.close().await,
+                    _ = &mut stopped => return keeper.close().await.deleted_count(),
                 }
             }
         });

@@ -5,20 +5,29 @@
 //! holder of a conflicting mapping) so that callers and the bindings can act
 //! on it without parsing text.
 
-use std::fmt;
 use std::io;
 use std::net::SocketAddrV4;
+use std::sync::Arc;
 use std::time::Duration;
 
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+
+pub use crate::code::{ErrorKind, GatewayCode, UnknownErrorKind, UpnpCode};
 use crate::guide::Instructions;
 use crate::mapping::{Method, Protocol};
-use crate::wire::{natpmp, pcp};
+
+mod failure;
 
 /// pfwd's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong while asking a gateway for a mapping.
-#[derive(Debug, thiserror::Error)]
+///
+/// Errors are `Clone` (an I/O error is shared behind an [`Arc`]) and
+/// serialise to one JSON shape, the same in the command, Python and C: see
+/// [`Error::to_json`].
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// No gateway answered (no default route, or nothing answered the method).
@@ -146,9 +155,9 @@ pub enum Error {
     Io {
         /// What pfwd was doing.
         operation: String,
-        /// The underlying error.
+        /// The underlying error, shared so that the error can be cloned.
         #[source]
-        source: io::Error,
+        source: Arc<io::Error>,
     },
 }
 
@@ -164,8 +173,67 @@ impl Error {
     pub fn io(operation: impl Into<String>, source: io::Error) -> Error {
         Error::Io {
             operation: operation.into(),
-            source,
+            source: Arc::new(source),
         }
+    }
+
+    /// The operating system's error number of an [`Error::Io`] (`errno`
+    /// on Unix), for the bindings.
+    pub fn os_error(&self) -> Option<i32> {
+        match self {
+            Error::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    /// The underlying I/O error of an [`Error::Io`].
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    /// The gateway's own code of an [`Error::Refused`].
+    pub fn gateway_code(&self) -> Option<GatewayCode> {
+        match self {
+            Error::Refused { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// The holder of the port of an [`Error::Conflict`], where the gateway told.
+    pub fn holder(&self) -> Option<&Holder> {
+        match self {
+            Error::Conflict { holder, .. } => holder.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The error as JSON, the one shape the command, Python and C share:
+    ///
+    /// ```json
+    /// {"kind": "refused", "code": 3, "message": "the gateway refused ...",
+    ///  "method": "upnp",
+    ///  "gateway_code": {"method": "upnp", "number": 606, "name": "ActionNotAuthorized",
+    ///                   "meaning": "...", "advice": "..."}}
+    /// ```
+    ///
+    /// `kind` is [`ErrorKind::name`], `code` is [`ErrorKind::number`] and
+    /// `message` the error's `Display`. Present only where the error has
+    /// them: `method`, `gateway_code` (a refusal), `holder` (a conflict:
+    /// `{"internal": "192.168.1.20:80", "description": "..."}`), `os_error`
+    /// (an I/O error's number) and `instructions` (the manual guide, as
+    /// [`Instructions`] serialises).
+    pub fn to_json(&self) -> serde_json::Value {
+        // Every field is a plain value: serialising cannot fail.
+        serde_json::to_value(self).unwrap_or_else(|e| {
+            serde_json::json!({
+                "kind": self.kind().name(),
+                "code": self.kind().number(),
+                "message": format!("{self} (and the error could not be serialised: {e})"),
+            })
+        })
     }
 
     /// The error's kind, a plain enum for matching and for the bindings.
@@ -213,61 +281,8 @@ impl Error {
     }
 }
 
-/// The kind of an [`Error`], without its data. The numbers are stable: the C
-/// ABI and the Python package use them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-#[repr(u32)]
-pub enum ErrorKind {
-    /// See [`Error::NoGateway`].
-    NoGateway = 1,
-    /// See [`Error::Unsupported`].
-    Unsupported = 2,
-    /// See [`Error::Refused`].
-    Refused = 3,
-    /// See [`Error::Conflict`].
-    Conflict = 4,
-    /// See [`Error::Timeout`].
-    Timeout = 5,
-    /// See [`Error::InvalidRequest`].
-    InvalidRequest = 6,
-    /// See [`Error::InvalidResponse`].
-    InvalidResponse = 7,
-    /// See [`Error::Io`].
-    Io = 8,
-    /// See [`Error::Manual`].
-    Manual = 9,
-    /// See [`Error::Cancelled`].
-    Cancelled = 10,
-    /// See [`Error::Closed`].
-    Closed = 11,
-    /// See [`Error::WouldDeadlock`].
-    WouldDeadlock = 12,
-}
-
-impl ErrorKind {
-    /// The kind's name in snake case, as JSON output writes it
-    /// (`"no_gateway"`, `"manual"`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorKind::NoGateway => "no_gateway",
-            ErrorKind::Unsupported => "unsupported",
-            ErrorKind::Refused => "refused",
-            ErrorKind::Conflict => "conflict",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::InvalidRequest => "invalid_request",
-            ErrorKind::InvalidResponse => "invalid_response",
-            ErrorKind::Io => "io",
-            ErrorKind::Manual => "manual",
-            ErrorKind::Cancelled => "cancelled",
-            ErrorKind::Closed => "closed",
-            ErrorKind::WouldDeadlock => "would_deadlock",
-        }
-    }
-}
-
 /// The holder of a conflicting mapping, as the gateway reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Holder {
     /// The LAN host and port the external port already goes to.
     pub internal: SocketAddrV4,
@@ -283,7 +298,8 @@ fn manual_message(i: &Instructions) -> String {
         format!(" ({})", why.join("; "))
     };
     format!(
-        "the router could not be asked to forward {}{why}; forward it by hand: open {} and go to {}.          The full guide is in this error's instructions",
+        "the router could not be asked to forward {}{why}; forward it by hand: open {} and go to {}. \
+         The full guide is in this error's instructions",
         i.rule_lines().join(" and "),
         i.router
             .admin_urls
@@ -324,175 +340,30 @@ fn conflict_message(
     )
 }
 
-/// A gateway's own result code, per protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum GatewayCode {
-    /// A UPnP (SOAP) error code.
-    Upnp(UpnpCode),
-    /// A NAT-PMP result code (RFC 6886 section 3.5).
-    NatPmp(natpmp::ResultCode),
-    /// A PCP result code (RFC 6887 section 7.4).
-    Pcp(pcp::ResultCode),
-}
-
-impl GatewayCode {
-    /// The code's meaning in plain words.
-    pub fn meaning(&self) -> &'static str {
-        match self {
-            GatewayCode::Upnp(c) => c.meaning(),
-            GatewayCode::NatPmp(c) => c.meaning(),
-            GatewayCode::Pcp(c) => c.meaning(),
+impl Serialize for Error {
+    /// The shape [`Error::to_json`] documents.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let kind = self.kind();
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("kind", kind.name())?;
+        map.serialize_entry("code", &kind.number())?;
+        map.serialize_entry("message", &self.to_string())?;
+        if let Some(method) = self.method() {
+            map.serialize_entry("method", &method)?;
         }
-    }
-
-    /// What a person can do about it.
-    pub fn advice(&self) -> &'static str {
-        match self {
-            GatewayCode::Upnp(c) => c.advice(),
-            GatewayCode::NatPmp(c) => c.advice(),
-            GatewayCode::Pcp(c) => c.advice(),
+        if let Some(code) = self.gateway_code() {
+            map.serialize_entry("gateway_code", &code)?;
         }
-    }
-}
-
-impl fmt::Display for GatewayCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            GatewayCode::Upnp(c) => write!(f, "UPnP error {} {}", c.0, c.name()),
-            GatewayCode::NatPmp(c) => write!(f, "NAT-PMP result {c}"),
-            GatewayCode::Pcp(c) => write!(f, "PCP result {c}"),
+        if let Some(holder) = self.holder() {
+            map.serialize_entry("holder", holder)?;
         }
-    }
-}
-
-/// A UPnP error code from a SOAP fault (UPnP Device Architecture and
-/// WANIPConnection:2, section 2.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct UpnpCode(pub u16);
-
-impl UpnpCode {
-    /// 606: the router's settings do not allow this action.
-    pub const NOT_AUTHORIZED: UpnpCode = UpnpCode(606);
-    /// 718: the external port is already mapped to another host.
-    pub const CONFLICT_IN_MAPPING_ENTRY: UpnpCode = UpnpCode(718);
-    /// 725: the router accepts only permanent (lease 0) mappings.
-    pub const ONLY_PERMANENT_LEASES: UpnpCode = UpnpCode(725);
-
-    fn entry(self) -> (&'static str, &'static str, &'static str) {
-        match self.0 {
-            401 => (
-                "InvalidAction",
-                "the router does not know this action",
-                "the router's UPnP service is incomplete: forward the port by hand",
-            ),
-            402 => (
-                "InvalidArgs",
-                "the router rejected the request's arguments",
-                "check the ports and address, then try again",
-            ),
-            501 => (
-                "ActionFailed",
-                "the router failed to carry out the request",
-                "the router could not add the rule (full table, firewall error): try again later, or forward the port by hand",
-            ),
-            600 => (
-                "ArgumentValueInvalid",
-                "a value in the request is invalid for this router",
-                "check the ports and address",
-            ),
-            601 => (
-                "ArgumentValueOutOfRange",
-                "a value in the request is out of the router's range",
-                "ask for a shorter lease or another port",
-            ),
-            605 => (
-                "StringArgumentTooLong",
-                "the description is too long for this router",
-                "use a shorter description",
-            ),
-            606 => (
-                "ActionNotAuthorized",
-                "the router's UPnP settings do not allow this mapping",
-                "routers often forbid ports below 1024 or mappings to other hosts: pick a port above 1024, \
-                 run pfwd on the server itself, or forward the port by hand in the router's settings",
-            ),
-            714 => (
-                "NoSuchEntryInArray",
-                "the router has no such mapping",
-                "it may have expired or been removed already",
-            ),
-            715 => (
-                "WildCardNotPermittedInSrcIP",
-                "the router needs a specific remote host",
-                "forward the port by hand in the router's settings",
-            ),
-            716 => (
-                "WildCardNotPermittedInExtPort",
-                "the router needs a specific external port",
-                "ask for a specific external port",
-            ),
-            718 => (
-                "ConflictInMappingEntry",
-                "the external port is already mapped to another host",
-                "pick another external port, or remove the other mapping in the router's settings",
-            ),
-            724 => (
-                "SamePortValuesRequired",
-                "the router needs the external and internal ports to be equal",
-                "ask for the same external port as the internal one",
-            ),
-            725 => (
-                "OnlyPermanentLeasesSupported",
-                "the router accepts only permanent mappings",
-                "allow a permanent lease and make sure it is deleted when the server stops",
-            ),
-            726 => (
-                "RemoteHostOnlySupportsWildcard",
-                "the router cannot limit a mapping to one remote host",
-                "leave the remote host open",
-            ),
-            727 => (
-                "ExternalPortOnlySupportsWildcard",
-                "the router cannot map a specific external port",
-                "ask for any external port",
-            ),
-            728 => (
-                "NoPortMapsAvailable",
-                "the router's table of mappings is full",
-                "remove unused mappings in the router's settings, then try again",
-            ),
-            729 => (
-                "ConflictWithOtherMechanisms",
-                "the port is taken by another of the router's features (its own services, another forwarding rule)",
-                "pick another external port, or check the router's own port-forwarding page",
-            ),
-            732 => (
-                "WildCardNotPermittedInIntPort",
-                "the router needs a specific internal port",
-                "give the internal port explicitly",
-            ),
-            _ => (
-                "Unknown",
-                "the router reported an error pfwd does not know",
-                "forward the port by hand in the router's settings",
-            ),
+        if let Some(errno) = self.os_error() {
+            map.serialize_entry("os_error", &errno)?;
         }
-    }
-
-    /// The code's name in the UPnP specification ("ConflictInMappingEntry").
-    pub fn name(self) -> &'static str {
-        self.entry().0
-    }
-
-    /// The code's meaning in plain words.
-    pub fn meaning(self) -> &'static str {
-        self.entry().1
-    }
-
-    /// What a person can do about it.
-    pub fn advice(self) -> &'static str {
-        self.entry().2
+        if let Some(instructions) = self.instructions() {
+            map.serialize_entry("instructions", instructions)?;
+        }
+        map.end()
     }
 }
 
@@ -506,52 +377,4 @@ impl From<crate::model::Invalid> for Error {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refused_message_carries_code_meaning_and_advice() {
-        let e = Error::Refused {
-            method: Method::Upnp,
-            what: "TCP port 80 -> 192.168.1.4:80".into(),
-            code: GatewayCode::Upnp(UpnpCode::NOT_AUTHORIZED),
-        };
-        let s = e.to_string();
-        assert!(s.contains("606"), "{s}");
-        assert!(s.contains("ActionNotAuthorized"), "{s}");
-        assert!(s.contains("above 1024"), "{s}");
-        assert_eq!(e.kind(), ErrorKind::Refused);
-        assert_eq!(e.method(), Some(Method::Upnp));
-    }
-
-    #[test]
-    fn conflict_message_names_the_holder() {
-        let e = Error::Conflict {
-            method: Method::Upnp,
-            protocol: Protocol::Tcp,
-            external_port: 8080,
-            holder: Some(Holder {
-                internal: "192.168.77.20:8080".parse().unwrap(),
-                description: "nas".into(),
-            }),
-        };
-        let s = e.to_string();
-        assert!(
-            s.contains("192.168.77.20:8080") && s.contains("\"nas\""),
-            "{s}"
-        );
-    }
-
-    #[test]
-    fn every_known_code_has_words() {
-        for c in [
-            401, 402, 501, 600, 601, 605, 606, 714, 715, 716, 718, 724, 725, 726, 727, 728, 729,
-            732,
-        ] {
-            let c = UpnpCode(c);
-            assert_ne!(c.name(), "Unknown", "{c:?}");
-            assert!(!c.meaning().is_empty() && !c.advice().is_empty());
-        }
-        assert_eq!(UpnpCode(999).name(), "Unknown");
-    }
-}
+mod tests;

@@ -79,31 +79,67 @@ impl GatewayInfo {
 /// Linux, where pfwd cannot read the routing table: use
 /// [`GatewayInfo::for_gateway`]); [`Error::Io`] when the table cannot be read.
 pub fn default_gateway() -> Result<GatewayInfo> {
-    let table = read_route_table()?;
-    let routes = parse_route_table(&table);
-    let Some(default) = routes
-        .iter()
-        .filter(|r| r.prefix_len == 0 && r.gateway.is_some())
-        .min_by_key(|r| r.metric)
-    else {
+    let Some(route) = choose_default_route(&read_route_table()?) else {
         return Err(Error::NoGateway {
             method: None,
             detail: "the routing table has no default IPv4 route".into(),
         });
     };
-    let gateway = default.gateway.unwrap_or(Ipv4Addr::UNSPECIFIED);
-    let local = local_address_towards(gateway)?;
-    let lan = routes
+    let local = local_address_towards(route.gateway)?;
+    Ok(GatewayInfo {
+        lan: route.lan_for(local),
+        interface: Some(route.interface),
+        gateway: route.gateway,
+        local,
+    })
+}
+
+/// The default route chosen from a routing table, with the networks
+/// directly on its interface that hold its gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DefaultRoute {
+    /// The interface towards the gateway.
+    pub interface: String,
+    /// The gateway's address.
+    pub gateway: Ipv4Addr,
+    /// The on-link networks of `interface` that contain `gateway`.
+    pub on_link: Vec<Ipv4Net>,
+}
+
+impl DefaultRoute {
+    /// The LAN this host (at `local`) shares with the gateway: the longest
+    /// on-link network that holds both.
+    pub fn lan_for(&self, local: Ipv4Addr) -> Option<Ipv4Net> {
+        self.on_link
+            .iter()
+            .filter(|n| n.contains(local))
+            .max_by_key(|n| n.prefix_len)
+            .copied()
+    }
+}
+
+/// Choose the default route from the text of `/proc/net/route`: among the
+/// routes that are up, have prefix length 0 and go through a gateway, the
+/// one with the lowest metric (the first of equals, as the kernel lists
+/// them). Routes that are down and lines that do not parse are skipped.
+pub(crate) fn choose_default_route(table: &str) -> Option<DefaultRoute> {
+    let routes = parse_route_table(table);
+    let default = routes
+        .iter()
+        .filter(|r| r.prefix_len == 0)
+        .filter_map(|r| Some((r, r.gateway?)))
+        .min_by_key(|(r, _)| r.metric);
+    let (default, gateway) = default?;
+    let on_link = routes
         .iter()
         .filter(|r| r.interface == default.interface && r.gateway.is_none() && r.prefix_len > 0)
         .map(|r| Ipv4Net::new(r.destination, r.prefix_len))
-        .filter(|n| n.contains(local) && n.contains(gateway))
-        .max_by_key(|n| n.prefix_len);
-    Ok(GatewayInfo {
-        interface: Some(default.interface.clone()),
+        .filter(|n| n.contains(gateway))
+        .collect();
+    Some(DefaultRoute {
+        interface: default.interface.clone(),
         gateway,
-        local,
-        lan,
+        on_link,
     })
 }
 
@@ -233,54 +269,83 @@ mod tests {
         format!("{:08X}", u32::from_ne_bytes(a))
     }
 
+    const HEADER: &str =
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n";
+
+    /// A routing table as the kernel prints it, from rows of (interface,
+    /// destination/prefix, gateway, flags, metric), then `extra` lines.
+    fn table_of(rows: &[(&str, &str, &str, &str, u32)], extra: &str) -> String {
+        let mut t = String::from(HEADER);
+        for (ifc, dest, gw, flags, metric) in rows {
+            let (d, len) = dest.split_once('/').unwrap();
+            let (d, gw): (Ipv4Addr, Ipv4Addr) = (d.parse().unwrap(), gw.parse().unwrap());
+            let m = Ipv4Addr::from(mask(len.parse().unwrap()));
+            let (d, gw, m) = (hex(d.octets()), hex(gw.octets()), hex(m.octets()));
+            t += &format!("{ifc}\t{d}\t{gw}\t{flags}\t0\t0\t{metric}\t{m}\t0\t0\t0\n");
+        }
+        t + extra
+    }
+
+    /// Two default routes (Wi-Fi at metric 600, Ethernet at 100), a
+    /// lower-metric default that is down, a default through a device with no
+    /// gateway address, the LANs (one down), and lines that do not parse.
     fn table() -> String {
-        let mut t = String::from(
-            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n",
-        );
-        let row = |ifc: &str, d: [u8; 4], g: [u8; 4], flags: &str, metric: u32, m: [u8; 4]| {
-            format!(
-                "{ifc}\t{}\t{}\t{flags}\t0\t0\t{metric}\t{}\t0\t0\t0\n",
-                hex(d),
-                hex(g),
-                hex(m)
-            )
-        };
-        t += &row("wlan0", [0; 4], [10, 0, 0, 1], "0003", 600, [0; 4]);
-        t += &row("eth0", [0; 4], [192, 168, 1, 1], "0003", 100, [0; 4]);
-        t += &row(
-            "eth0",
-            [192, 168, 1, 0],
-            [0; 4],
-            "0001",
-            100,
-            [255, 255, 255, 0],
-        );
-        t += &row(
-            "eth0",
-            [192, 168, 0, 0],
-            [0; 4],
-            "0000",
-            0,
-            [255, 255, 0, 0],
-        );
-        t += "garbage line\n";
-        t
+        table_of(
+            &[
+                ("wlan0", "0.0.0.0/0", "10.0.0.1", "0003", 600),
+                ("eth0", "0.0.0.0/0", "192.168.1.1", "0003", 100),
+                ("eth1", "0.0.0.0/0", "172.16.0.1", "0002", 5),
+                ("tun0", "0.0.0.0/0", "0.0.0.0", "0001", 1),
+                ("eth0", "192.168.1.0/24", "0.0.0.0", "0001", 100),
+                ("eth0", "192.168.0.0/16", "0.0.0.0", "0001", 100),
+                ("eth0", "192.168.0.0/24", "0.0.0.0", "0000", 0),
+                ("wlan0", "10.0.0.0/8", "0.0.0.0", "0001", 600),
+            ],
+            "garbage line\n\
+             eth9\tZZZZZZZZ\t0101A8C0\t0003\t0\t0\t1\t00000000\n\
+             eth9\t00000000\t0101A8C0\t0003\t0\t0\tlow\t00000000\n",
+        )
     }
 
     #[test]
-    fn parses_routes_and_picks_lowest_metric_default() {
+    fn the_lowest_metric_default_route_that_is_up_and_has_a_gateway_wins() {
+        let chosen = choose_default_route(&table()).unwrap();
+        assert_eq!(chosen.interface, "eth0");
+        assert_eq!(chosen.gateway, Ipv4Addr::new(192, 168, 1, 1));
+        // The on-link networks of eth0 that hold the gateway, longest first.
+        assert_eq!(
+            chosen.lan_for(Ipv4Addr::new(192, 168, 1, 4)),
+            Some(Ipv4Net::new(Ipv4Addr::new(192, 168, 1, 0), 24))
+        );
+        assert_eq!(chosen.lan_for(Ipv4Addr::new(10, 0, 0, 4)), None);
+    }
+
+    #[test]
+    fn equal_metrics_keep_the_first_route() {
+        let t = table_of(
+            &[
+                ("eth0", "0.0.0.0/0", "192.168.1.1", "0003", 100),
+                ("eth1", "0.0.0.0/0", "192.168.2.1", "0003", 100),
+            ],
+            "",
+        );
+        assert_eq!(choose_default_route(&t).unwrap().interface, "eth0");
+    }
+
+    #[test]
+    fn no_default_route_is_none() {
+        let t = table_of(&[("eth0", "192.168.1.0/24", "0.0.0.0", "0001", 100)], "");
+        assert_eq!(choose_default_route(&t), None);
+        assert_eq!(choose_default_route(HEADER), None);
+        assert_eq!(choose_default_route(""), None);
+        assert_eq!(choose_default_route("garbage\nmore garbage\n"), None);
+    }
+
+    #[test]
+    fn malformed_lines_are_skipped() {
         let routes = parse_route_table(&table());
-        assert_eq!(routes.len(), 3, "{routes:?}");
-        let d = routes
-            .iter()
-            .filter(|r| r.prefix_len == 0)
-            .min_by_key(|r| r.metric)
-            .unwrap();
-        assert_eq!(d.interface, "eth0");
-        assert_eq!(d.gateway, Some(Ipv4Addr::new(192, 168, 1, 1)));
-        let lan = routes.iter().find(|r| r.gateway.is_none()).unwrap();
-        assert_eq!(lan.destination, Ipv4Addr::new(192, 168, 1, 0));
-        assert_eq!(lan.prefix_len, 24);
+        assert_eq!(routes.len(), 6, "two routes are down: {routes:?}");
+        assert!(routes.iter().all(|r| r.interface != "eth9"));
     }
 
     #[test]

@@ -38,6 +38,9 @@
 pub mod auto;
 #[cfg(feature = "runtime")]
 pub mod backend;
+#[cfg(feature = "blocking")]
+pub mod blocking;
+pub mod code;
 pub mod defaults;
 pub mod error;
 pub mod forwarder;

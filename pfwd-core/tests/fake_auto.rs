@@ -221,3 +221,38 @@ async fn a_method_that_failed_is_probed_again_later() {
     assert_eq!(m.method(), Method::Pcp);
     assert_eq!(client.discovery().best(), Some(Method::Pcp));
 }
+
+/// One deadline for every method; a mapping granted after it is deleted,
+/// so nothing stays on the router that nobody knows of.
+#[tokio::test]
+async fn a_mapping_granted_after_the_deadline_is_deleted() {
+    let fake = Fake::slow_pcp(Duration::from_millis(400)).await;
+    let mut options = loopback_options(fake.port, closed_port());
+    options.only = vec![Method::Pcp];
+    options.map_timeout = Duration::from_millis(150);
+    let client = Client::discover_with(options).await.unwrap();
+    assert_eq!(client.discovery().best(), Some(Method::Pcp));
+    let t0 = Instant::now();
+    let result = client.map(&request()).await;
+    let took = t0.elapsed();
+    let Err(Error::Manual { instructions }) = result else {
+        panic!("{result:?}")
+    };
+    assert!(took < Duration::from_millis(350), "{took:?}");
+    assert!(
+        instructions
+            .reasons
+            .iter()
+            .any(|r| r.method == Some(Method::Pcp)),
+        "{:?}",
+        instructions.reasons
+    );
+    // The router grants it at 400 ms; pfwd deletes it with the same nonce.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let maps = fake.pcp_maps();
+    let (nonce, _) = maps.iter().find(|(_, lifetime)| *lifetime > 0).unwrap();
+    assert!(
+        maps.contains(&(*nonce, 0)),
+        "no delete with the nonce after the late grant: {maps:?}"
+    );
+}

@@ -286,7 +286,10 @@ async fn natpmp_result_codes_become_refusals() {
         ),
         "{e:?}"
     );
-    assert!(e.to_string().contains("2 NotAuthorized"), "{e}");
+    assert!(
+        e.to_string().contains("NAT-PMP result 2 NOT_AUTHORIZED"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -420,4 +423,146 @@ async fn permanent_and_foreign_host_requests_are_refused_before_sending() {
         Err(Error::Unsupported { .. })
     ));
     assert_eq!(fake.requests().len(), before, "nothing was sent");
+}
+
+/// A PCP server that ignores PREFER_FAILURE and grants port 40005 whatever
+/// was asked; it records the deletes it receives (nonce, external port).
+#[tokio::test]
+async fn pcp_exact_port_granted_elsewhere_is_a_conflict_and_is_undone() {
+    let fake = Fake::start(Box::new(|req: &[u8]| match req[0] {
+        pcp::VERSION => pcp_answer(req, 100, 40005).into_iter().collect(),
+        _ => natpmp_answer(req, 100).into_iter().collect(),
+    }))
+    .await;
+    let pcp = Pcp::discover_with(fake.options()).await.unwrap();
+    let exact = MappingRequest::builder(Protocol::Tcp, 8080)
+        .exact_external_port(8080)
+        .lease(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let e = pcp.map(&exact).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Conflict {
+                method: Method::Pcp,
+                external_port: 8080,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let maps: Vec<pcp::Request> = fake
+        .requests()
+        .iter()
+        .filter_map(|r| pcp::Request::decode(r).ok())
+        .filter(|r| matches!(r.body, RequestBody::Map(_)))
+        .collect();
+    let [create, delete] = maps.as_slice() else {
+        panic!("a create and a delete expected: {maps:?}");
+    };
+    let (RequestBody::Map(c), RequestBody::Map(d)) = (create.body, delete.body) else {
+        unreachable!()
+    };
+    assert!(create.options.contains(&pcp::PcpOption::PreferFailure));
+    assert_eq!(delete.lifetime, 0, "the other port is deleted");
+    assert_eq!(d.nonce, c.nonce, "with the create's nonce");
+    assert_eq!(d.external_port, 40005, "the port that was granted");
+    assert!(delete.options.is_empty(), "{:?}", delete.options);
+}
+
+/// miniupnpd refuses THIRD_PARTY with UNSUPP_OPTION: that is "forwarding
+/// to another host is not supported", not a bare refusal.
+#[tokio::test]
+async fn pcp_third_party_refused_as_unsupported_option_is_unsupported() {
+    let fake = Fake::start(Box::new(|req: &[u8]| match pcp::Request::decode(req) {
+        Ok(r)
+            if r.options
+                .iter()
+                .any(|o| matches!(o, pcp::PcpOption::ThirdParty(_))) =>
+        {
+            vec![
+                pcp::Response {
+                    result: pcp::ResultCode::UnsupportedOption,
+                    lifetime: 1800,
+                    epoch: 100,
+                    body: ResponseBody::Map(match r.body {
+                        RequestBody::Map(p) => p,
+                        RequestBody::Announce => unreachable!(),
+                    }),
+                    options: Vec::new(),
+                }
+                .encode(),
+            ]
+        }
+        Ok(_) => pcp_answer(req, 100, 40006).into_iter().collect(),
+        Err(_) => natpmp_answer(req, 100).into_iter().collect(),
+    }))
+    .await;
+    let pcp = Pcp::discover_with(fake.options()).await.unwrap();
+    let other = MappingRequest::builder(Protocol::Tcp, 80)
+        .internal_ip(Ipv4Addr::new(192, 168, 1, 4))
+        .lease(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let e = pcp.map(&other).await.unwrap_err();
+    match &e {
+        Error::Unsupported {
+            method: Method::Pcp,
+            what,
+            detail,
+        } => {
+            assert_eq!(what, "forwarding to another host (192.168.1.4)");
+            assert!(
+                detail.contains("run pfwd on 192.168.1.4") && detail.contains("UPnP"),
+                "{detail}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// miniupnpd 2.3.1 deletes by the external-port field of a NAT-PMP delete
+/// (RFC 6886 section 3.4 says to send 0 and ignore it), so pfwd sends the
+/// granted port, which differs here from the internal one.
+#[tokio::test]
+async fn a_natpmp_delete_names_the_granted_external_port() {
+    let fake = Fake::start(Box::new(|req: &[u8]| match natpmp::Request::decode(req) {
+        Ok(natpmp::Request::Map {
+            protocol,
+            internal_port,
+            lifetime,
+            ..
+        }) if lifetime > 0 => vec![
+            natpmp::Response::Map {
+                protocol,
+                result: natpmp::ResultCode::Success,
+                epoch: 100,
+                internal_port,
+                external_port: 40007,
+                lifetime,
+            }
+            .encode(),
+        ],
+        _ => natpmp_answer(req, 100).into_iter().collect(),
+    }))
+    .await;
+    let pmp = NatPmp::discover_with(fake.options()).await.unwrap();
+    let m = pmp.map(&request(8080)).await.unwrap();
+    assert_eq!(m.external().port(), 40007);
+    pmp.unmap(&m).await.unwrap();
+    let delete = fake
+        .requests()
+        .iter()
+        .filter_map(|r| natpmp::Request::decode(r).ok())
+        .find(|r| matches!(r, natpmp::Request::Map { lifetime: 0, .. }));
+    assert_eq!(
+        delete,
+        Some(natpmp::Request::Map {
+            protocol: natpmp::MapProtocol::Tcp,
+            internal_port: 8080,
+            external_port: 40007,
+            lifetime: 0,
+        })
+    );
 }

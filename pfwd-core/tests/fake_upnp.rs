@@ -366,3 +366,43 @@ async fn the_fake_router_grants_a_normal_mapping() {
     );
     assert!(upnp.list().await.unwrap().is_empty());
 }
+
+/// Defect: the automatic client sent every method it did not name to UPnP,
+/// so unmapping a manual rule deleted the router's UPnP mapping of that port.
+#[tokio::test]
+async fn unmapping_a_manual_rule_deletes_nothing_on_the_router() {
+    let fake = Fake::start(None, Arc::new(router)).await;
+    let mut options = pfwd_core::ClientOptions::default();
+    options.only = vec![pfwd_core::Method::Upnp];
+    options.gateway = fake.options().gateway;
+    options.upnp = fake.options();
+    let client = pfwd_core::Client::discover_with(options).await.unwrap();
+    assert_eq!(client.discovery().best(), Some(pfwd_core::Method::Upnp));
+    let by_hand = pfwd_core::Mapping::new(
+        pfwd_core::Method::Manual,
+        Protocol::Tcp,
+        Ipv4Addr::LOCALHOST,
+        "5.5.5.7:8080".parse().unwrap(),
+        "127.0.0.1:8080".parse().unwrap(),
+        Lease::Permanent,
+        std::time::Instant::now(),
+        "by hand",
+        pfwd_core::MethodState::None,
+    );
+    let err = client.unmap(&by_hand).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Unsupported {
+                method: pfwd_core::Method::Manual,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let actions = fake.actions();
+    assert!(
+        !actions.iter().any(|(a, _)| a == "DeletePortMapping"),
+        "{actions:?}"
+    );
+}

@@ -72,7 +72,7 @@ impl Kept {
                         close = &mut stop_rx => {
                             // true: close; false: drop without closing.
                             return if close.unwrap_or(true) {
-                                keeper.close().await
+                                keeper.close().await.deleted_count()
                             } else {
                                 drop(keeper);
                                 tokio::time::sleep(Duration::from_millis(500)).await;

@@ -531,14 +531,18 @@ fn pcp_third_party_is_refused_in_secure_mode() {
         let r = for_another_host();
         Pcp::discover().await.unwrap().map(&r).await.unwrap_err()
     });
-    assert!(
-        matches!(
-            err,
-            Error::Refused {
-                method: Method::Pcp,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    // miniupnpd refuses THIRD_PARTY as UNSUPP_OPTION: pfwd says that
+    // forwarding to another host is unsupported, and what to do instead.
+    match &err {
+        Error::Unsupported {
+            method: Method::Pcp,
+            what,
+            detail,
+        } => {
+            assert_eq!(what, "forwarding to another host (192.168.77.20)");
+            assert!(detail.contains("UNSUPP_OPTION"), "{detail}");
+            assert!(detail.contains("run pfwd on 192.168.77.20"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -9,14 +9,14 @@
 //! with nothing on that port makes the kernel report "connection refused"
 //! (ICMP port unreachable), which ends the wait at once.
 
+use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-
-use crate::sync::lock;
 use std::time::{Duration, Instant};
 
+use log::{debug, info, warn};
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 use crate::error::{Error, Result};
 use crate::gateway::GatewayInfo;
 use crate::mapping::Method;
+use crate::sync::lock;
 use crate::wire::epoch::{EpochCheck, EpochRule, EpochTracker};
 
 /// Options for the NAT-PMP and PCP backends (both speak on UDP 5351).
@@ -88,6 +89,14 @@ pub(crate) enum Schedule {
 }
 
 impl Schedule {
+    /// The protocol the schedule belongs to, for logs.
+    fn method(self) -> Method {
+        match self {
+            Schedule::NatPmp => Method::NatPmp,
+            Schedule::Pcp => Method::Pcp,
+        }
+    }
+
     /// The wait after try number `attempt` (0-based), or `None` after the last.
     fn wait_after(self, attempt: u32, previous: Duration) -> Option<Duration> {
         match self {
@@ -117,6 +126,26 @@ fn jitter() -> f64 {
 pub(crate) fn random_bytes(buf: &mut [u8]) -> Result<()> {
     getrandom::fill(buf)
         .map_err(|e| Error::io("reading random bytes for a PCP nonce", io::Error::other(e)))
+}
+
+/// A client of the engine (NAT-PMP or PCP) that can show the gateway
+/// speaks its protocol.
+pub(crate) trait Probe {
+    /// One exchange that shows the gateway speaks this client's protocol.
+    fn probe(&self) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Open the engine for `options` (finding the default gateway if they name
+/// none), make a client on it with `make`, and probe the gateway with it:
+/// the `discover_with` of NAT-PMP and PCP.
+pub(crate) async fn discover<C: Probe>(
+    options: PmpOptions,
+    make: fn(Arc<Engine>, GatewayInfo, PmpOptions) -> C,
+) -> Result<C> {
+    let (engine, info) = Engine::for_options(&options).await?;
+    let client = make(engine, info, options);
+    client.probe().await?;
+    Ok(client)
 }
 
 /// How a request ended without an answer.
@@ -198,9 +227,46 @@ impl Engine {
         self.shared.answered.load(Ordering::Relaxed)
     }
 
-    /// Send `request` on `schedule` until an answer that `matches` arrives,
-    /// the gateway's port turns out closed, or `deadline` passes.
+    /// Send `request` (a `what` request, for logs) on `schedule` until an
+    /// answer that `matches` arrives, the gateway's port turns out closed,
+    /// or `deadline` passes.
     pub async fn transact(
+        &self,
+        request: &[u8],
+        matches: Matcher,
+        schedule: Schedule,
+        what: &str,
+        deadline: tokio::time::Instant,
+    ) -> std::result::Result<Received, Unanswered> {
+        let method = schedule.method();
+        let started = tokio::time::Instant::now();
+        let outcome = self
+            .send_until_answered(request, matches, schedule, deadline)
+            .await;
+        let elapsed = started.elapsed().as_millis();
+        match &outcome {
+            Ok(r) => debug!(
+                "{method} {what} request to {}: {}-byte answer after {elapsed} ms",
+                self.server,
+                r.bytes.len()
+            ),
+            Err(Unanswered::Timeout { tries, .. }) => debug!(
+                "{method} {what} request to {}: no answer to {tries} tries in {elapsed} ms",
+                self.server
+            ),
+            Err(Unanswered::PortClosed) => debug!(
+                "{method} {what} request to {}: port closed (ICMP unreachable) after {elapsed} ms",
+                self.server
+            ),
+            Err(Unanswered::Io(e)) => warn!(
+                "{method} {what} request to {}: socket error after {elapsed} ms: {e}",
+                self.server
+            ),
+        }
+        outcome
+    }
+
+    async fn send_until_answered(
         &self,
         request: &[u8],
         matches: Matcher,
@@ -222,6 +288,22 @@ impl Engine {
         let mut tries = 0u32;
         let mut wait = Duration::ZERO;
         loop {
+            if tries == 0 {
+                debug!(
+                    "{} sending a {}-byte request to {}",
+                    schedule.method(),
+                    request.len(),
+                    self.server
+                );
+            } else {
+                debug!(
+                    "{} sending the request to {} again (try {}, after {} ms)",
+                    schedule.method(),
+                    self.server,
+                    tries + 1,
+                    wait.as_millis()
+                );
+            }
             match self.socket.send(request).await {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
@@ -262,8 +344,16 @@ impl Engine {
             EpochRule::Pcp => e.pcp.observe(epoch, at),
             EpochRule::NatPmp => e.natpmp.observe(epoch, at),
         };
-        if matches!(check, EpochCheck::Restarted { .. }) {
+        if let EpochCheck::Restarted { previous, current } = check {
             e.generation += 1;
+            let method = match rule {
+                EpochRule::Pcp => Method::Pcp,
+                EpochRule::NatPmp => Method::NatPmp,
+            };
+            info!(
+                "{method} gateway {} restarted (epoch {previous} -> {current}): its mappings are gone",
+                self.server.ip()
+            );
         }
         check
     }

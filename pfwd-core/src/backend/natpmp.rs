@@ -1,18 +1,22 @@
-//! NAT-PMP (RFC 6886) as a [`Forwarder`], on the shared 5351 engine.
+//! NAT-PMP (RFC 6886) as a [`Forwarder`](crate::Forwarder), on the shared 5351 engine.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 
-use crate::backend::engine::{Engine, Matcher, PmpOptions, Schedule};
+use log::{debug, info};
+
+use crate::backend::engine::{self, Engine, Matcher, PmpOptions, Probe, Schedule};
+use crate::backend::{
+    another_host_unsupported, check_renewal, code_error, deleting, describe, permanent_unsupported,
+};
 use crate::error::{Error, GatewayCode, Result};
-use crate::forwarder::{BoxFuture, Forwarder};
 use crate::gateway::GatewayInfo;
 use crate::mapping::{Lease, Mapping, MappingRequest, Method, MethodState, Protocol};
 use crate::wire::epoch::{EpochCheck, EpochRule};
 use crate::wire::natpmp::{self, MapProtocol, Request, Response, ResultCode};
 use crate::wire::{pcp, u16_at, u32_at};
 
-/// A NAT-PMP gateway, as a [`Forwarder`].
+/// A NAT-PMP gateway, as a [`Forwarder`](crate::Forwarder).
 ///
 /// ```no_run
 /// # async fn demo() -> pfwd_core::Result<()> {
@@ -48,10 +52,7 @@ impl NatPmp {
     ///
     /// As [`NatPmp::discover`].
     pub async fn discover_with(options: PmpOptions) -> Result<NatPmp> {
-        let (engine, info) = Engine::for_options(&options).await?;
-        let me = NatPmp::on_engine(engine, info, options);
-        me.external_ipv4().await?;
-        Ok(me)
+        engine::discover(options, NatPmp::on_engine).await
     }
 
     /// A NAT-PMP client on an engine another backend already opened.
@@ -74,7 +75,7 @@ impl NatPmp {
     ///
     /// # Errors
     ///
-    /// As [`Forwarder::external_address`].
+    /// As [`Forwarder::external_address`](crate::Forwarder::external_address).
     pub async fn check_epoch(&self) -> Result<EpochCheck> {
         self.exchange_external().await.map(|(_, check)| check)
     }
@@ -88,6 +89,11 @@ impl NatPmp {
             }
             _ => false,
         }
+    }
+
+    /// The method spoken: always NAT-PMP.
+    fn current_method(&self) -> Method {
+        Method::NatPmp
     }
 
     fn deadline(&self) -> tokio::time::Instant {
@@ -107,6 +113,7 @@ impl NatPmp {
                 &Request::ExternalAddress.encode(),
                 matcher,
                 Schedule::NatPmp,
+                "external-address",
                 self.deadline(),
             )
             .await
@@ -115,6 +122,11 @@ impl NatPmp {
                     .unanswered(Method::NatPmp, "external-address", why)
             })?;
         let response = self.decode(&got.bytes)?;
+        debug!(
+            "NAT-PMP external-address answer from {}: result {}",
+            self.info.gateway,
+            response.result()
+        );
         let check = self
             .engine
             .observe_epoch(EpochRule::NatPmp, response.epoch(), got.at);
@@ -194,35 +206,34 @@ impl NatPmp {
                 &request.encode(),
                 matcher,
                 Schedule::NatPmp,
+                "mapping",
                 self.deadline(),
             )
             .await
             .map_err(|why| self.engine.unanswered(Method::NatPmp, "mapping", why))?;
         let response = self.decode(&got.bytes)?;
+        debug!(
+            "NAT-PMP answer from {} to {request:?}: result {}",
+            self.info.gateway,
+            response.result()
+        );
         self.engine
             .observe_epoch(EpochRule::NatPmp, response.epoch(), got.at);
         Ok((response, got.at, self.engine.generation()))
     }
 
     pub(crate) async fn map_request(&self, request: &MappingRequest) -> Result<Mapping> {
-        if let Some(prev) = request.previous()
-            && prev.method() != Method::NatPmp
-        {
-            return Err(Error::invalid(format!(
-                "this mapping was made over {}; renew it with that method",
-                prev.method()
-            )));
-        }
+        check_renewal(request, Method::NatPmp)?;
         let host = request.internal_ip().unwrap_or(self.info.local);
         if host != self.info.local {
-            return Err(Error::Unsupported {
-                method: Method::NatPmp,
-                what: format!("forwarding to another host ({host})"),
-                detail: format!(
+            return Err(another_host_unsupported(
+                Method::NatPmp,
+                host,
+                format!(
                     "NAT-PMP forwards only to the host that asks ({}); run pfwd on {host}, or use PCP or UPnP",
                     self.info.local
                 ),
-            });
+            ));
         }
         let Lease::Finite(lease) = request.lease() else {
             return Err(permanent_unsupported(Method::NatPmp));
@@ -275,17 +286,18 @@ impl NatPmp {
             Ok(ip) => ip,
             Err(e) => {
                 // Do not leave behind a mapping the caller will not get.
+                // The delete names the granted external port: see `unmap_mapping`.
+                debug!("NAT-PMP: undoing {what} (granted port {external_port}): {e}");
                 let _ = self
-                    .exchange_map(
-                        protocol,
-                        request.internal_port(),
-                        delete_port(external_port),
-                        0,
-                    )
+                    .exchange_map(protocol, request.internal_port(), external_port, 0)
                     .await;
                 return Err(e);
             }
         };
+        info!(
+            "NAT-PMP: {} granted {what} as external port {external_port} for {granted} s",
+            self.info.gateway
+        );
         Ok(Mapping::new(
             Method::NatPmp,
             request.protocol(),
@@ -300,65 +312,36 @@ impl NatPmp {
     }
 
     pub(crate) async fn unmap_mapping(&self, mapping: &Mapping) -> Result<()> {
-        let what = format!(
-            "deleting {} port {}",
-            mapping.protocol(),
-            mapping.external().port()
-        );
+        let what = deleting(mapping);
+        // RFC 6886 section 3.4 says a client sends external port 0 in a
+        // delete and the gateway ignores the field, deleting by internal
+        // port. miniupnpd 2.3.1 deletes by this field instead (quirk fixture
+        // "miniupnpd-2.3.1 NAT-PMP delete uses the suggested external port"):
+        // with 0 it deletes nothing when the granted external port differs
+        // from the internal one. Sending the granted port works with both.
         let (response, _, _) = self
             .exchange_map(
                 map_protocol(mapping.protocol()),
                 mapping.internal().port(),
-                delete_port(mapping.external().port()),
+                mapping.external().port(),
                 0,
             )
             .await?;
         match response.result() {
-            ResultCode::Success => Ok(()),
+            ResultCode::Success => {
+                info!("NAT-PMP: {} done {what}", self.info.gateway);
+                Ok(())
+            }
             code => Err(result_error(code, &what)),
         }
     }
 }
 
-impl Forwarder for NatPmp {
-    fn method(&self) -> Method {
-        Method::NatPmp
-    }
-
-    fn external_address(&self) -> BoxFuture<'_, Result<Ipv4Addr>> {
-        Box::pin(self.external_ipv4())
-    }
-
-    fn map<'a>(&'a self, request: &'a MappingRequest) -> BoxFuture<'a, Result<Mapping>> {
-        Box::pin(self.map_request(request))
-    }
-
-    fn unmap<'a>(&'a self, mapping: &'a Mapping) -> BoxFuture<'a, Result<()>> {
-        Box::pin(self.unmap_mapping(mapping))
-    }
-
-    fn lost<'a>(&'a self, mapping: &'a Mapping) -> BoxFuture<'a, Result<bool>> {
-        Box::pin(async move {
-            self.check_epoch().await?;
-            Ok(self.restarted_since(mapping))
-        })
-    }
-}
-
-/// The external port to put in a delete request (lifetime 0).
-///
-/// RFC 6886 section 3.4 says a client sends 0 and the gateway ignores the
-/// field, deleting by internal port. miniupnpd 2.3.1 deletes by this field
-/// instead (quirk fixture "miniupnpd-2.3.1 NAT-PMP delete uses the suggested
-/// external port"): with 0 it deletes nothing when the granted external port
-/// differs from the internal one. Sending the granted port works with both.
-fn delete_port(granted_external: u16) -> u16 {
-    granted_external
-}
+crate::backend::pmp_forwarder!(NatPmp);
 
 /// A PCP server's answer "unsupported version" to a NAT-PMP request.
 fn pcp_says_unsupported(b: &[u8]) -> bool {
-    b.len() >= 4 && b[0] == pcp::VERSION && b[3] == pcp::ResultCode::UnsuppVersion.code()
+    b.len() >= 4 && b[0] == pcp::VERSION && b[3] == pcp::ResultCode::UnsupportedVersion.code()
 }
 
 fn map_protocol(p: Protocol) -> MapProtocol {
@@ -368,40 +351,17 @@ fn map_protocol(p: Protocol) -> MapProtocol {
     }
 }
 
-pub(crate) fn describe(request: &MappingRequest, host: Ipv4Addr) -> String {
-    match request.external_port() {
-        Some(p) => format!(
-            "{} port {p} -> {host}:{}",
-            request.protocol(),
-            request.internal_port()
-        ),
-        None => format!(
-            "any {} port -> {host}:{}",
-            request.protocol(),
-            request.internal_port()
-        ),
-    }
-}
-
-pub(crate) fn permanent_unsupported(method: Method) -> Error {
-    Error::Unsupported {
-        method,
-        what: "permanent mappings".into(),
-        detail: format!("{method} leases always end; ask for a finite lease and renew it"),
-    }
-}
-
 fn result_error(code: ResultCode, what: &str) -> Error {
-    match code {
-        ResultCode::UnsupportedVersion | ResultCode::UnsupportedOpcode => Error::Unsupported {
-            method: Method::NatPmp,
-            what: what.to_string(),
-            detail: format!("the gateway answered {code}: {}", code.meaning()),
-        },
-        _ => Error::Refused {
-            method: Method::NatPmp,
-            what: what.to_string(),
-            code: GatewayCode::NatPmp(code),
-        },
+    let unsupported = matches!(
+        code,
+        ResultCode::UnsupportedVersion | ResultCode::UnsupportedOpcode
+    );
+    code_error(GatewayCode::NatPmp(code), what, unsupported)
+}
+
+impl Probe for NatPmp {
+    /// An external-address request.
+    async fn probe(&self) -> Result<()> {
+        self.external_ipv4().await.map(drop)
     }
 }

@@ -6,10 +6,16 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::backend::engine::{Engine, Matcher, PmpOptions, Schedule, random_bytes};
-use crate::backend::natpmp::{NatPmp, describe, permanent_unsupported};
+use log::{debug, info};
+
+use crate::backend::engine::{self, Engine, Matcher, PmpOptions, Probe, Schedule, random_bytes};
+use crate::backend::natpmp::NatPmp;
+use crate::backend::{
+    another_host_unsupported, check_renewal, code_error, deleting, describe, made_over,
+    permanent_unsupported,
+};
 use crate::error::{Error, GatewayCode, Result};
-use crate::forwarder::{BoxFuture, Forwarder};
+use crate::forwarder::Forwarder;
 use crate::gateway::GatewayInfo;
 use crate::mapping::{Lease, Mapping, MappingRequest, Method, MethodState, Protocol};
 use crate::sync::lock;
@@ -70,10 +76,7 @@ impl Pcp {
     ///
     /// As [`Pcp::discover`].
     pub async fn discover_with(options: PmpOptions) -> Result<Pcp> {
-        let (engine, info) = Engine::for_options(&options).await?;
-        let pcp = Pcp::on_engine(engine, info, options);
-        pcp.check_epoch().await?;
-        Ok(pcp)
+        engine::discover(options, Pcp::on_engine).await
     }
 
     /// A PCP client on an engine another backend already opened; call
@@ -97,6 +100,16 @@ impl Pcp {
     /// Whether the gateway turned out to speak only NAT-PMP.
     pub fn speaks_natpmp_only(&self) -> bool {
         self.natpmp_only.load(Ordering::Relaxed)
+    }
+
+    /// The method spoken: PCP, or NAT-PMP once the gateway turned out to
+    /// speak only that.
+    fn current_method(&self) -> Method {
+        if self.speaks_natpmp_only() {
+            Method::NatPmp
+        } else {
+            Method::Pcp
+        }
     }
 
     /// Send an ANNOUNCE and say whether the gateway restarted (lost its
@@ -136,12 +149,16 @@ impl Pcp {
         let deadline = tokio::time::Instant::now() + self.options.timeout;
         let got = self
             .engine
-            .transact(&request.encode(), matcher, Schedule::Pcp, deadline)
+            .transact(&request.encode(), matcher, Schedule::Pcp, what, deadline)
             .await
             .map_err(|why| self.engine.unanswered(Method::Pcp, what, why))?;
         if natpmp_says_unsupported(&got.bytes) {
             // RFC 6887 section 9: a NAT-PMP server answers PCP with its own
             // UNSUPP_VERSION. Speak NAT-PMP from now on.
+            info!(
+                "PCP: {} answered in NAT-PMP (UNSUPP_VERSION): speaking NAT-PMP from now on",
+                self.info.gateway
+            );
             self.natpmp_only.store(true, Ordering::Relaxed);
             return Ok(Answer::NatPmpOnly);
         }
@@ -149,6 +166,10 @@ impl Pcp {
             method: Method::Pcp,
             detail: format!("{e} in a {}-byte answer", got.bytes.len()),
         })?;
+        debug!(
+            "PCP {what} answer from {}: result {}, lifetime {} s, epoch {}",
+            self.info.gateway, response.result, response.lifetime, response.epoch
+        );
         let check = self
             .engine
             .observe_epoch(EpochRule::Pcp, response.epoch, got.at);
@@ -198,17 +219,11 @@ impl Pcp {
         if self.speaks_natpmp_only() {
             return self.natpmp.map_request(request).await;
         }
-        let previous = match request.previous() {
+        check_renewal(request, Method::Pcp)?;
+        let previous = match request.previous().map(|prev| (prev, prev.state())) {
             None => None,
-            Some(prev) => match prev.state() {
-                MethodState::Pcp { nonce, .. } => Some((*nonce, prev.external())),
-                _ => {
-                    return Err(Error::invalid(format!(
-                        "this mapping was made over {}; renew it with that method",
-                        prev.method()
-                    )));
-                }
-            },
+            Some((prev, MethodState::Pcp { nonce, .. })) => Some((*nonce, prev.external())),
+            Some((prev, _)) => return Err(made_over(prev, "renew")),
         };
         let Lease::Finite(lease) = request.lease() else {
             return Err(permanent_unsupported(Method::Pcp));
@@ -230,16 +245,23 @@ impl Pcp {
             // A renewal asks for the address it had; otherwise any IPv4 address.
             external_ip: mapped(previous.map_or(Ipv4Addr::UNSPECIFIED, |(_, ext)| *ext.ip())),
         };
+        let third_party = host != self.info.local;
         let mut options = Vec::new();
-        if host != self.info.local {
+        if third_party {
             options.push(PcpOption::ThirdParty(mapped(host)));
         }
-        if request.exact_external_port() && request.external_port().is_some() {
+        let exact = request
+            .external_port()
+            .filter(|_| request.exact_external_port());
+        if exact.is_some() {
             options.push(PcpOption::PreferFailure);
         }
         let lifetime = u32::try_from(lease.as_secs()).unwrap_or(u32::MAX);
         let what = describe(request, host);
-        let (response, at) = match self.exchange_map(payload, lifetime, options, &what).await? {
+        let (response, at) = match self
+            .exchange_map(payload, lifetime, options.clone(), &what)
+            .await?
+        {
             Answer::Pcp(r, at, _) => (r, at),
             Answer::NatPmpOnly => return self.natpmp.map_request(request).await,
         };
@@ -250,6 +272,21 @@ impl Pcp {
                     method: Method::Pcp,
                     detail: "a successful MAP answer without its payload".into(),
                 });
+            }
+            // miniupnpd (and others) refuse THIRD_PARTY as an option they
+            // do not support: the gateway maps only to the host that asks.
+            (code @ (ResultCode::UnsupportedOption | ResultCode::MalformedOption), _)
+                if third_party =>
+            {
+                return Err(another_host_unsupported(
+                    Method::Pcp,
+                    host,
+                    format!(
+                        "the gateway refused PCP's THIRD_PARTY option ({}): it maps ports only to \
+                         the host that asks; run pfwd on {host}, or use UPnP",
+                        GatewayCode::Pcp(code)
+                    ),
+                ));
             }
             (code, _) => return Err(result_error(code, &what)),
         };
@@ -271,6 +308,29 @@ impl Pcp {
                 ),
             });
         }
+        if let Some(port) = exact.filter(|p| *p != granted.external_port) {
+            // The gateway ignored PREFER_FAILURE (a fault: RFC 6887 makes
+            // options below 128 mandatory to process) and granted another
+            // port: delete that one, with its nonce, and report the conflict.
+            debug!(
+                "PCP: {} granted port {} for {what}, which asked for exactly {port}: deleting it",
+                self.info.gateway, granted.external_port
+            );
+            // A delete carries THIRD_PARTY as the create did, and nothing else.
+            let mut options = options;
+            options.retain(|o| matches!(o, PcpOption::ThirdParty(_)));
+            let _ = self.exchange_map(granted, 0, options, "delete").await;
+            return Err(Error::Conflict {
+                method: Method::Pcp,
+                protocol: request.protocol(),
+                external_port: port,
+                holder: None,
+            });
+        }
+        info!(
+            "PCP: {} granted {what} as {external_ip}:{} for {} s",
+            self.info.gateway, granted.external_port, response.lifetime
+        );
         *lock(&self.last_external) = Some(external_ip);
         Ok(Mapping::new(
             Method::Pcp,
@@ -293,18 +353,9 @@ impl Pcp {
         let nonce = match mapping.state() {
             MethodState::Pcp { nonce, .. } => *nonce,
             MethodState::NatPmp { .. } => return self.natpmp.unmap_mapping(mapping).await,
-            _ => {
-                return Err(Error::invalid(format!(
-                    "this mapping was made over {}; delete it with that method",
-                    mapping.method()
-                )));
-            }
+            _ => return Err(made_over(mapping, "delete")),
         };
-        let what = format!(
-            "deleting {} port {}",
-            mapping.protocol(),
-            mapping.external().port()
-        );
+        let what = deleting(mapping);
         let payload = MapPayload {
             nonce,
             protocol: pcp_protocol(mapping.protocol()),
@@ -317,7 +368,10 @@ impl Pcp {
             options.push(PcpOption::ThirdParty(mapped(*mapping.internal().ip())));
         }
         match self.exchange_map(payload, 0, options, &what).await? {
-            Answer::Pcp(r, _, _) if r.result.is_success() => Ok(()),
+            Answer::Pcp(r, _, _) if r.result.is_success() => {
+                info!("PCP: {} done {what}", self.info.gateway);
+                Ok(())
+            }
             Answer::Pcp(r, _, _) => Err(result_error(r.result, &what)),
             Answer::NatPmpOnly => self.natpmp.unmap_mapping(mapping).await,
         }
@@ -341,34 +395,7 @@ impl Pcp {
     }
 }
 
-impl Forwarder for Pcp {
-    fn method(&self) -> Method {
-        if self.speaks_natpmp_only() {
-            Method::NatPmp
-        } else {
-            Method::Pcp
-        }
-    }
-
-    fn external_address(&self) -> BoxFuture<'_, Result<Ipv4Addr>> {
-        Box::pin(self.external_ipv4())
-    }
-
-    fn map<'a>(&'a self, request: &'a MappingRequest) -> BoxFuture<'a, Result<Mapping>> {
-        Box::pin(self.map_request(request))
-    }
-
-    fn unmap<'a>(&'a self, mapping: &'a Mapping) -> BoxFuture<'a, Result<()>> {
-        Box::pin(self.unmap_mapping(mapping))
-    }
-
-    fn lost<'a>(&'a self, mapping: &'a Mapping) -> BoxFuture<'a, Result<bool>> {
-        Box::pin(async move {
-            self.check_epoch().await?;
-            Ok(self.restarted_since(mapping))
-        })
-    }
-}
+crate::backend::pmp_forwarder!(Pcp);
 
 /// A NAT-PMP server's answer "unsupported version" (RFC 6886 section 3.5).
 fn natpmp_says_unsupported(b: &[u8]) -> bool {
@@ -385,18 +412,18 @@ fn pcp_protocol(p: Protocol) -> u8 {
 }
 
 fn result_error(code: ResultCode, what: &str) -> Error {
-    match code {
-        ResultCode::UnsuppVersion | ResultCode::UnsuppOpcode | ResultCode::UnsuppProtocol => {
-            Error::Unsupported {
-                method: Method::Pcp,
-                what: what.to_string(),
-                detail: format!("the gateway answered {code}: {}", code.meaning()),
-            }
-        }
-        _ => Error::Refused {
-            method: Method::Pcp,
-            what: what.to_string(),
-            code: GatewayCode::Pcp(code),
-        },
+    let unsupported = matches!(
+        code,
+        ResultCode::UnsupportedVersion
+            | ResultCode::UnsupportedOpcode
+            | ResultCode::UnsupportedProtocol
+    );
+    code_error(GatewayCode::Pcp(code), what, unsupported)
+}
+
+impl Probe for Pcp {
+    /// An ANNOUNCE (or, for a NAT-PMP-only gateway, an external-address request).
+    async fn probe(&self) -> Result<()> {
+        self.check_epoch().await.map(drop)
     }
 }

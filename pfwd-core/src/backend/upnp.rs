@@ -2,6 +2,10 @@
 //! mapping (a given port or any port), the external address, deletion and
 //! listing, with the gateway's error codes turned into actionable errors.
 
+mod description;
+mod soap;
+
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
@@ -11,13 +15,15 @@ use igd_next::{
     AddAnyPortError, AddPortError, GetExternalIpError, GetGenericPortMappingEntryError,
     PortMappingProtocol, RemovePortError, RequestError, SearchError, SearchOptions,
 };
+use log::{debug, info, warn};
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, timeout};
 
+use self::soap::{refused, request_error};
+use crate::backend::{another_host_unsupported, check_renewal, deleting, describe};
 use crate::error::{Error, GatewayCode, Holder, Result, UpnpCode};
 use crate::forwarder::{BoxFuture, Forwarder};
 use crate::gateway::{GatewayInfo, default_gateway};
-use crate::guide::RouterInfo;
 use crate::mapping::{
     GatewayMapping, Lease, Mapping, MappingRequest, Method, MethodState, Protocol,
 };
@@ -25,9 +31,6 @@ use crate::mapping::{
 /// The SSDP multicast group and port (UPnP Device Architecture 1.1, 1.3.2).
 const SSDP_MULTICAST: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(239, 255, 255, 250), 1900));
-
-/// The largest device description pfwd reads.
-const MAX_DESCRIPTION: usize = 256 * 1024;
 
 /// How many entries pfwd reads at most when listing a gateway's mappings.
 const MAX_LISTED: u32 = 1024;
@@ -129,6 +132,7 @@ impl Upnp {
             tokio::select! {
                 () = sleep_until(next_try), if next_try < deadline => {
                     tries += 1;
+                    debug!("UPnP: SSDP search {tries} to {targets:?}");
                     for target in &targets {
                         let mut search = SearchOptions::default();
                         search.bind_addr = SocketAddr::V4(SocketAddrV4::new(info.local, 0));
@@ -146,10 +150,17 @@ impl Upnp {
                 }
                 Some(joined) = searches.join_next() => match joined {
                     Ok(Ok(igd)) => {
+                        info!(
+                            "UPnP: found the gateway at {} (description http://{}{}) after {} ms",
+                            igd.addr, igd.addr, igd.root_url, started.elapsed().as_millis()
+                        );
                         return Ok(Upnp { igd, info, request_timeout: options.request_timeout });
                     }
                     Ok(Err(SearchError::NoResponseWithinTimeout)) => {}
-                    Ok(Err(e)) => last_problem = Some(e),
+                    Ok(Err(e)) => {
+                        debug!("UPnP: an SSDP search failed: {e}");
+                        last_problem = Some(e);
+                    }
                     Err(join) => last_problem = Some(SearchError::IoError(std::io::Error::other(join))),
                 },
                 () = sleep_until(deadline) => break,
@@ -161,6 +172,7 @@ impl Upnp {
             .collect::<Vec<_>>()
             .join(" and ");
         let waited = started.elapsed().as_millis();
+        debug!("UPnP: no gateway answered {tries} SSDP searches to {asked} in {waited} ms");
         Err(match last_problem {
             Some(SearchError::InvalidResponse | SearchError::XmlError(_)) => {
                 Error::InvalidResponse {
@@ -195,50 +207,35 @@ impl Upnp {
         format!("http://{}{}", self.igd.addr, self.igd.root_url)
     }
 
-    /// What the router says about itself in its device description (maker,
-    /// model, admin page). Readable even when the router refuses mappings.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Timeout`] or [`Error::NoGateway`] when the description cannot
-    /// be fetched, [`Error::InvalidResponse`] when it is not readable XML.
-    pub async fn router_info(&self) -> Result<RouterInfo> {
-        use http_body_util::BodyExt;
-        let url = self.description_url();
-        let uri: hyper::Uri = url.parse().map_err(|e| Error::InvalidResponse {
-            method: Method::Upnp,
-            detail: format!("the description URL {url} is not a URL: {e}"),
-        })?;
-        let fetch = async {
-            let client =
-                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                    .build_http::<http_body_util::Empty<hyper::body::Bytes>>();
-            let response = client.get(uri).await.map_err(|e| Error::NoGateway {
-                method: Some(Method::Upnp),
-                detail: format!("fetching {url}: {e}"),
-            })?;
-            let body = http_body_util::Limited::new(response.into_body(), MAX_DESCRIPTION)
-                .collect()
-                .await
-                .map_err(|e| Error::InvalidResponse {
-                    method: Method::Upnp,
-                    detail: format!("reading {url}: {e}"),
-                })?
-                .to_bytes();
-            parse_description(&body, self.igd.addr)
-        };
-        self.call("the description request", fetch).await?
-    }
-
-    /// Run one SOAP exchange under pfwd's request budget.
-    async fn call<T>(&self, operation: &str, fut: impl Future<Output = T>) -> Result<T> {
-        timeout(self.request_timeout, fut)
-            .await
-            .map_err(|_| Error::Timeout {
+    /// Run one exchange with the gateway (SOAP, or the description's HTTP)
+    /// under pfwd's request budget, and log how it went.
+    async fn call<T, E: fmt::Display>(
+        &self,
+        operation: &str,
+        fut: impl Future<Output = std::result::Result<T, E>>,
+    ) -> Result<std::result::Result<T, E>> {
+        let started = Instant::now();
+        let Ok(answer) = timeout(self.request_timeout, fut).await else {
+            warn!(
+                "UPnP {operation} to {}: no answer within {} ms",
+                self.igd.addr,
+                self.request_timeout.as_millis()
+            );
+            return Err(Error::Timeout {
                 method: Method::Upnp,
                 operation: operation.to_string(),
                 after: self.request_timeout,
-            })
+            });
+        };
+        let took = started.elapsed().as_millis();
+        match &answer {
+            Ok(_) => debug!("UPnP {operation} to {}: done in {took} ms", self.igd.addr),
+            Err(e) => debug!(
+                "UPnP {operation} to {}: {e} (after {took} ms)",
+                self.igd.addr
+            ),
+        }
+        Ok(answer)
     }
 
     async fn external_ipv4(&self) -> Result<Ipv4Addr> {
@@ -271,7 +268,7 @@ impl Upnp {
         lease: Lease,
     ) -> Result<u16> {
         let protocol = igd_protocol(request.protocol());
-        let what = describe(request, internal);
+        let what = describe(request, *internal.ip());
         let local = SocketAddr::V4(internal);
         match request.external_port() {
             Some(port) => {
@@ -344,16 +341,16 @@ impl Upnp {
             Err(_) => None,
         };
         if listed.is_ok() && holder.is_none() && *internal.ip() != self.info.local {
-            return Error::Unsupported {
-                method: Method::Upnp,
-                what: format!("forwarding to another host ({})", internal.ip()),
-                detail: format!(
+            return another_host_unsupported(
+                Method::Upnp,
+                *internal.ip(),
+                format!(
                     "{protocol} port {port} is free, but the router lets each host forward \
                      ports only to itself (UPnP secure mode, error 718); run pfwd on {} \
                      itself, or forward the port by hand",
                     internal.ip()
                 ),
-            };
+            );
         }
         Error::Conflict {
             method: Method::Upnp,
@@ -409,14 +406,7 @@ impl Forwarder for Upnp {
 
     fn map<'a>(&'a self, request: &'a MappingRequest) -> BoxFuture<'a, Result<Mapping>> {
         Box::pin(async move {
-            if let Some(prev) = request.previous()
-                && prev.method() != Method::Upnp
-            {
-                return Err(Error::invalid(format!(
-                    "this mapping was made over {}; renew it with that method",
-                    prev.method()
-                )));
-            }
+            check_renewal(request, Method::Upnp)?;
             let host = self.info.lan_host(request.internal_ip())?;
             let internal = SocketAddrV4::new(host, request.internal_port());
             // Ask for the mapping and the external address at once: two round trips in parallel.
@@ -450,6 +440,11 @@ impl Forwarder for Upnp {
                     return Err(e);
                 }
             };
+            info!(
+                "UPnP: {} granted {} as {external_ip}:{port} ({lease})",
+                self.info.gateway,
+                describe(request, host)
+            );
             Ok(Mapping::new(
                 Method::Upnp,
                 request.protocol(),
@@ -466,16 +461,15 @@ impl Forwarder for Upnp {
 
     fn unmap<'a>(&'a self, mapping: &'a Mapping) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let what = format!(
-                "deleting {} port {}",
-                mapping.protocol(),
-                mapping.external().port()
-            );
+            let what = deleting(mapping);
             let fut = self
                 .igd
                 .remove_port(igd_protocol(mapping.protocol()), mapping.external().port());
             match self.call("the delete request", fut).await? {
-                Ok(()) | Err(RemovePortError::NoSuchPortMapping) => Ok(()),
+                Ok(()) | Err(RemovePortError::NoSuchPortMapping) => {
+                    info!("UPnP: {} done {what}", self.info.gateway);
+                    Ok(())
+                }
                 Err(RemovePortError::ActionNotAuthorized) => Err(refused(&what, 606)),
                 Err(RemovePortError::RequestError(e)) => Err(request_error(&what, e)),
             }
@@ -499,144 +493,9 @@ impl Forwarder for Upnp {
     }
 }
 
-/// The maker, model and admin page from a UPnP root device description.
-fn parse_description(xml: &[u8], from: SocketAddr) -> Result<RouterInfo> {
-    let root = xmltree::Element::parse(xml).map_err(|e| Error::InvalidResponse {
-        method: Method::Upnp,
-        detail: format!("the device description is not XML: {e}"),
-    })?;
-    let device = root
-        .get_child("device")
-        .ok_or_else(|| Error::InvalidResponse {
-            method: Method::Upnp,
-            detail: "the device description has no <device>".into(),
-        })?;
-    let text = |name: &str| {
-        device
-            .get_child(name)
-            .and_then(|e| e.get_text())
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-    };
-    let admin_url = text("presentationURL").map(|u| {
-        if u.starts_with('/') {
-            format!("http://{}{u}", from.ip())
-        } else {
-            u
-        }
-    });
-    Ok(RouterInfo {
-        manufacturer: text("manufacturer"),
-        model_name: text("modelName"),
-        model_number: text("modelNumber"),
-        friendly_name: text("friendlyName"),
-        admin_url,
-    })
-}
-
 fn igd_protocol(p: Protocol) -> PortMappingProtocol {
     match p {
         Protocol::Tcp => PortMappingProtocol::TCP,
         Protocol::Udp => PortMappingProtocol::UDP,
-    }
-}
-
-fn describe(request: &MappingRequest, internal: SocketAddrV4) -> String {
-    match request.external_port() {
-        Some(p) => format!("{} port {p} -> {internal}", request.protocol()),
-        None => format!("any {} port -> {internal}", request.protocol()),
-    }
-}
-
-fn refused(what: &str, code: u16) -> Error {
-    Error::Refused {
-        method: Method::Upnp,
-        what: what.to_string(),
-        code: GatewayCode::Upnp(UpnpCode(code)),
-    }
-}
-
-/// Turn igd-next's transport and protocol errors into pfwd's.
-fn request_error(what: &str, e: RequestError) -> Error {
-    match e {
-        RequestError::ErrorCode(code, _) => refused(what, code),
-        RequestError::UnsupportedAction(action) => Error::Unsupported {
-            method: Method::Upnp,
-            what: what.to_string(),
-            detail: format!("the gateway's service has no {action} action"),
-        },
-        RequestError::InvalidResponse(text) => Error::InvalidResponse {
-            method: Method::Upnp,
-            detail: format!("unreadable answer to {what}: {}", excerpt(&text)),
-        },
-        RequestError::Utf8Error(_) => Error::InvalidResponse {
-            method: Method::Upnp,
-            detail: format!("the answer to {what} is not UTF-8 text"),
-        },
-        RequestError::IoError(io) => Error::io(format!("talking UPnP to the gateway ({what})"), io),
-        other => Error::NoGateway {
-            method: Some(Method::Upnp),
-            detail: format!("the gateway's UPnP service stopped answering ({what}: {other})"),
-        },
-    }
-}
-
-/// At most 160 characters of a gateway's answer, on one line.
-fn excerpt(text: &str) -> String {
-    let one_line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(160)
-        .collect();
-    if text.chars().count() > 160 {
-        format!("{one_line}...")
-    } else {
-        one_line
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn soap_codes_become_actionable_errors() {
-        let e = request_error(
-            "TCP port 80",
-            RequestError::ErrorCode(606, "ActionNotAuthorized".into()),
-        );
-        assert!(matches!(
-            e,
-            Error::Refused {
-                code: GatewayCode::Upnp(UpnpCode(606)),
-                ..
-            }
-        ));
-        let e = request_error("x", RequestError::InvalidResponse("<html>\n".repeat(100)));
-        let s = e.to_string();
-        assert!(s.contains("...") && !s.contains('\n'), "{s}");
-    }
-
-    #[test]
-    fn reads_maker_model_and_admin_page() {
-        let xml = br#"<?xml version="1.0"?><root xmlns="urn:schemas-upnp-org:device-1-0"><device>
-            <friendlyName> Home router </friendlyName><manufacturer>TP-Link</manufacturer>
-            <modelName>Archer C7</modelName><modelNumber>5.0</modelNumber>
-            <presentationURL>/admin/</presentationURL></device></root>"#;
-        let info = parse_description(xml, "192.168.1.1:1900".parse().unwrap()).unwrap();
-        assert_eq!(info.friendly_name.as_deref(), Some("Home router"));
-        assert_eq!(
-            info.display_name().as_deref(),
-            Some("TP-Link Archer C7 5.0")
-        );
-        assert_eq!(info.admin_url.as_deref(), Some("http://192.168.1.1/admin/"));
-        assert!(parse_description(b"<html>", "1.1.1.1:1".parse().unwrap()).is_err());
-        assert!(parse_description(b"<root/>", "1.1.1.1:1".parse().unwrap()).is_err());
-    }
-
-    #[test]
-    fn excerpt_is_bounded() {
-        assert_eq!(excerpt("short"), "short");
-        assert_eq!(excerpt(&"a".repeat(500)).len(), 163);
     }
 }

@@ -16,7 +16,7 @@ use std::net::Ipv4Addr;
 
 use serde::Serialize;
 
-use crate::error::{Error, ErrorKind};
+use crate::code::ErrorKind;
 use crate::gateway::GatewayInfo;
 use crate::mapping::{Method, Protocol};
 pub use crate::model::{Warning, WarningKind};
@@ -62,7 +62,9 @@ impl RouterInfo {
     }
 }
 
-/// Why one method did not make the mapping.
+/// Why one method did not make the mapping. Made from an error with
+/// `MethodFailure::from(&error)` (or `MethodFailure::from_error`), which
+/// the error module provides: the guide's data does not depend on errors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MethodFailure {
     /// The method, or `None` for a failure before any method (no gateway).
@@ -74,75 +76,6 @@ pub struct MethodFailure {
     pub code: Option<String>,
     /// The reason in plain words.
     pub reason: String,
-}
-
-impl MethodFailure {
-    /// Describe `error` in plain words.
-    pub fn from_error(error: &Error) -> MethodFailure {
-        let method = error.method();
-        let m = method.map_or("pfwd".to_string(), |m| m.to_string());
-        let (code, reason) = match error {
-            Error::NoGateway {
-                method: None,
-                detail,
-            } => (
-                None,
-                format!("this machine found no router to ask ({detail})"),
-            ),
-            Error::NoGateway { .. } => (
-                None,
-                format!(
-                    "{m}: the router did not answer; {m} is probably switched off in its settings, or not supported"
-                ),
-            ),
-            Error::Refused { code, .. } => (
-                Some(code.to_string()),
-                format!("{m}: the router refused ({code}: {})", code.meaning()),
-            ),
-            Error::Unsupported { what, detail, .. } => (
-                None,
-                format!("{m}: the router does not support {what} ({detail})"),
-            ),
-            Error::Conflict {
-                external_port,
-                holder,
-                ..
-            } => (
-                None,
-                match holder {
-                    Some(h) => format!(
-                        "{m}: external port {external_port} is already forwarded to {}",
-                        h.internal
-                    ),
-                    None => {
-                        format!("{m}: external port {external_port} is already taken on the router")
-                    }
-                },
-            ),
-            Error::Timeout { .. } => (None, format!("{m}: the router stopped answering")),
-            Error::InvalidResponse { detail, .. } => (
-                None,
-                format!(
-                    "{m}: the router's answer could not be understood (faulty firmware?): {detail}"
-                ),
-            ),
-            Error::Manual { .. } => (None, format!("{m}: no method could make the mapping")),
-            Error::InvalidRequest { reason } => (None, reason.clone()),
-            Error::Cancelled { .. } | Error::Closed { .. } | Error::WouldDeadlock { .. } => {
-                (None, error.to_string())
-            }
-            Error::Io { operation, source } => (
-                None,
-                format!("{m}: a network error on this machine while {operation}: {source}"),
-            ),
-        };
-        MethodFailure {
-            method,
-            kind: error.kind(),
-            code,
-            reason,
-        }
-    }
 }
 
 /// One forwarding rule to enter on the router.

@@ -32,7 +32,9 @@ impl Instructions {
         format!("Forward a port by hand{what}")
     }
 
-    fn router_line(&self) -> String {
+    /// The router's name ("TP-Link Archer C7 5.0", from its UPnP description,
+    /// so untrusted text) and its LAN address, each "not known" when unknown.
+    fn router_value(&self) -> (String, String) {
         let name = self
             .router
             .router
@@ -43,46 +45,65 @@ impl Instructions {
             .router
             .address
             .map_or_else(|| "not known".to_string(), |a| a.to_string());
-        format!("Router: {name}, at {address}")
+        (name, address)
+    }
+
+    /// The lists after the header, in reading order, shared by the text and
+    /// Markdown renderers so both walk the guide the same way. Empty lists
+    /// are left out when rendered.
+    fn lists(&self) -> [List<'_>; 5] {
+        [
+            List {
+                heading: "Why pfwd could not do it".into(),
+                style: Style::Bullet,
+                items: self.reasons.iter().map(|r| r.reason.as_str()).collect(),
+            },
+            List {
+                heading: "Before you start".into(),
+                style: Style::Warning,
+                items: self.warnings.iter().map(|w| w.text.as_str()).collect(),
+            },
+            List {
+                heading: format!("Steps ({})", self.router.vendor),
+                style: Style::Numbered,
+                items: strs(&self.steps),
+            },
+            List {
+                heading: "Or from the router's shell".into(),
+                style: Style::Commands,
+                items: strs(&self.commands),
+            },
+            List {
+                heading: "Check that it works".into(),
+                style: Style::Bullet,
+                items: strs(&self.verify),
+            },
+        ]
     }
 
     /// The guide as plain text for a terminal.
     pub fn to_text(&self) -> String {
         let mut t = String::new();
-        let _ = writeln!(t, "{}", self.title());
-        let _ = writeln!(t, "{}", "=".repeat(self.title().len()));
+        let title = self.title();
+        let _ = writeln!(t, "{title}\n{}", "=".repeat(title.len()));
         for line in self.rule_lines() {
             let _ = writeln!(t, "Forward: {line}");
         }
-        let _ = writeln!(t, "{}", self.router_line());
+        let (name, address) = self.router_value();
+        let _ = writeln!(t, "Router: {name}, at {address}");
         if let Some(url) = self.router.admin_urls.first() {
             let _ = writeln!(t, "Settings page: {url}");
         }
-        if !self.reasons.is_empty() {
-            let _ = writeln!(t, "\nWhy pfwd could not do it:");
-            for r in &self.reasons {
-                let _ = writeln!(t, "  - {}", r.reason);
+        for list in self.lists().iter().filter(|l| !l.items.is_empty()) {
+            let _ = writeln!(t, "\n{}:", list.heading);
+            for (i, item) in list.items.iter().enumerate() {
+                let _ = match list.style {
+                    Style::Bullet => writeln!(t, "  - {item}"),
+                    Style::Warning => writeln!(t, "  ! {item}"),
+                    Style::Numbered => writeln!(t, "  {}. {item}", i + 1),
+                    Style::Commands => writeln!(t, "    {item}"),
+                };
             }
-        }
-        if !self.warnings.is_empty() {
-            let _ = writeln!(t, "\nBefore you start:");
-            for w in &self.warnings {
-                let _ = writeln!(t, "  ! {}", w.text);
-            }
-        }
-        let _ = writeln!(t, "\nSteps ({}):", self.router.vendor);
-        for (i, s) in self.steps.iter().enumerate() {
-            let _ = writeln!(t, "  {}. {s}", i + 1);
-        }
-        if !self.commands.is_empty() {
-            let _ = writeln!(t, "\nOr from the router's shell:");
-            for c in &self.commands {
-                let _ = writeln!(t, "    {c}");
-            }
-        }
-        let _ = writeln!(t, "\nCheck that it works:");
-        for v in &self.verify {
-            let _ = writeln!(t, "  - {v}");
         }
         t
     }
@@ -94,42 +115,28 @@ impl Instructions {
         for line in self.rule_lines() {
             let _ = writeln!(m, "- **Forward:** {line}");
         }
-        let _ = writeln!(
-            m,
-            "- **{}**",
-            self.router_line()
-                .replacen(": ", ":** ", 1)
-                .trim_end_matches("**")
-        );
+        let (name, address) = self.router_value();
+        let _ = writeln!(m, "- **Router:** {}, at {address}", markdown_escape(&name));
         for url in &self.router.admin_urls {
             let _ = writeln!(m, "- **Settings page:** <{url}>");
         }
-        if !self.reasons.is_empty() {
-            let _ = writeln!(m, "\n## Why pfwd could not do it\n");
-            for r in &self.reasons {
-                let _ = writeln!(m, "- {}", r.reason);
+        for list in self.lists().iter().filter(|l| !l.items.is_empty()) {
+            if list.style == Style::Commands {
+                let _ = writeln!(m, "\n{}:\n\n```sh", list.heading);
+            } else {
+                let _ = writeln!(m, "\n## {}\n", list.heading);
             }
-        }
-        if !self.warnings.is_empty() {
-            let _ = writeln!(m, "\n## Before you start\n");
-            for w in &self.warnings {
-                let _ = writeln!(m, "> **Warning:** {}\n", w.text);
+            for (i, item) in list.items.iter().enumerate() {
+                let _ = match list.style {
+                    Style::Bullet => writeln!(m, "- {item}"),
+                    Style::Warning => writeln!(m, "> **Warning:** {item}\n"),
+                    Style::Numbered => writeln!(m, "{}. {item}", i + 1),
+                    Style::Commands => writeln!(m, "{item}"),
+                };
             }
-        }
-        let _ = writeln!(m, "\n## Steps ({})\n", self.router.vendor);
-        for (i, s) in self.steps.iter().enumerate() {
-            let _ = writeln!(m, "{}. {s}", i + 1);
-        }
-        if !self.commands.is_empty() {
-            let _ = writeln!(m, "\nOr from the router's shell:\n\n```sh");
-            for c in &self.commands {
-                let _ = writeln!(m, "{c}");
+            if list.style == Style::Commands {
+                let _ = writeln!(m, "```");
             }
-            let _ = writeln!(m, "```");
-        }
-        let _ = writeln!(m, "\n## Check that it works\n");
-        for v in &self.verify {
-            let _ = writeln!(m, "- {v}");
         }
         m
     }
@@ -139,4 +146,38 @@ impl Instructions {
         // Every field is a plain value: serialising cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     }
+}
+
+/// One titled list of the guide.
+struct List<'a> {
+    heading: String,
+    style: Style,
+    items: Vec<&'a str>,
+}
+
+/// How a [`List`]'s items are marked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Bullet,
+    Warning,
+    Numbered,
+    /// Shell commands, verbatim (a code block in Markdown).
+    Commands,
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// `text` with the characters that Markdown would read as emphasis, code,
+/// links or HTML backslash-escaped, so a router's name shows as it is.
+fn markdown_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }

@@ -1,7 +1,7 @@
 use std::net::Ipv4Addr;
 
 use super::*;
-use crate::error::{GatewayCode, UpnpCode};
+use crate::error::{Error, GatewayCode, UpnpCode};
 
 fn home() -> GatewayInfo {
     GatewayInfo {
@@ -218,4 +218,67 @@ fn the_manual_error_carries_the_guide() {
             && s.contains("606"),
         "{s}"
     );
+}
+
+/// The Markdown line naming the router, for `router` reached at `gateway`.
+fn markdown_router_line(router: Option<RouterInfo>, gateway: Option<GatewayInfo>) -> String {
+    let ctx = GuideContext {
+        gateway,
+        router,
+        ..Default::default()
+    };
+    let md = Instructions::build(&ctx, &[Protocol::Tcp], 8080, None, 8080).to_markdown();
+    md.lines()
+        .find(|l| l.starts_with("- **Router"))
+        .unwrap_or_else(|| panic!("no router line in {md}"))
+        .to_string()
+}
+
+#[test]
+fn the_markdown_router_line_is_balanced_bold() {
+    let named = |friendly: &str| RouterInfo {
+        friendly_name: Some(friendly.into()),
+        ..Default::default()
+    };
+    for (router, gateway, expected) in [
+        (
+            Some(tp_link()),
+            Some(home()),
+            "- **Router:** TP-Link Archer C7 5.0, at 192.168.1.1",
+        ),
+        (None, None, "- **Router:** not known, at not known"),
+        (
+            None,
+            Some(home()),
+            "- **Router:** not known, at 192.168.1.1",
+        ),
+        (
+            Some(RouterInfo {
+                manufacturer: Some("AVM Berlin".into()),
+                model_name: Some("FRITZ!Box 7490".into()),
+                ..Default::default()
+            }),
+            None,
+            "- **Router:** AVM Berlin FRITZ!Box 7490, at not known",
+        ),
+        (
+            Some(named("Home: main router")),
+            Some(home()),
+            "- **Router:** Home: main router, at 192.168.1.1",
+        ),
+        (
+            Some(named("router**")),
+            Some(home()),
+            "- **Router:** router\\*\\*, at 192.168.1.1",
+        ),
+        (
+            Some(named("<b>_x_</b> [a](b)")),
+            None,
+            "- **Router:** \\<b>\\_x\\_\\</b> \\[a\\](b), at not known",
+        ),
+    ] {
+        let line = markdown_router_line(router, gateway);
+        assert_eq!(line, expected);
+        assert_eq!(line.matches("**").count(), 2, "{line}");
+    }
 }

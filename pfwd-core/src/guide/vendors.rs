@@ -4,13 +4,19 @@
 
 use serde::Serialize;
 
+use super::RouterInfo;
+
 /// One maker's port-forwarding page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Vendor {
     /// The maker's name as people know it.
     pub name: &'static str,
     /// Lower-case words that identify the maker in a UPnP description
-    /// (manufacturer, model or friendly name).
+    /// (manufacturer, model or friendly name), matched as whole words: "deco"
+    /// is not found in "Decorative". A phrase's words must follow each other
+    /// ("nest wifi"; "tp-link" is "tp" then "link"). An entry ending in '-' is
+    /// a model family: that word joined by a dash to the rest of the model
+    /// ("rt-" finds "RT-AX88U", not "RTV9015VW" nor "Smart-Box").
     #[serde(skip)]
     pub matches: &'static [&'static str],
     /// Host names that open the admin page on this maker's routers.
@@ -88,7 +94,7 @@ pub const VENDORS: &[Vendor] = &[
     },
     Vendor {
         name: "ASUS",
-        matches: &["asus", "rt-", "zenwifi"],
+        matches: &["asus", "asustek", "rt-", "zenwifi"],
         admin_hosts: &["router.asus.com"],
         menu: &[
             "Advanced Settings",
@@ -224,13 +230,80 @@ pub const VENDORS: &[Vendor] = &[
 ];
 
 /// The vendor whose words appear in `text` (a description's manufacturer,
-/// model and friendly name), or the generic guide.
+/// model and friendly name), or the generic guide. Prefer
+/// [`recognise_router`], which knows which field said what.
 pub fn recognise(text: &str) -> &'static Vendor {
-    let t = text.to_ascii_lowercase();
-    VENDORS
-        .iter()
-        .find(|v| v.matches.iter().any(|m| t.contains(m)))
+    mentioned_in(&words(text)).unwrap_or(&GENERIC)
+}
+
+/// The vendor whose guide fits `router`, or the generic guide.
+///
+/// The manufacturer field decides first (OpenWrt on a TP-Link board gets
+/// OpenWrt's menus), then the model name and number. The friendly name is
+/// often the owner's own text ("Google Home hub" on a Livebox), so it only
+/// counts when the router gives no manufacturer at all: a wrong maker's menu
+/// path misleads, where the generic guide is only vague.
+pub fn recognise_router(router: &RouterInfo) -> &'static Vendor {
+    let field = |f: &Option<String>| words(f.as_deref().unwrap_or_default());
+    let maker = field(&router.manufacturer);
+    mentioned_in(&maker)
+        .or_else(|| mentioned_in(&field(&router.model_name)))
+        .or_else(|| mentioned_in(&field(&router.model_number)))
+        .or_else(|| {
+            maker
+                .is_empty()
+                .then(|| mentioned_in(&field(&router.friendly_name)))
+                .flatten()
+        })
         .unwrap_or(&GENERIC)
+}
+
+/// One word of a description: a run of letters and digits, lower-cased.
+struct Word {
+    text: String,
+    /// Whether a '-' and another word follow it directly ("rt" in "RT-AX88U").
+    dashed: bool,
+}
+
+/// The words of `text`: "TP-LINK Archer C7" is tp (dashed), link, archer, c7.
+fn words(text: &str) -> Vec<Word> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(char::is_alphanumeric) {
+        let word = &rest[start..];
+        let end = word
+            .find(|c: char| !c.is_alphanumeric())
+            .unwrap_or(word.len());
+        rest = &word[end..];
+        out.push(Word {
+            text: word[..end].to_lowercase(),
+            dashed: rest
+                .strip_prefix('-')
+                .and_then(|after| after.chars().next())
+                .is_some_and(char::is_alphanumeric),
+        });
+    }
+    out
+}
+
+/// Whether `vendor.matches` finds `text`'s words, as [`Vendor::matches`]
+/// describes.
+fn mentions(vendor: &Vendor, text: &[Word]) -> bool {
+    vendor.matches.iter().any(|m| match m.strip_suffix('-') {
+        Some(family) => text.iter().any(|w| w.dashed && w.text == family),
+        None => {
+            let phrase = words(m);
+            !phrase.is_empty()
+                && text
+                    .windows(phrase.len())
+                    .any(|w| w.iter().zip(&phrase).all(|(a, b)| a.text == b.text))
+        }
+    })
+}
+
+/// The first vendor, in [`VENDORS`] order, that `text` mentions.
+fn mentioned_in(text: &[Word]) -> Option<&'static Vendor> {
+    VENDORS.iter().find(|v| mentions(v, text))
 }
 
 #[cfg(test)]
@@ -255,6 +328,64 @@ mod tests {
             assert_eq!(recognise(text).name, name, "{text}");
         }
         assert!(VENDORS.len() >= 10);
+    }
+
+    #[test]
+    fn whole_words_not_parts_of_words() {
+        for (text, name) in [
+            // "smart-box" contains "rt-", "lederer" contains "lede",
+            // "googleplex" contains "google", "decorative" contains "deco",
+            // "studmaster" contains "udm": none of them names a maker.
+            ("Arcadyan Smart-Box Smart-Box", "your router"),
+            ("Technicolor MediaAccess TG Lederer family", "your router"),
+            ("Sagemcom Livebox Googleplex guest Wi-Fi", "your router"),
+            ("Acme Decorative router", "your router"),
+            ("Acme Studmaster 3000", "your router"),
+            ("ASKEY RTV9015VW RTV9015VW", "your router"),
+            // The model families still count, as whole tokens.
+            ("Acme RT-AX88U", "ASUS"),
+            ("Acme RT -AX88U", "your router"),
+            ("Acme RT-", "your router"),
+            ("TP-LINK TL-WR740N Wireless Router TL-WR740N", "TP-Link"),
+            ("TP-Link Deco M5", "TP-Link"),
+            ("Ubiquiti UDM-Pro", "Ubiquiti UniFi"),
+        ] {
+            assert_eq!(recognise(text).name, name, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_manufacturer_outweighs_the_model_and_the_friendly_name() {
+        let router = |maker: &str, model: &str, friendly: &str| RouterInfo {
+            manufacturer: Some(maker.into()),
+            model_name: Some(model.into()),
+            friendly_name: Some(friendly.into()),
+            ..Default::default()
+        };
+        for (info, name) in [
+            // OpenWrt on a TP-Link board: OpenWrt's menus.
+            (
+                router("OpenWrt", "TP-Link Archer C7 v5", "OpenWrt router"),
+                "OpenWrt",
+            ),
+            // A maker without a guide, renamed by its owner: generic.
+            (
+                router("Sagemcom", "Residential Livebox", "Google Home hub"),
+                "your router",
+            ),
+            (
+                router("Technicolor", "MediaAccess TG", "lede"),
+                "your router",
+            ),
+            // The model speaks when the manufacturer names nobody we know.
+            (router("Acme", "RT-AX88U", "home"), "ASUS"),
+            // The friendly name speaks only when there is no manufacturer.
+            (router("", "", "ASUS RT-AX88U"), "ASUS"),
+            (router(" - ", "", "FRITZ!Box 7590"), "AVM FRITZ!Box"),
+            (RouterInfo::default(), "your router"),
+        ] {
+            assert_eq!(recognise_router(&info).name, name, "{info:?}");
+        }
     }
 
     #[test]

@@ -8,10 +8,6 @@
 
 use std::fmt;
 
-pub mod epoch;
-pub mod natpmp;
-pub mod pcp;
-
 /// The UDP port NAT-PMP and PCP servers listen on (RFC 6886 section 3,
 /// RFC 6887 section 19.1).
 pub const SERVER_PORT: u16 = 5351;
@@ -72,6 +68,112 @@ impl fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {}
+
+/// One result code of a protocol: its number, its name in the
+/// specification, what it means and what a person can do about it. Each
+/// protocol keeps one table of these; [`CodeInfo::lookup`] reads any of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CodeInfo {
+    /// The number on the wire.
+    pub number: u16,
+    /// The name the specification gives it ("NOT_AUTHORIZED").
+    pub name: &'static str,
+    /// What it means, in plain words.
+    pub meaning: &'static str,
+    /// What a person can do about it.
+    pub advice: &'static str,
+}
+
+impl CodeInfo {
+    /// What pfwd says about a code it does not know.
+    pub const UNKNOWN: CodeInfo = CodeInfo {
+        number: u16::MAX,
+        name: "UNKNOWN",
+        meaning: "the gateway reported an error pfwd does not know",
+        advice: "forward the port by hand in the router's settings",
+    };
+
+    /// The entry for `number` in `table`, or [`CodeInfo::UNKNOWN`] (whose
+    /// `number` is not the code's: keep the code's own number).
+    pub fn lookup(table: &'static [CodeInfo], number: u16) -> &'static CodeInfo {
+        table
+            .iter()
+            .find(|c| c.number == number)
+            .unwrap_or(&CodeInfo::UNKNOWN)
+    }
+}
+
+/// A protocol's result-code enum from one table: each row is a variant, its
+/// number, and the name of its condition in [`words`] (RFC 6887's name,
+/// which holds its meaning and advice). Generates the
+/// enum (with `Other(n)` for the rest), `from_code`, `code`, `is_success`,
+/// `TABLE`, `info` (name, meaning, advice) and `Display` ("2 NOT_AUTHORIZED").
+macro_rules! result_codes {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident: $repr:ty {
+            $( $(#[$vmeta:meta])* $variant:ident = $number:literal, $spec:ident; )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        $vis enum $name {
+            $( $(#[$vmeta])* $variant, )+
+            /// Any other code.
+            Other($repr),
+        }
+
+        impl $name {
+            /// Every known code, in order: number, name, meaning, advice.
+            pub const TABLE: &'static [$crate::wire::CodeInfo] = &[
+                $( $crate::wire::CodeInfo {
+                    number: $number,
+                    name: stringify!($spec),
+                    meaning: $crate::wire::words::$spec.0,
+                    advice: $crate::wire::words::$spec.1,
+                }, )+
+            ];
+
+            /// Decode a result code.
+            pub fn from_code(code: $repr) -> $name {
+                match code {
+                    $( $number => $name::$variant, )+
+                    other => $name::Other(other),
+                }
+            }
+
+            /// The code on the wire.
+            pub fn code(self) -> $repr {
+                match self {
+                    $( $name::$variant => $number, )+
+                    $name::Other(other) => other,
+                }
+            }
+
+            /// True for success (code 0).
+            pub fn is_success(self) -> bool {
+                self.code() == 0
+            }
+
+            /// The code's entry in [`Self::TABLE`] (or [`CodeInfo::UNKNOWN`](crate::wire::CodeInfo::UNKNOWN)).
+            pub fn info(self) -> &'static $crate::wire::CodeInfo {
+                $crate::wire::CodeInfo::lookup(Self::TABLE, u16::from(self.code()))
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{} {}", self.code(), self.info().name)
+            }
+        }
+    };
+}
+pub(crate) use result_codes;
+
+pub mod epoch;
+pub mod natpmp;
+pub mod pcp;
+mod words;
 
 /// Check that `bytes` holds at least `needed` bytes.
 pub(crate) fn need(bytes: &[u8], needed: usize) -> Result<(), DecodeError> {

@@ -1,7 +1,6 @@
 //! NAT-PMP (RFC 6886) messages: the external-address and mapping requests
 //! and their responses, and the result codes.
 
-use std::fmt;
 use std::net::Ipv4Addr;
 
 use super::{DecodeError, need, u16_at, u32_at};
@@ -278,107 +277,24 @@ impl Response {
     }
 }
 
-/// NAT-PMP result codes (RFC 6886 section 3.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ResultCode {
-    /// 0: success.
-    Success,
-    /// 1: the gateway does not speak this version.
-    UnsupportedVersion,
-    /// 2: not authorised or refused (NAT-PMP switched off, or a policy).
-    NotAuthorized,
-    /// 3: network failure (the gateway has no external address yet).
-    NetworkFailure,
-    /// 4: out of resources (no ports or table entries left).
-    OutOfResources,
-    /// 5: unsupported opcode.
-    UnsupportedOpcode,
-    /// Any other code.
-    Other(u16),
-}
-
-impl ResultCode {
-    /// Decode a result code.
-    pub fn from_code(code: u16) -> ResultCode {
-        match code {
-            0 => ResultCode::Success,
-            1 => ResultCode::UnsupportedVersion,
-            2 => ResultCode::NotAuthorized,
-            3 => ResultCode::NetworkFailure,
-            4 => ResultCode::OutOfResources,
-            5 => ResultCode::UnsupportedOpcode,
-            other => ResultCode::Other(other),
-        }
-    }
-
-    /// The code on the wire.
-    pub fn code(self) -> u16 {
-        match self {
-            ResultCode::Success => 0,
-            ResultCode::UnsupportedVersion => 1,
-            ResultCode::NotAuthorized => 2,
-            ResultCode::NetworkFailure => 3,
-            ResultCode::OutOfResources => 4,
-            ResultCode::UnsupportedOpcode => 5,
-            ResultCode::Other(c) => c,
-        }
-    }
-
-    /// True for [`ResultCode::Success`].
-    pub fn is_success(self) -> bool {
-        self == ResultCode::Success
-    }
-
-    /// The code's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            ResultCode::Success => "Success",
-            ResultCode::UnsupportedVersion => "UnsupportedVersion",
-            ResultCode::NotAuthorized => "NotAuthorized",
-            ResultCode::NetworkFailure => "NetworkFailure",
-            ResultCode::OutOfResources => "OutOfResources",
-            ResultCode::UnsupportedOpcode => "UnsupportedOpcode",
-            ResultCode::Other(_) => "Unknown",
-        }
-    }
-
-    /// The code's meaning in plain words.
-    pub fn meaning(self) -> &'static str {
-        match self {
-            ResultCode::Success => "the request succeeded",
-            ResultCode::UnsupportedVersion => "the gateway does not speak this protocol version",
-            ResultCode::NotAuthorized => {
-                "the gateway refused: NAT-PMP is switched off or its rules forbid this mapping"
-            }
-            ResultCode::NetworkFailure => {
-                "the gateway has no working internet connection (no external address) yet"
-            }
-            ResultCode::OutOfResources => "the gateway has no ports or table entries left",
-            ResultCode::UnsupportedOpcode => "the gateway does not support this request",
-            ResultCode::Other(_) => "the gateway reported an error pfwd does not know",
-        }
-    }
-
-    /// What a person can do about it.
-    pub fn advice(self) -> &'static str {
-        match self {
-            ResultCode::Success => "nothing",
-            ResultCode::UnsupportedVersion | ResultCode::UnsupportedOpcode => {
-                "use another method (UPnP), or forward the port by hand"
-            }
-            ResultCode::NotAuthorized => {
-                "switch NAT-PMP on in the router's settings, pick another port, or forward the port by hand"
-            }
-            ResultCode::NetworkFailure => "wait until the router is online, then try again",
-            ResultCode::OutOfResources => "remove unused mappings on the router, then try again",
-            ResultCode::Other(_) => "forward the port by hand in the router's settings",
-        }
-    }
-}
-
-impl fmt::Display for ResultCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.code(), self.name())
+super::result_codes! {
+    /// NAT-PMP result codes (RFC 6886 section 3.5). RFC 6886 describes them
+    /// in prose only; their names are the ones RFC 6887 (section 7.4) gives
+    /// the same conditions, and the variants are named as in
+    /// [`pcp::ResultCode`](super::pcp::ResultCode).
+    pub enum ResultCode: u16 {
+        /// 0: success.
+        Success = 0, SUCCESS;
+        /// 1: the gateway does not speak this version.
+        UnsupportedVersion = 1, UNSUPP_VERSION;
+        /// 2: not authorised or refused (NAT-PMP switched off, or a policy).
+        NotAuthorized = 2, NOT_AUTHORIZED;
+        /// 3: network failure (the gateway has no external address yet).
+        NetworkFailure = 3, NETWORK_FAILURE;
+        /// 4: out of resources (no ports or table entries left).
+        NoResources = 4, NO_RESOURCES;
+        /// 5: unsupported opcode.
+        UnsupportedOpcode = 5, UNSUPP_OPCODE;
     }
 }
 
@@ -406,7 +322,8 @@ mod tests {
         for c in 0..8u16 {
             assert_eq!(ResultCode::from_code(c).code(), c);
         }
-        assert_eq!(ResultCode::from_code(2).to_string(), "2 NotAuthorized");
+        assert_eq!(ResultCode::from_code(2).to_string(), "2 NOT_AUTHORIZED");
+        assert_eq!(ResultCode::from_code(9).to_string(), "9 UNKNOWN");
     }
 
     #[test]

@@ -4,7 +4,6 @@
 //! PCP carries every address in 128 bits; an IPv4 address travels as an
 //! IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, RFC 6887 section 5).
 
-use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::{DecodeError, need, u16_at, u32_at};
@@ -388,188 +387,39 @@ fn check_frame(b: &[u8]) -> Result<(), DecodeError> {
     Ok(())
 }
 
-/// PCP result codes (RFC 6887 section 7.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ResultCode {
-    /// 0: success.
-    Success,
-    /// 1: the server does not speak this version.
-    UnsuppVersion,
-    /// 2: not authorised (policy, or PCP switched off for this client).
-    NotAuthorized,
-    /// 3: the request was malformed.
-    MalformedRequest,
-    /// 4: unsupported opcode.
-    UnsuppOpcode,
-    /// 5: an unsupported mandatory option.
-    UnsuppOption,
-    /// 6: a malformed option.
-    MalformedOption,
-    /// 7: the server has a network failure (no external address yet).
-    NetworkFailure,
-    /// 8: no resources (table full).
-    NoResources,
-    /// 9: unsupported protocol.
-    UnsuppProtocol,
-    /// 10: the client exceeded its quota of mappings.
-    UserExQuota,
-    /// 11: the wanted external port or address cannot be given (PREFER_FAILURE).
-    CannotProvideExternal,
-    /// 12: the client address in the header is not the packet's source (a NAT in between).
-    AddressMismatch,
-    /// 13: too many remote peers in FILTER options.
-    ExcessiveRemotePeers,
-    /// Any other code.
-    Other(u8),
-}
-
-impl ResultCode {
-    /// Decode a result code.
-    pub fn from_code(code: u8) -> ResultCode {
-        use ResultCode::*;
-        match code {
-            0 => Success,
-            1 => UnsuppVersion,
-            2 => NotAuthorized,
-            3 => MalformedRequest,
-            4 => UnsuppOpcode,
-            5 => UnsuppOption,
-            6 => MalformedOption,
-            7 => NetworkFailure,
-            8 => NoResources,
-            9 => UnsuppProtocol,
-            10 => UserExQuota,
-            11 => CannotProvideExternal,
-            12 => AddressMismatch,
-            13 => ExcessiveRemotePeers,
-            c => Other(c),
-        }
-    }
-
-    /// The code on the wire.
-    pub fn code(self) -> u8 {
-        use ResultCode::*;
-        match self {
-            Success => 0,
-            UnsuppVersion => 1,
-            NotAuthorized => 2,
-            MalformedRequest => 3,
-            UnsuppOpcode => 4,
-            UnsuppOption => 5,
-            MalformedOption => 6,
-            NetworkFailure => 7,
-            NoResources => 8,
-            UnsuppProtocol => 9,
-            UserExQuota => 10,
-            CannotProvideExternal => 11,
-            AddressMismatch => 12,
-            ExcessiveRemotePeers => 13,
-            Other(c) => c,
-        }
-    }
-
-    /// True for [`ResultCode::Success`].
-    pub fn is_success(self) -> bool {
-        self == ResultCode::Success
-    }
-
-    fn entry(self) -> (&'static str, &'static str, &'static str) {
-        use ResultCode::*;
-        match self {
-            Success => ("SUCCESS", "the request succeeded", "nothing"),
-            UnsuppVersion => (
-                "UNSUPP_VERSION",
-                "the gateway does not speak this PCP version",
-                "use NAT-PMP or UPnP, or forward the port by hand",
-            ),
-            NotAuthorized => (
-                "NOT_AUTHORIZED",
-                "the gateway's policy does not allow this mapping",
-                "routers often allow mappings only to the host that asks and above port 1024: run pfwd on the \
-                 server itself, pick another port, or forward the port by hand",
-            ),
-            MalformedRequest => (
-                "MALFORMED_REQUEST",
-                "the gateway could not parse the request",
-                "update the router's firmware, or forward the port by hand",
-            ),
-            UnsuppOpcode => (
-                "UNSUPP_OPCODE",
-                "the gateway does not support this request",
-                "use NAT-PMP or UPnP, or forward the port by hand",
-            ),
-            UnsuppOption => (
-                "UNSUPP_OPTION",
-                "the gateway does not support an option the request needs",
-                "map to this host itself (without a third party), or forward the port by hand",
-            ),
-            MalformedOption => (
-                "MALFORMED_OPTION",
-                "the gateway could not parse an option",
-                "update the router's firmware, or forward the port by hand",
-            ),
-            NetworkFailure => (
-                "NETWORK_FAILURE",
-                "the gateway has no working internet connection (no external address) yet",
-                "wait until the router is online, then try again",
-            ),
-            NoResources => (
-                "NO_RESOURCES",
-                "the gateway has no ports or table entries left",
-                "remove unused mappings on the router, then try again",
-            ),
-            UnsuppProtocol => (
-                "UNSUPP_PROTOCOL",
-                "the gateway cannot map this protocol",
-                "use another protocol or method",
-            ),
-            UserExQuota => (
-                "USER_EX_QUOTA",
-                "this host has reached the gateway's limit of mappings",
-                "remove mappings this host no longer needs",
-            ),
-            CannotProvideExternal => (
-                "CANNOT_PROVIDE_EXTERNAL",
-                "the gateway cannot give the external port or address asked for",
-                "ask for any external port, or pick another one",
-            ),
-            AddressMismatch => (
-                "ADDRESS_MISMATCH",
-                "the gateway saw another source address than the one in the request: another NAT sits in between",
-                "forwarding on this router cannot reach the server; ask the operator of the outer NAT",
-            ),
-            ExcessiveRemotePeers => (
-                "EXCESSIVE_REMOTE_PEERS",
-                "too many remote-peer filters",
-                "use fewer filters",
-            ),
-            Other(_) => (
-                "UNKNOWN",
-                "the gateway reported an error pfwd does not know",
-                "forward the port by hand in the router's settings",
-            ),
-        }
-    }
-
-    /// The code's name in RFC 6887 ("NOT_AUTHORIZED").
-    pub fn name(self) -> &'static str {
-        self.entry().0
-    }
-
-    /// The code's meaning in plain words.
-    pub fn meaning(self) -> &'static str {
-        self.entry().1
-    }
-
-    /// What a person can do about it.
-    pub fn advice(self) -> &'static str {
-        self.entry().2
-    }
-}
-
-impl fmt::Display for ResultCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.code(), self.name())
+super::result_codes! {
+    /// PCP result codes (RFC 6887 section 7.4). The codes PCP shares with
+    /// NAT-PMP have the same variant names as in
+    /// [`natpmp::ResultCode`](super::natpmp::ResultCode).
+    pub enum ResultCode: u8 {
+        /// 0: success.
+        Success = 0, SUCCESS;
+        /// 1: the server does not speak this version.
+        UnsupportedVersion = 1, UNSUPP_VERSION;
+        /// 2: not authorised (policy, or PCP switched off for this client).
+        NotAuthorized = 2, NOT_AUTHORIZED;
+        /// 3: the request was malformed.
+        MalformedRequest = 3, MALFORMED_REQUEST;
+        /// 4: unsupported opcode.
+        UnsupportedOpcode = 4, UNSUPP_OPCODE;
+        /// 5: an unsupported mandatory option.
+        UnsupportedOption = 5, UNSUPP_OPTION;
+        /// 6: a malformed option.
+        MalformedOption = 6, MALFORMED_OPTION;
+        /// 7: the server has a network failure (no external address yet).
+        NetworkFailure = 7, NETWORK_FAILURE;
+        /// 8: no resources (table full).
+        NoResources = 8, NO_RESOURCES;
+        /// 9: unsupported protocol.
+        UnsupportedProtocol = 9, UNSUPP_PROTOCOL;
+        /// 10: the client exceeded its quota of mappings.
+        UserExQuota = 10, USER_EX_QUOTA;
+        /// 11: the wanted external port or address cannot be given (PREFER_FAILURE).
+        CannotProvideExternal = 11, CANNOT_PROVIDE_EXTERNAL;
+        /// 12: the client address in the header is not the packet's source (a NAT in between).
+        AddressMismatch = 12, ADDRESS_MISMATCH;
+        /// 13: too many remote peers in FILTER options.
+        ExcessiveRemotePeers = 13, EXCESSIVE_REMOTE_PEERS;
     }
 }
 
@@ -582,7 +432,7 @@ mod tests {
         for c in 0..=255u8 {
             let r = ResultCode::from_code(c);
             assert_eq!(r.code(), c);
-            assert!(!r.meaning().is_empty() && !r.advice().is_empty());
+            assert!(!r.info().meaning.is_empty() && !r.info().advice.is_empty());
         }
     }
 

@@ -44,6 +44,52 @@ impl Fake {
         Fake { port, received }
     }
 
+    /// A PCP router (that answers NAT-PMP's external-address request too)
+    /// which answers announcements and deletes at once, and new mapping
+    /// requests only after `delay` (a slow or lossy path).
+    pub async fn slow_pcp(delay: Duration) -> Fake {
+        let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let port = socket.local_addr().unwrap().port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let log = received.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1100];
+            while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+                let req = buf[..n].to_vec();
+                log.lock().unwrap().push(req.clone());
+                let answer = match req[0] {
+                    pcp::VERSION => pcp_answer(&req, 100, 8080),
+                    _ => natpmp_answer(&req, 100),
+                };
+                let Some(answer) = answer else { continue };
+                let wait = if is_pcp_create(&req) {
+                    delay
+                } else {
+                    Duration::ZERO
+                };
+                let socket = socket.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    let _ = socket.send_to(&answer, from).await;
+                });
+            }
+        });
+        Fake { port, received }
+    }
+
+    /// The PCP MAP requests received: (nonce, lifetime).
+    pub fn pcp_maps(&self) -> Vec<([u8; 12], u32)> {
+        self.requests()
+            .iter()
+            .filter(|r| r.len() >= 36 && r[0] == pcp::VERSION && r[1] == pcp::OP_MAP)
+            .map(|r| {
+                let mut nonce = [0u8; 12];
+                nonce.copy_from_slice(&r[24..36]);
+                (nonce, u32::from_be_bytes([r[4], r[5], r[6], r[7]]))
+            })
+            .collect()
+    }
+
     pub fn options(&self) -> PmpOptions {
         options_for(self.port)
     }
@@ -58,6 +104,22 @@ pub fn options_for(port: u16) -> PmpOptions {
     o.gateway = Some(GatewayInfo::for_gateway(Ipv4Addr::LOCALHOST).unwrap());
     o.server_port = port;
     o.timeout = Duration::from_secs(2);
+    o
+}
+
+/// A PCP MAP request that creates or renews (lifetime above 0).
+pub fn is_pcp_create(req: &[u8]) -> bool {
+    req.len() >= 8 && req[0] == pcp::VERSION && req[1] == pcp::OP_MAP && req[4..8] != [0; 4]
+}
+
+/// Client options that talk only to the fake on loopback: PCP and NAT-PMP
+/// on `pmp_port`, UPnP to a closed port, no multicast, ever.
+pub fn client_options(pmp_port: u16) -> pfwd_core::ClientOptions {
+    let mut o = pfwd_core::ClientOptions::default();
+    o.gateway = Some(GatewayInfo::for_gateway(Ipv4Addr::LOCALHOST).unwrap());
+    o.pmp.server_port = pmp_port;
+    o.only = vec![pfwd_core::Method::Pcp, pfwd_core::Method::NatPmp];
+    o.upnp.multicast = false;
     o
 }
 

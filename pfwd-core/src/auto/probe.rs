@@ -1,0 +1,268 @@
+//! Asking one method whether the gateway speaks it, and the backends that
+//! answered. Also the one way a mapping is sent with a deadline: in a task
+//! of its own, so that a mapping granted after the deadline is deleted
+//! instead of left on the router unknown.
+
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::OnceCell;
+
+use super::ClientOptions;
+use super::policy;
+use crate::backend::engine::Engine;
+use crate::backend::{natpmp::NatPmp, pcp::Pcp, upnp::Upnp};
+use crate::error::{Error, Result};
+use crate::forwarder::Forwarder;
+use crate::gateway::GatewayInfo;
+use crate::guide::MethodFailure;
+use crate::mapping::{Mapping, MappingRequest, Method};
+
+/// A backend that answered its probe.
+#[derive(Debug)]
+pub(crate) enum Backend {
+    Pcp(Pcp),
+    NatPmp(NatPmp),
+    Upnp(Upnp),
+}
+
+impl Backend {
+    pub(crate) fn forwarder(&self) -> &dyn Forwarder {
+        match self {
+            Backend::Pcp(b) => b,
+            Backend::NatPmp(b) => b,
+            Backend::Upnp(b) => b,
+        }
+    }
+}
+
+/// One method's backend: kept once it answered; a failure is kept for
+/// `ClientOptions::retry_failed_after`, then the method is probed again.
+#[derive(Debug, Default)]
+pub(crate) struct Slot {
+    pub(crate) ok: OnceCell<Arc<Backend>>,
+    failed: Mutex<Option<(MethodFailure, Instant)>>,
+    pub(crate) probing: tokio::sync::Mutex<()>,
+}
+
+impl Slot {
+    pub(crate) fn set(&self, result: std::result::Result<Arc<Backend>, MethodFailure>) {
+        match result {
+            Ok(b) => {
+                let _ = self.ok.set(b);
+            }
+            Err(f) => *crate::sync::lock(&self.failed) = Some((f, Instant::now())),
+        }
+    }
+
+    pub(crate) fn settled(&self) -> bool {
+        self.ok.get().is_some() || crate::sync::lock(&self.failed).is_some()
+    }
+
+    /// The failure, while it still stands (see [`policy::failure_stands`]).
+    pub(crate) fn recent_failure(&self, keep: Duration) -> Option<MethodFailure> {
+        crate::sync::lock(&self.failed)
+            .as_ref()
+            .filter(|(_, at)| policy::failure_stands(*at, Instant::now(), keep))
+            .map(|(f, _)| f.clone())
+    }
+}
+
+/// What one probe found: the backend (or why not), the external address
+/// when the probe's answer carried it, and the mapping sent as the probe.
+pub(crate) struct Outcome {
+    pub(crate) backend: std::result::Result<Arc<Backend>, MethodFailure>,
+    pub(crate) external: Option<Ipv4Addr>,
+    pub(crate) first: Option<Result<Mapping>>,
+}
+
+impl Outcome {
+    fn failed(f: MethodFailure) -> Outcome {
+        Outcome {
+            backend: Err(f),
+            external: None,
+            first: None,
+        }
+    }
+
+    fn answered(backend: Backend, external: Option<Ipv4Addr>) -> Outcome {
+        Outcome {
+            backend: Ok(Arc::new(backend)),
+            external,
+            first: None,
+        }
+    }
+}
+
+/// Map `request` on `backend` by `deadline`, in a task of its own. When the
+/// deadline passes first, the request is left to finish and a mapping it
+/// gets is deleted at once: nothing stays on the router that nobody knows.
+pub(crate) async fn map_by(
+    backend: Arc<Backend>,
+    request: &MappingRequest,
+    deadline: tokio::time::Instant,
+    budget: Duration,
+) -> Result<Mapping> {
+    let (b, r) = (backend.clone(), request.clone());
+    let mut task = tokio::spawn(async move { b.forwarder().map(&r).await });
+    match tokio::time::timeout_at(deadline, &mut task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => Err(Error::io(
+            "mapping the port",
+            std::io::Error::other(format!("the mapping task failed: {join}")),
+        )),
+        Err(_) => {
+            let method = backend.forwarder().method();
+            log::info!(
+                "{method}: no answer to the mapping within {budget:?}; a late grant will be deleted"
+            );
+            tokio::spawn(async move {
+                if let Ok(Ok(late)) = task.await {
+                    log::info!("deleting {late}: granted after pfwd stopped waiting for it");
+                    if let Err(e) = backend.forwarder().unmap(&late).await {
+                        log::warn!("could not delete the late mapping {late}: {e}");
+                    }
+                }
+            });
+            Err(Error::Timeout {
+                method,
+                operation: "the port-mapping request".into(),
+                after: budget,
+            })
+        }
+    }
+}
+
+/// Probe one method at `gateway` within the options' budget: a PCP
+/// ANNOUNCE (or, map-first, the mapping itself), a NAT-PMP
+/// external-address request (both on `engine` when given), or a UPnP
+/// search. The backend keeps the options' own timeouts for later requests.
+pub(crate) async fn probe(
+    method: Method,
+    gateway: GatewayInfo,
+    engine: Option<Arc<Engine>>,
+    options: &ClientOptions,
+    first: Option<MappingRequest>,
+) -> Outcome {
+    let fail = |e: Error| Outcome::failed(MethodFailure::from_error(&e));
+    let mut pmp = options.pmp.clone();
+    pmp.gateway = Some(gateway.clone());
+    let engine = match (method, engine) {
+        (Method::Upnp, _) => None,
+        (_, Some(e)) => Some(e),
+        (_, None) => match Engine::for_options(&pmp).await {
+            Ok((e, _)) => Some(e),
+            Err(e) => return fail(e),
+        },
+    };
+    if let (Some(engine), Some(request)) = (engine.clone(), first.filter(|_| method == Method::Pcp))
+    {
+        // Map-first keeps its own deadline: a mapping in flight is never dropped.
+        let pcp = Pcp::on_engine(engine, gateway, pmp);
+        let deadline = tokio::time::Instant::now() + options.budget;
+        return probe_pcp_by_mapping(pcp, &request, deadline, options.budget).await;
+    }
+    let attempt = async {
+        match (method, engine) {
+            (Method::NatPmp, Some(engine)) => {
+                let nat = NatPmp::on_engine(engine, gateway, pmp);
+                match nat.external_address().await {
+                    Ok(ip) => Outcome::answered(Backend::NatPmp(nat), Some(ip)),
+                    Err(e) => fail(e),
+                }
+            }
+            (Method::Pcp, Some(engine)) => {
+                let pcp = Pcp::on_engine(engine, gateway, pmp);
+                match pcp.check_epoch().await {
+                    Ok(_) if pcp.speaks_natpmp_only() => Outcome::failed(natpmp_only()),
+                    Ok(_) => Outcome::answered(Backend::Pcp(pcp), None),
+                    Err(e) => fail(e),
+                }
+            }
+            (Method::Upnp, _) => {
+                let mut o = options.upnp.clone();
+                o.gateway = Some(gateway);
+                o.discovery_timeout = o.discovery_timeout.min(options.budget);
+                match Upnp::discover_with(o).await {
+                    Ok(u) => Outcome::answered(Backend::Upnp(u), None),
+                    Err(e) => fail(e),
+                }
+            }
+            (other, _) => fail(no_backend(other)),
+        }
+    };
+    tokio::time::timeout(options.budget, attempt)
+        .await
+        .unwrap_or_else(|_| {
+            fail(Error::NoGateway {
+                method: Some(method),
+                detail: format!(
+                    "no answer within the {} ms budget",
+                    options.budget.as_millis()
+                ),
+            })
+        })
+}
+
+/// The error for a method that has no backend to ask (manual).
+pub(crate) fn no_backend(method: Method) -> Error {
+    Error::Unsupported {
+        method,
+        what: "asking the router".into(),
+        detail: format!(
+            "{method} is not a protocol: a {method} rule is made and removed by hand \
+             in the router's settings"
+        ),
+    }
+}
+
+/// PCP's probe as the mapping itself (map-first): a PCP router makes it in
+/// one round trip. A router that speaks only NAT-PMP gets it over NAT-PMP
+/// (the PCP backend falls back by itself), and PCP counts as unsupported.
+async fn probe_pcp_by_mapping(
+    pcp: Pcp,
+    request: &MappingRequest,
+    deadline: tokio::time::Instant,
+    budget: Duration,
+) -> Outcome {
+    let backend = Arc::new(Backend::Pcp(pcp));
+    let result = map_by(backend.clone(), request, deadline, budget).await;
+    let external = result.as_ref().ok().map(|m| *m.external().ip());
+    // The PCP backend says NAT-PMP once it learned the router speaks only that.
+    if backend.forwarder().method() == Method::NatPmp {
+        return Outcome {
+            backend: Err(natpmp_only()),
+            external,
+            first: Some(result),
+        };
+    }
+    match result {
+        Ok(m) => Outcome {
+            backend: Ok(backend),
+            external,
+            first: Some(Ok(m)),
+        },
+        // PCP answered, and said no: the method works, this mapping does not.
+        Err(
+            e @ (Error::Refused { .. }
+            | Error::Conflict { .. }
+            | Error::InvalidRequest { .. }
+            | Error::Unsupported { .. }),
+        ) => Outcome {
+            backend: Ok(backend),
+            external: None,
+            first: Some(Err(e)),
+        },
+        Err(e) => Outcome::failed(MethodFailure::from_error(&e)),
+    }
+}
+
+fn natpmp_only() -> MethodFailure {
+    MethodFailure::from_error(&Error::Unsupported {
+        method: Method::Pcp,
+        what: "PCP".into(),
+        detail: "the router speaks only NAT-PMP (it answered PCP with NAT-PMP's UNSUPP_VERSION)"
+            .into(),
+    })
+}

@@ -1,0 +1,54 @@
+//! The synchronous API: blocking handles on one process-wide runtime, for
+//! programs without an async runtime of their own, and the API that the
+//! Python package and the C library mirror call for call.
+//!
+//! - [`Client`]: discover, forward, map, renew, unmap, list, the guide.
+//! - [`Keeper`]: keep mappings alive; events polled or by callback.
+//! - [`Call`]: every blocking call has a deadline ([`DEFAULT_TIMEOUT`]
+//!   unless set), and can be stopped by a [`CancelToken`] or an interrupt
+//!   hook checked every [`CHECK_INTERVAL`]. A call stopped while a request
+//!   is in flight leaves nothing on the router: a mapping granted later is
+//!   deleted.
+//! - [`shutdown`] closes every live keeper (for `atexit`).
+//!
+//! The handles are `Send + Sync` and may be shared between threads. A call
+//! made where it would wait for itself (inside an event callback, or on a
+//! thread driving an async runtime) fails with
+//! [`Error::WouldDeadlock`](crate::Error::WouldDeadlock); a handle used in a
+//! child process after `fork()` fails with [`Error::Closed`](crate::Error::Closed).
+//! Async code can use [`runtime()`] and [`Client::as_async`] to mix with
+//! the blocking handles.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use pfwd_core::blocking::{Call, Client};
+//! use pfwd_core::lease::{Event, Keep, KeeperOptions};
+//! use pfwd_core::{ClientOptions, MappingRequest, Protocol};
+//!
+//! let web = MappingRequest::builder(Protocol::Tcp, 8080).build()?;
+//! let (client, mapping) = Client::forward(ClientOptions::default(), &web, &Call::new())?;
+//! let keeper = client.keep([Keep::held(web, mapping)], KeeperOptions::default())?;
+//! keeper.on_event(|event| println!("{event}"))?;
+//! std::thread::sleep(Duration::from_secs(60));
+//! let report = keeper.close(&Call::new())?; // deletes the mapping
+//! println!("{report}");
+//! # Ok::<(), pfwd_core::Error>(())
+//! ```
+
+mod call;
+mod client;
+mod keeper;
+mod runtime;
+
+pub use call::{CHECK_INTERVAL, Call, CancelToken, DEFAULT_TIMEOUT, Interrupt};
+pub use client::Client;
+pub use keeper::Keeper;
+pub use runtime::runtime;
+
+/// Close every live [`Keeper`] of this process, deleting their mappings
+/// (for `atexit`, a C program's `pfwd_shutdown()`, or a signal handler's
+/// thread). Returns how many keepers were closed. Keepers made later work
+/// as usual.
+pub fn shutdown() -> usize {
+    keeper::close_all()
+}

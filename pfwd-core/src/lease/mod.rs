@@ -1,0 +1,337 @@
+//! Keep mappings alive, and make them go away: renewal, gateway restarts,
+//! external-address changes, and cleanup on close or drop.
+//!
+//! A [`Keeper`] holds a set of mappings on one [`Forwarder`] (a backend, or
+//! the automatic [`Client`](crate::Client)). It renews each at a random point
+//! between 1/2 and 5/8 of the granted lifetime, retries failures with a
+//! doubling back-off (RFC 6887 section 11.2.1), checks now and then whether
+//! the gateway lost them (a restart) and makes them again, and reports all
+//! of it as [`Event`]s. Closing it, or dropping it, deletes its mappings;
+//! [`Keeper::close`] says which, and which are still on the gateway.
+//!
+//! A keeper can start from mappings that exist already ([`Keep::held`]: the
+//! one-call [`forward`](crate::forward) made it; [`Keep::recorded`]: a
+//! program that restarted found it in its records), and items can be added
+//! and removed while it runs.
+//!
+//! The schedule runs on tokio's clock, so tests drive it with a paused,
+//! virtual clock; between due times the keeper sleeps.
+//!
+//! ```no_run
+//! # async fn demo() -> pfwd_core::Result<()> {
+//! use std::sync::Arc;
+//! use pfwd_core::lease::{Event, Keep, Keeper, KeeperOptions};
+//! use pfwd_core::{MappingRequest, Protocol};
+//! let web = MappingRequest::builder(Protocol::Tcp, 80).build()?;
+//! // One round trip on a PCP router; the keeper adopts what it granted.
+//! let (client, mapping) = pfwd_core::forward(&web).await?;
+//! let mut keeper = Keeper::start(
+//!     Arc::new(client),
+//!     [Keep::held(web, mapping)],
+//!     KeeperOptions::default(),
+//! );
+//! while let Some(event) = keeper.next_event().await {
+//!     println!("{event}");
+//!     # break;
+//! }
+//! let report = keeper.close().await; // deletes the mappings
+//! assert!(report.is_clean(), "{report}");
+//! # Ok(()) }
+//! ```
+
+mod announce;
+mod event;
+mod policy;
+mod run;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::error::{Error, Result};
+use crate::forwarder::Forwarder;
+use crate::mapping::{Mapping, MappingRequest};
+use crate::sync::lock;
+
+pub use event::{CloseReport, Event};
+pub use policy::{renew_delay, retry_delay};
+
+/// Options for a [`Keeper`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct KeeperOptions {
+    /// How often to ask the gateway whether it lost the mappings (a restart
+    /// between renewals); `None`: only renewals find out (default 30 s).
+    pub check_interval: Option<Duration>,
+    /// The first wait after a failed attempt; it doubles (default 1 s).
+    pub retry_min: Duration,
+    /// The longest wait between attempts (default 60 s).
+    pub retry_max: Duration,
+    /// How long closing (or removing one item) may take to delete the
+    /// mappings (default 5 s).
+    pub close_timeout: Duration,
+    /// Listen for the unsolicited PCP ANNOUNCE this gateway multicasts to
+    /// 224.0.0.1:5350 when it restarts (RFC 6887 section 14.1.3), and make
+    /// the mappings again at once (default: not listening).
+    pub announce_from: Option<std::net::Ipv4Addr>,
+    /// How many events wait for the reader at most (default 256). When the
+    /// queue is full, further events are dropped and counted
+    /// ([`Event::Missed`]): the keeper never waits for its reader.
+    pub event_capacity: usize,
+}
+
+impl Default for KeeperOptions {
+    fn default() -> Self {
+        KeeperOptions {
+            check_interval: Some(Duration::from_secs(30)),
+            retry_min: Duration::from_secs(1),
+            retry_max: Duration::from_secs(60),
+            close_timeout: Duration::from_secs(5),
+            announce_from: None,
+            event_capacity: 256,
+        }
+    }
+}
+
+/// One thing for a [`Keeper`] to keep: a request to map, or a mapping that
+/// exists already.
+#[derive(Debug, Clone)]
+pub struct Keep {
+    request: MappingRequest,
+    held: Option<Mapping>,
+    recorded: bool,
+}
+
+impl Keep {
+    /// Map `request`, then keep it.
+    pub fn new(request: MappingRequest) -> Keep {
+        Keep {
+            request,
+            held: None,
+            recorded: false,
+        }
+    }
+
+    /// Keep `mapping`, granted just now for `request` (as [`forward`](crate::forward)
+    /// returns it): reported as [`Event::Mapped`] at once, renewed on schedule,
+    /// made anew from `request` if it is ever lost for good.
+    pub fn held(request: MappingRequest, mapping: Mapping) -> Keep {
+        Keep {
+            request,
+            held: Some(mapping),
+            recorded: false,
+        }
+    }
+
+    /// Keep `mapping`, found in a record (a program that restarted after a
+    /// crash): renewed at once with its own state (the PCP nonce, the UPnP
+    /// entry, the NAT-PMP internal port), so that no second mapping is made.
+    /// [`Event::Mapped`] follows the renewal. If the gateway refuses the
+    /// renewal, a [`Event::Warning`] says so and `request` is mapped anew.
+    pub fn recorded(request: MappingRequest, mapping: Mapping) -> Keep {
+        Keep {
+            request,
+            held: Some(mapping),
+            recorded: true,
+        }
+    }
+
+    /// The request.
+    pub fn request(&self) -> &MappingRequest {
+        &self.request
+    }
+
+    /// The mapping it starts from, if any.
+    pub fn mapping(&self) -> Option<&Mapping> {
+        self.held.as_ref()
+    }
+}
+
+impl From<MappingRequest> for Keep {
+    fn from(request: MappingRequest) -> Keep {
+        Keep::new(request)
+    }
+}
+
+pub(crate) enum Command {
+    Add(usize, Keep),
+    Remove(usize, oneshot::Sender<Result<Option<Mapping>>>),
+    Close(oneshot::Sender<CloseReport>),
+}
+
+/// The part of a keeper that gives it commands; any number of copies.
+#[derive(Debug, Clone)]
+pub(crate) struct Control {
+    commands: mpsc::UnboundedSender<Command>,
+    current: Arc<Mutex<BTreeMap<usize, Mapping>>>,
+    next_index: Arc<AtomicUsize>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Add(i, _) => write!(f, "Add({i})"),
+            Command::Remove(i, _) => write!(f, "Remove({i})"),
+            Command::Close(_) => f.write_str("Close"),
+        }
+    }
+}
+
+fn closed() -> Error {
+    Error::Closed {
+        what: "this lease keeper is closed".into(),
+    }
+}
+
+impl Control {
+    pub(crate) fn mappings(&self) -> Vec<(usize, Mapping)> {
+        lock(&self.current)
+            .iter()
+            .map(|(i, m)| (*i, m.clone()))
+            .collect()
+    }
+
+    pub(crate) fn add(&self, item: Keep) -> Result<usize> {
+        let index = self.next_index.fetch_add(1, Ordering::Relaxed);
+        self.commands
+            .send(Command::Add(index, item))
+            .map_err(|_| closed())?;
+        Ok(index)
+    }
+
+    pub(crate) async fn remove(&self, index: usize) -> Result<Option<Mapping>> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Remove(index, tx))
+            .map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())?
+    }
+
+    /// Ask the task to close; the report, or `None` when it had ended.
+    pub(crate) async fn close(&self) -> Option<CloseReport> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::Close(tx)).ok()?;
+        rx.await.ok()
+    }
+}
+
+/// Keeps a set of mappings alive on one forwarder; see the module docs.
+#[derive(Debug)]
+pub struct Keeper {
+    control: Control,
+    events: mpsc::Receiver<Event>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Keeper {
+    /// Start keeping `items` (requests, or [`Keep`]s) on `forwarder`, on the
+    /// current tokio runtime. Mapping starts at once; watch
+    /// [`next_event`](Self::next_event) for the outcome. Item `i` of the
+    /// list is index `i` in the events.
+    pub fn start<I>(forwarder: Arc<dyn Forwarder>, items: I, options: KeeperOptions) -> Keeper
+    where
+        I: IntoIterator,
+        I::Item: Into<Keep>,
+    {
+        let items: Vec<Keep> = items.into_iter().map(Into::into).collect();
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (event_tx, events) = mpsc::channel(options.event_capacity.max(1));
+        let current = Arc::new(Mutex::new(BTreeMap::new()));
+        let control = Control {
+            commands,
+            current: current.clone(),
+            next_index: Arc::new(AtomicUsize::new(items.len())),
+        };
+        let run = run::Run::new(
+            forwarder,
+            options,
+            run::Emitter::new(event_tx),
+            current,
+            items,
+        );
+        let task = tokio::spawn(run.run(command_rx));
+        Keeper {
+            control,
+            events,
+            task: Some(task),
+        }
+    }
+
+    /// The next event; `None` once the keeper has closed and every event was read.
+    pub async fn next_event(&mut self) -> Option<Event> {
+        self.events.recv().await
+    }
+
+    /// The mappings held now, by item index.
+    pub fn mappings(&self) -> Vec<(usize, Mapping)> {
+        self.control.mappings()
+    }
+
+    /// Keep one more item; returns its index. Mapping starts at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] when the keeper has closed.
+    pub fn add(&self, item: impl Into<Keep>) -> Result<usize> {
+        self.control.add(item.into())
+    }
+
+    /// Stop keeping item `index` and delete its mapping from the gateway
+    /// (within [`KeeperOptions::close_timeout`]); returns the mapping deleted,
+    /// if one was held.
+    ///
+    /// # Errors
+    ///
+    /// The gateway's error when it did not delete the mapping (the item is
+    /// then still kept: try again, or close); [`Error::InvalidRequest`] for
+    /// an unknown index; [`Error::Closed`] when the keeper has closed.
+    pub async fn remove(&self, index: usize) -> Result<Option<Mapping>> {
+        self.control.remove(index).await
+    }
+
+    /// Stop keeping the mappings and delete them from the gateway (within
+    /// [`KeeperOptions::close_timeout`]). The report says which were
+    /// deleted and which are still on the gateway.
+    pub async fn close(mut self) -> CloseReport {
+        let report = self.control.close().await.unwrap_or_default();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        report
+    }
+
+    /// The keeper's parts, for the blocking API.
+    pub(crate) fn into_parts(mut self) -> (Control, mpsc::Receiver<Event>, JoinHandle<()>) {
+        let task = self.task.take().unwrap_or_else(|| tokio::spawn(async {}));
+        let control = self.control.clone();
+        let events = std::mem::replace(&mut self.events, mpsc::channel(1).1);
+        (control, events, task)
+    }
+}
+
+/// The events as an async stream (the same as [`Keeper::next_event`]).
+impl futures_core::Stream for Keeper {
+    type Item = Event;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Event>> {
+        self.events.poll_recv(cx)
+    }
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        // The task notices the closed command channel, deletes the mappings
+        // (bounded by close_timeout) and ends. Nothing to wait for here.
+        self.task.take();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,524 @@
+//! The keeper's task: one loop on the runtime that renews, checks, repairs,
+//! takes commands (add, remove, close) and reports every step as an event.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::time::Instant;
+
+use super::announce::{announce_socket, announced};
+use super::policy::{random_fraction, renew_delay, retry_delay};
+use super::{CloseReport, Command, Event, Keep, KeeperOptions};
+use crate::error::Error;
+use crate::forwarder::Forwarder;
+use crate::mapping::{Lease, Mapping, MappingRequest};
+use crate::sync::lock;
+
+/// Events to the reader through a bounded queue; a full queue drops events
+/// and counts them ([`Event::Missed`]) rather than holding up renewals.
+pub(super) struct Emitter {
+    tx: mpsc::Sender<Event>,
+    missed: u64,
+}
+
+impl Emitter {
+    pub(super) fn new(tx: mpsc::Sender<Event>) -> Emitter {
+        Emitter { tx, missed: 0 }
+    }
+
+    fn emit(&mut self, event: Event) {
+        if self.missed > 0 {
+            match self.tx.try_send(Event::Missed { count: self.missed }) {
+                Ok(()) => self.missed = 0,
+                Err(TrySendError::Full(_)) => {
+                    self.missed += 1;
+                    return;
+                }
+                Err(TrySendError::Closed(_)) => return,
+            }
+        }
+        if let Err(TrySendError::Full(_)) = self.tx.try_send(event) {
+            self.missed += 1;
+        }
+    }
+
+    /// The last event ([`Event::Closed`]): waits up to `wait` for room, so
+    /// that a reader that is merely slow still sees it.
+    async fn emit_last(&mut self, event: Event, wait: Duration) {
+        if self.missed > 0 {
+            let missed = Event::Missed { count: self.missed };
+            let _ = tokio::time::timeout(wait, self.tx.send(missed)).await;
+        }
+        let _ = tokio::time::timeout(wait, self.tx.send(event)).await;
+    }
+}
+
+/// One kept item.
+struct Entry {
+    request: MappingRequest,
+    mapping: Option<Mapping>,
+    /// [`Event::Mapped`] was sent for it.
+    announced: bool,
+    /// A mapping from a record, not yet confirmed by a renewal.
+    recorded: bool,
+    due: Instant,
+    /// When the held mapping's lease ends, on the keeper's clock.
+    expires: Option<Instant>,
+    failures: u32,
+}
+
+/// The keeper's clock time at which a std `Instant` falls.
+fn on_clock(at: std::time::Instant) -> Instant {
+    let now = std::time::Instant::now();
+    match at.checked_duration_since(now) {
+        Some(ahead) => Instant::now() + ahead,
+        None => Instant::now()
+            .checked_sub(now - at)
+            .unwrap_or_else(Instant::now),
+    }
+}
+
+/// When to renew a held `mapping` and when its lease ends, on the keeper's clock.
+fn schedule(mapping: &Mapping, from: Instant) -> (Instant, Option<Instant>) {
+    match mapping.lease() {
+        Lease::Finite(lifetime) => (
+            from + renew_delay(lifetime, random_fraction()),
+            Some(from + lifetime),
+        ),
+        // A permanent mapping needs no renewal; checks still watch it.
+        Lease::Permanent => (Instant::now() + Duration::from_secs(365 * 24 * 3600), None),
+    }
+}
+
+pub(super) struct Run {
+    pub(super) forwarder: Arc<dyn Forwarder>,
+    pub(super) options: KeeperOptions,
+    pub(super) events: Emitter,
+    pub(super) current: Arc<Mutex<BTreeMap<usize, Mapping>>>,
+    entries: BTreeMap<usize, Entry>,
+    external: Option<Ipv4Addr>,
+    /// A check of the gateway failed and was reported; quiet until one works.
+    check_failing: bool,
+}
+
+impl Run {
+    pub(super) fn new(
+        forwarder: Arc<dyn Forwarder>,
+        options: KeeperOptions,
+        events: Emitter,
+        current: Arc<Mutex<BTreeMap<usize, Mapping>>>,
+        items: Vec<Keep>,
+    ) -> Run {
+        let mut run = Run {
+            forwarder,
+            options,
+            events,
+            current,
+            entries: BTreeMap::new(),
+            external: None,
+            check_failing: false,
+        };
+        for (index, item) in items.into_iter().enumerate() {
+            run.add(index, item);
+        }
+        run
+    }
+
+    /// Take `item` on as `index`; a held mapping is reported at once.
+    fn add(&mut self, index: usize, item: Keep) {
+        let Keep {
+            request,
+            held,
+            recorded,
+        } = item;
+        let mut entry = Entry {
+            request,
+            mapping: None,
+            announced: false,
+            recorded,
+            due: Instant::now(),
+            expires: None,
+            failures: 0,
+        };
+        if let Some(mapping) = held {
+            if recorded {
+                // Renew at once: whether the gateway still has it is unknown.
+                entry.mapping = Some(mapping);
+            } else {
+                (entry.due, entry.expires) = schedule(&mapping, on_clock(mapping.granted_at()));
+                self.external = Some(*mapping.external().ip());
+                entry.announced = true;
+                entry.mapping = Some(mapping.clone());
+                lock(&self.current).insert(index, mapping.clone());
+                self.events.emit(Event::Mapped { index, mapping });
+            }
+        }
+        self.entries.insert(index, entry);
+    }
+
+    pub(super) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut next_check = self.options.check_interval.map(|i| Instant::now() + i);
+        let announcements =
+            self.options
+                .announce_from
+                .and_then(|gateway| match announce_socket() {
+                    Ok(socket) => Some((socket, gateway)),
+                    Err(e) => {
+                        let error = Error::io("listening for PCP announcements on UDP 5350", e);
+                        log::warn!("{error}");
+                        self.events.emit(Event::Warning {
+                            index: None,
+                            message: format!(
+                                "{error}: a router restart is noticed at the next check \
+                                 instead of at once"
+                            ),
+                            error: Some(Arc::new(error)),
+                        });
+                        None
+                    }
+                });
+        let mut buf = [0u8; 1100];
+        loop {
+            let next_due = self.entries.values().map(|e| e.due).min();
+            let wake = match (next_due, next_check) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            tokio::select! {
+                command = commands.recv() => {
+                    // None: every handle was dropped; clean up all the same.
+                    if self.handle(command).await {
+                        return;
+                    }
+                }
+                restart = announced(announcements.as_ref(), &mut buf) => {
+                    if restart {
+                        self.restart_announced().await;
+                    }
+                }
+                () = sleep_until_opt(wake) => {
+                    let now = Instant::now();
+                    if next_check.is_some_and(|c| c <= now) {
+                        self.check_all().await;
+                        next_check = self.options.check_interval.map(|i| Instant::now() + i);
+                    }
+                    let due: Vec<usize> = self
+                        .entries
+                        .iter()
+                        .filter(|(_, e)| e.due <= now)
+                        .map(|(i, _)| *i)
+                        .collect();
+                    for index in due {
+                        // A slow gateway makes a round of renewals long:
+                        // commands (close above all) must not wait for it.
+                        loop {
+                            match commands.try_recv() {
+                                Ok(command) => {
+                                    if self.handle(Some(command)).await {
+                                        return;
+                                    }
+                                }
+                                Err(mpsc::error::TryRecvError::Disconnected) => {
+                                    self.handle(None).await;
+                                    return;
+                                }
+                                Err(mpsc::error::TryRecvError::Empty) => break,
+                            }
+                        }
+                        if self.entries.get(&index).is_some_and(|e| e.due <= Instant::now()) {
+                            self.attend(index).await;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Carry out a command; true when the keeper has closed.
+    async fn handle(&mut self, command: Option<Command>) -> bool {
+        match command {
+            Some(Command::Add(index, item)) => {
+                self.add(index, item);
+                false
+            }
+            Some(Command::Remove(index, reply)) => {
+                let _ = reply.send(self.remove(index).await);
+                false
+            }
+            Some(Command::Close(reply)) => {
+                let report = self.finish().await;
+                let _ = reply.send(report);
+                true
+            }
+            None => {
+                self.finish().await;
+                true
+            }
+        }
+    }
+
+    /// Delete every mapping and report it, last.
+    async fn finish(&mut self) -> CloseReport {
+        let report = self.delete_all().await;
+        let wait = self.options.close_timeout;
+        self.events
+            .emit_last(
+                Event::Closed {
+                    report: report.clone(),
+                },
+                wait,
+            )
+            .await;
+        report
+    }
+
+    /// Stop keeping item `index` and delete its mapping. A mapping the
+    /// gateway did not delete stays kept, and the error says why.
+    async fn remove(&mut self, index: usize) -> crate::Result<Option<Mapping>> {
+        let Some(entry) = self.entries.get(&index) else {
+            return Err(Error::invalid(format!(
+                "the keeper has no item {index}: it was removed already, or never added"
+            )));
+        };
+        if let Some(mapping) = entry.mapping.clone() {
+            let deleting = self.forwarder.unmap(&mapping);
+            match tokio::time::timeout(self.options.close_timeout, deleting).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err(close_timeout_error(&mapping, self.options.close_timeout)),
+            }
+        }
+        let entry = self.entries.remove(&index);
+        lock(&self.current).remove(&index);
+        let mapping = entry.and_then(|e| e.mapping);
+        self.events.emit(Event::Removed {
+            index,
+            mapping: mapping.clone(),
+        });
+        Ok(mapping)
+    }
+
+    /// Map, renew or restore item `index`, and schedule its next attempt.
+    async fn attend(&mut self, index: usize) {
+        let Some(entry) = self.entries.get(&index) else {
+            return;
+        };
+        let request = match &entry.mapping {
+            Some(m) => m.renewal(),
+            None => entry.request.clone(),
+        };
+        match self.forwarder.map(&request).await {
+            Ok(mapping) => self.granted(index, mapping),
+            Err(error) => self.failed(index, error),
+        }
+    }
+
+    fn granted(&mut self, index: usize, mapping: Mapping) {
+        let ip = *mapping.external().ip();
+        if let Some(old) = self.external.replace(ip)
+            && old != ip
+        {
+            self.events
+                .emit(Event::ExternalAddressChanged { old, new: ip });
+        }
+        let Some(entry) = self.entries.get_mut(&index) else {
+            return;
+        };
+        let event = if !entry.announced {
+            Event::Mapped {
+                index,
+                mapping: mapping.clone(),
+            }
+        } else if entry.mapping.is_some() {
+            Event::Renewed {
+                index,
+                mapping: mapping.clone(),
+            }
+        } else {
+            Event::Restored {
+                index,
+                mapping: mapping.clone(),
+            }
+        };
+        (entry.due, entry.expires) = schedule(&mapping, Instant::now());
+        entry.announced = true;
+        entry.recorded = false;
+        entry.failures = 0;
+        entry.mapping = Some(mapping.clone());
+        lock(&self.current).insert(index, mapping);
+        self.events.emit(event);
+    }
+
+    fn failed(&mut self, index: usize, error: Error) {
+        let Some(entry) = self.entries.get_mut(&index) else {
+            return;
+        };
+        // A recorded mapping the gateway refuses to renew (another nonce
+        // holds the port, the method is gone) is made anew at once. One it
+        // does not answer for stays: it may still be there.
+        if entry.recorded && !is_transient(&error) {
+            entry.recorded = false;
+            entry.due = Instant::now();
+            let old = entry.mapping.take();
+            let message = match &old {
+                Some(m) => format!(
+                    "the recorded mapping {m} could not be renewed ({error}); making a new one"
+                ),
+                None => {
+                    format!("a recorded mapping could not be renewed ({error}); making a new one")
+                }
+            };
+            self.events.emit(Event::Warning {
+                index: Some(index),
+                message,
+                error: Some(Arc::new(error)),
+            });
+            return;
+        }
+        entry.failures += 1;
+        let retry_in = retry_delay(
+            entry.failures,
+            self.options.retry_min,
+            self.options.retry_max,
+        );
+        entry.due = Instant::now() + retry_in;
+        // Past the end of its lease the mapping is gone: make it anew.
+        if entry.expires.is_some_and(|t| t <= Instant::now())
+            && let Some(mapping) = entry.mapping.take()
+        {
+            lock(&self.current).remove(&index);
+            self.events.emit(Event::Lost {
+                index,
+                mapping,
+                reason: format!("its lease ended while renewals failed ({error})"),
+            });
+        }
+        log::warn!("keeping mapping {index}: {error}; trying again in {retry_in:?}");
+        self.events.emit(Event::Failed {
+            index,
+            error: Arc::new(error),
+            retry_in,
+        });
+    }
+
+    /// Ask the gateway whether it lost the mappings; make lost ones again now.
+    async fn check_all(&mut self) {
+        let held: Vec<(usize, Mapping)> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.announced)
+            .filter_map(|(i, e)| e.mapping.clone().map(|m| (*i, m)))
+            .collect();
+        for (index, mapping) in held {
+            match self.forwarder.lost(&mapping).await {
+                Ok(lost) => {
+                    self.check_failing = false;
+                    if lost {
+                        let reason = "the gateway no longer holds it (it restarted, or the mapping was removed)";
+                        self.remake(index, mapping, reason).await;
+                    }
+                }
+                Err(e) if !self.check_failing => {
+                    self.check_failing = true;
+                    self.events.emit(Event::Warning {
+                        index: Some(index),
+                        message: format!(
+                            "could not check whether the gateway still holds {mapping} ({e}); \
+                             the next renewal will tell"
+                        ),
+                        error: Some(Arc::new(e)),
+                    });
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// The gateway announced a restart: its mappings are gone; make them again.
+    async fn restart_announced(&mut self) {
+        let held: Vec<(usize, Mapping)> = self
+            .entries
+            .iter()
+            .filter_map(|(i, e)| e.mapping.clone().map(|m| (*i, m)))
+            .collect();
+        for (index, mapping) in held {
+            self.remake(
+                index,
+                mapping,
+                "the gateway announced a restart (PCP ANNOUNCE)",
+            )
+            .await;
+        }
+    }
+
+    /// Report `mapping` lost and make it again at once, as a renewal (same
+    /// nonce, same external port where the gateway allows).
+    async fn remake(&mut self, index: usize, mapping: Mapping, reason: &str) {
+        self.events.emit(Event::Lost {
+            index,
+            mapping: mapping.clone(),
+            reason: reason.into(),
+        });
+        let result = self.forwarder.map(&mapping.renewal()).await;
+        if let Some(entry) = self.entries.get_mut(&index) {
+            entry.mapping = None;
+        }
+        lock(&self.current).remove(&index);
+        match result {
+            Ok(m) => self.granted(index, m),
+            Err(e) => self.failed(index, e),
+        }
+    }
+
+    /// Delete every held mapping within the close timeout.
+    async fn delete_all(&mut self) -> CloseReport {
+        let held: Vec<(usize, Mapping)> = std::mem::take(&mut self.entries)
+            .into_iter()
+            .filter_map(|(i, e)| e.mapping.map(|m| (i, m)))
+            .collect();
+        lock(&self.current).clear();
+        let deadline = Instant::now() + self.options.close_timeout;
+        let mut report = CloseReport::default();
+        for (index, mapping) in held {
+            match tokio::time::timeout_at(deadline, self.forwarder.unmap(&mapping)).await {
+                Ok(Ok(())) => report.deleted.push((index, mapping)),
+                Ok(Err(e)) => {
+                    log::warn!("could not delete {mapping} while closing: {e}");
+                    report.left.push((index, mapping, Arc::new(e)));
+                }
+                Err(_) => {
+                    let e = close_timeout_error(&mapping, self.options.close_timeout);
+                    report.left.push((index, mapping, Arc::new(e)));
+                }
+            }
+        }
+        report
+    }
+}
+
+/// Whether `error` says nothing about the mapping itself: the gateway did
+/// not answer, or this machine could not ask.
+fn is_transient(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Timeout { .. } | Error::NoGateway { .. } | Error::Io { .. }
+    )
+}
+
+fn close_timeout_error(mapping: &Mapping, after: Duration) -> Error {
+    Error::Timeout {
+        method: mapping.method(),
+        operation: format!("deleting {mapping}"),
+        after,
+    }
+}
+
+async fn sleep_until_opt(when: Option<Instant>) {
+    match when {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
