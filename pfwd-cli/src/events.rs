@@ -38,6 +38,20 @@ pub fn to_json(event: &Event, entry: Option<&str>) -> Value {
             "error": error_json(error),
             "retry_in_ms": u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
         }),
+        Event::Warning {
+            index,
+            message,
+            error,
+        } => json!({
+            "event": "warning",
+            "index": index,
+            "message": message,
+            "error": error.as_deref().map(error_json),
+        }),
+        Event::Removed { index, mapping } => {
+            json!({"event": "removed", "index": index, "mapping": mapping})
+        }
+        Event::Missed { count } => json!({"event": "missed", "count": count}),
         Event::Closed { report } => {
             json!({"event": "closed", "deleted": report.deleted_count()})
         }

@@ -11,6 +11,7 @@
 //! JSON shapes and the exit codes are described in `docs/cli.md` and in
 //! `pfwd --help`.
 
+mod adopt;
 pub mod args;
 mod config;
 mod events;

@@ -15,7 +15,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::args::MapArgs;
 use crate::output::{add_warnings, code, describe, error_json, exit_code};
 use crate::target::{Target, transports};
-use crate::{Ctx, events};
+use crate::{Ctx, adopt, events};
 
 fn target(a: &MapArgs, default_lease: Duration) -> Result<Target, Invalid> {
     let lease = match &a.lease {
@@ -178,19 +178,37 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
     let mut options = KeeperOptions::default();
     options.announce_from = client.discovery().gateway.map(|g| g.gateway);
     let count = requests.len();
-    let mut keeper = Keeper::start(client.clone(), requests, options);
+    // What a killed predecessor recorded is renewed, not made again.
+    let items = adopt::keeps(ctx, &client, requests, &a.method);
+    let mut held: HashMap<usize, Mapping> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, k)| Some((i, k.mapping()?.clone())))
+        .collect();
+    let mut keeper = Keeper::start(client.clone(), items, options);
     let mut pending: HashSet<usize> = (0..count).collect();
-    let mut held: HashMap<usize, Mapping> = HashMap::new();
     let pid = std::process::id();
     let mut warned: Vec<pfwd_core::Warning> = Vec::new();
     loop {
         tokio::select! {
             event = keeper.next_event() => {
                 let Some(event) = event else { break };
+                // Recorded before it is told: whoever reads "mapped" finds the record.
+                if let Event::Mapped { index, mapping }
+                | Event::Renewed { index, mapping }
+                | Event::Restored { index, mapping } = &event
+                {
+                    // A record of another mapping for this item (an adopted one
+                    // the router replaced, a port that moved) goes.
+                    if let Some(old) = held.get(index).filter(|o| o.external() != mapping.external()) {
+                        forget(ctx, std::iter::once(old));
+                    }
+                    record(ctx, mapping, Some(pid));
+                    held.insert(*index, mapping.clone());
+                }
                 p.json(&events::to_json(&event, None));
                 match &event {
                     Event::Mapped { index, mapping } => {
-                        record(ctx, mapping, Some(pid));
                         p.say(&events::to_text(&event));
                         if let Some(note) = port_note(&t, mapping) {
                             p.warn(&note);
@@ -198,24 +216,13 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
                         for w in add_warnings(&mut warned, mapping.warnings()) {
                             p.warn(&w.text);
                         }
-                        held.insert(*index, mapping.clone());
                         pending.remove(index);
                         if pending.is_empty() {
                             p.say("keeping it forwarded; Ctrl-C (or SIGTERM) removes it");
                         }
                     }
-                    Event::Renewed { index, mapping } | Event::Restored { index, mapping } => {
-                        if let Some(old) = held.get(index).filter(|o| o.external() != mapping.external()) {
-                            forget(ctx, std::iter::once(old));
-                        }
-                        record(ctx, mapping, Some(pid));
-                        if matches!(event, Event::Restored { .. }) {
-                            p.say(&events::to_text(&event));
-                        } else {
-                            p.detail(&events::to_text(&event));
-                        }
-                        held.insert(*index, mapping.clone());
-                    }
+                    Event::Restored { .. } => p.say(&events::to_text(&event)),
+                    Event::Renewed { .. } => p.detail(&events::to_text(&event)),
                     Event::Failed { index, error, .. } if pending.contains(index) => {
                         // The first attempt failed: say why (or how to do it
                         // by hand) and stop, removing whatever was made.
@@ -228,7 +235,10 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
                             None => p.error(error),
                         };
                     }
-                    Event::Failed { .. } | Event::Lost { .. } | Event::ExternalAddressChanged { .. } => {
+                    Event::Failed { .. }
+                    | Event::Lost { .. }
+                    | Event::ExternalAddressChanged { .. }
+                    | Event::Warning { .. } => {
                         p.warn(&events::to_text(&event));
                     }
                     _ => p.detail(&events::to_text(&event)),

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use pfwd_core::defaults::{RETRY_MAX, RETRY_MIN};
-use pfwd_core::lease::{Event, Keeper, KeeperOptions};
+use pfwd_core::lease::{CloseReport, Event, Keeper, KeeperOptions};
 use pfwd_core::{Client, Error, Mapping, Record};
 use serde_json::json;
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -39,7 +39,7 @@ impl Stop {
 struct Running {
     entry: Entry,
     stop: oneshot::Sender<()>,
-    task: JoinHandle<usize>,
+    task: JoinHandle<CloseReport>,
 }
 
 /// The service's state between events.
@@ -217,7 +217,14 @@ impl Service<'_> {
         let mut options = KeeperOptions::default();
         options.check_interval = Some(self.settings.check);
         options.announce_from = self.client.discovery().gateway.map(|g| g.gateway);
-        let mut keeper = Keeper::start(self.client.clone(), requests, options);
+        // What a killed predecessor recorded is renewed, not made again.
+        let items = crate::adopt::keeps(self.ctx, &self.client, requests, &self.settings.methods);
+        for (i, k) in items.iter().enumerate() {
+            if let Some(m) = k.mapping() {
+                self.held.insert((entry.name.clone(), i), m.clone());
+            }
+        }
+        let mut keeper = Keeper::start(self.client.clone(), items, options);
         let (stop, mut stopped) = oneshot::channel();
         let events = self.events.clone();
         let name = entry.name.clone();
@@ -226,9 +233,9 @@ impl Service<'_> {
                 tokio::select! {
                     e = keeper.next_event() => match e {
                         Some(e) => { let _ = events.send((name.clone(), e)); }
-                        None => return 0,
+                        None => return CloseReport::default(),
                     },
-                    _ = &mut stopped => return keeper.close().await.deleted_count(),
+                    _ = &mut stopped => return keeper.close().await,
                 }
             }
         });
@@ -237,22 +244,23 @@ impl Service<'_> {
     }
 
     /// Stop an entry: its keeper deletes its mappings. Returns how many.
+    /// What the router deleted loses its record; a mapping still there
+    /// keeps it (with its PCP nonce), so `pfwd unmap` can delete it later.
     async fn stop(&mut self, name: &str) -> usize {
         let Some(r) = self.running.remove(name) else {
             return 0;
         };
         let _ = r.stop.send(());
-        let deleted = r.task.await.unwrap_or(0);
-        let gone: Vec<Mapping> = self
-            .held
-            .iter()
-            .filter(|((n, _), _)| n == name)
-            .map(|(_, m)| m.clone())
-            .collect();
+        let report = r.task.await.unwrap_or_default();
         self.held.retain(|(n, _), _| n != name);
-        crate::map::forget(self.ctx, gone.iter());
+        crate::map::forget(self.ctx, report.deleted.iter().map(|(_, m)| m));
+        for (_, m, e) in &report.left {
+            self.warn(&format!(
+                "{name}: could not remove {m} ({e}); `pfwd unmap` can remove it later"
+            ));
+        }
         self.told_guide.remove(name);
-        deleted
+        report.deleted_count()
     }
 
     /// Stop every entry. Returns how many mappings were deleted.
@@ -267,32 +275,33 @@ impl Service<'_> {
 
     async fn event(&mut self, name: &str, event: &Event) {
         let p = self.ctx.printer;
+        // Recorded before it is told: whoever reads "mapped" finds the record.
+        if let Event::Mapped { index, mapping }
+        | Event::Renewed { index, mapping }
+        | Event::Restored { index, mapping } = event
+        {
+            let key = (name.to_string(), *index);
+            if let Some(old) = self
+                .held
+                .get(&key)
+                .filter(|o| o.external() != mapping.external())
+            {
+                crate::map::forget(self.ctx, std::iter::once(old));
+            }
+            let record = Record::new(mapping.clone(), Some(std::process::id()));
+            if let Err(e) = self.ctx.state.put(&record) {
+                self.warn(&format!(
+                    "{name}: could not record the mapping ({e}); `pfwd unmap` may not find it"
+                ));
+            }
+            self.held.insert(key, mapping.clone());
+            self.told_guide.remove(name);
+        }
         p.json(&events::to_json(event, Some(name)));
         match event {
-            Event::Mapped { index, mapping }
-            | Event::Renewed { index, mapping }
-            | Event::Restored { index, mapping } => {
-                let key = (name.to_string(), *index);
-                if let Some(old) = self
-                    .held
-                    .get(&key)
-                    .filter(|o| o.external() != mapping.external())
-                {
-                    crate::map::forget(self.ctx, std::iter::once(old));
-                }
-                let record = Record::new(mapping.clone(), Some(std::process::id()));
-                if let Err(e) = self.ctx.state.put(&record) {
-                    self.warn(&format!(
-                        "{name}: could not record the mapping ({e}); `pfwd unmap` may not find it"
-                    ));
-                }
-                self.held.insert(key, mapping.clone());
-                self.told_guide.remove(name);
-                if matches!(event, Event::Renewed { .. }) {
-                    p.detail(&format!("{name}: {}", events::to_text(event)));
-                } else {
-                    p.say(&format!("{name}: {}", events::to_text(event)));
-                }
+            Event::Renewed { .. } => p.detail(&format!("{name}: {}", events::to_text(event))),
+            Event::Mapped { .. } | Event::Restored { .. } => {
+                p.say(&format!("{name}: {}", events::to_text(event)));
             }
             Event::Failed { error, .. } => {
                 p.warn(&format!("{name}: {}", events::to_text(event)));
@@ -306,6 +315,7 @@ impl Service<'_> {
                     eprint!("{}", i.to_text());
                 }
             }
+            Event::Warning { .. } => p.warn(&format!("{name}: {}", events::to_text(event))),
             _ => p.say(&format!("{name}: {}", events::to_text(event))),
         }
     }

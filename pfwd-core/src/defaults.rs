@@ -64,6 +64,14 @@ pub const PMP_HEAD_START: Duration = Duration::from_millis(30);
 /// How long a method that failed its probe stays ruled out: 30 seconds.
 pub const RETRY_FAILED_AFTER: Duration = Duration::from_secs(30);
 
+/// One deadline for a mapping across every method the automatic client
+/// tries: 6 seconds; after it the answer is the manual guide.
+pub const MAP_TIMEOUT: Duration = Duration::from_secs(6);
+
+/// How many keeper events wait for their reader at most: 256 (more are
+/// dropped and counted; the keeper never waits for its reader).
+pub const EVENT_CAPACITY: usize = 256;
+
 /// The budget for one NAT-PMP or PCP exchange, retransmissions included:
 /// 4 seconds (five NAT-PMP tries, two PCP tries on RFC 6887's schedule).
 pub const PMP_TIMEOUT: Duration = Duration::from_secs(4);
@@ -96,6 +104,8 @@ mod tests {
         assert!(RETRY_MIN < RETRY_MAX && RETRY_MAX < KEPT_LEASE / 2);
         assert!(MIN_CHECK_INTERVAL < CHECK_INTERVAL);
         assert!(PROBE_GRACE < PROBE_BUDGET && PMP_HEAD_START < PROBE_BUDGET);
+        // A mapping's deadline leaves room for one full NAT-PMP or PCP exchange.
+        assert!(MAP_TIMEOUT > PMP_TIMEOUT && EVENT_CAPACITY > 0);
         // Protocols carry seconds in 32 bits.
         assert!(LEASE.as_secs() < u64::from(u32::MAX));
     }
