@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{Invalid, deserialize_text};
+use super::{Invalid, serde_as_text};
 
 /// How a mapping is (or would be) made. In JSON it is `"pcp"`, `"natpmp"`,
 /// `"upnp"` or `"manual"` ([`Method::as_str`]); reading also accepts
@@ -77,17 +77,7 @@ impl FromStr for Method {
     }
 }
 
-impl serde::Serialize for Method {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Method {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        deserialize_text(d)
-    }
-}
+serde_as_text!(Method);
 
 #[cfg(test)]
 mod tests {

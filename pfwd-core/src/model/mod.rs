@@ -27,6 +27,25 @@ pub(crate) use request::check_lease;
 pub use request::{ExternalPort, MappingRequest, MappingRequestBuilder};
 pub use warning::{Warning, WarningKind};
 
+/// `Serialize` as `as_str()` and `Deserialize` through `FromStr`, so that a
+/// type's names live in one table for text and JSON alike.
+macro_rules! serde_as_text {
+    ($t:ty) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $crate::model::deserialize_text(d)
+            }
+        }
+    };
+}
+pub(crate) use serde_as_text;
+
 /// Read a value from a JSON string through its `FromStr` (one table of
 /// names for text and JSON).
 fn deserialize_text<'de, D, T>(d: D) -> Result<T, D::Error>

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{Invalid, deserialize_text};
+use super::{Invalid, serde_as_text};
 
 /// Transport protocol of a port mapping. In JSON and on the command line it
 /// is `"tcp"` or `"udp"` (any case is accepted when reading).
@@ -49,14 +49,4 @@ impl FromStr for Protocol {
     }
 }
 
-impl serde::Serialize for Protocol {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Protocol {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        deserialize_text(d)
-    }
-}
+serde_as_text!(Protocol);
