@@ -151,12 +151,7 @@ fn the_blocking_example_forwards_and_cleans_up() {
     ) else {
         return;
     };
-    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(
-        |_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
-        std::path::PathBuf::from,
-    );
-    let exe = target.join("debug/examples/keep_forwarded");
-    assert!(exe.exists(), "{} is missing", exe.display());
+    let exe = pfwd_testbed::built_example("keep_forwarded");
     let mut child = tb
         .lan()
         .command(exe.to_str().unwrap())
