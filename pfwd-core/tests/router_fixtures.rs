@@ -17,7 +17,7 @@ use pfwd_core::guide::vendors;
 
 /// The description's root device, read by the UPnP backend's own parser.
 fn router_info(xml: &str) -> RouterInfo {
-    let from = "192.168.1.1:5000".parse().unwrap();
+    let from = "192.168.1.1:5000".parse().expect("a socket address");
     pfwd_core::backend::upnp::parse_description(xml.as_bytes(), from)
         .expect("the fixture is a device description")
 }
