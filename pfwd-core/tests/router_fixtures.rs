@@ -15,28 +15,11 @@ use std::path::{Path, PathBuf};
 use pfwd_core::RouterInfo;
 use pfwd_core::guide::vendors;
 
-/// The description's root device as the UPnP backend reads it
-/// (`parse_description` in `src/backend/upnp.rs`, private: the root's
-/// `<device>`, each field's text trimmed, empty fields absent).
+/// The description's root device, read by the UPnP backend's own parser.
 fn router_info(xml: &str) -> RouterInfo {
-    let root = xmltree::Element::parse(xml.as_bytes()).expect("the fixture is XML");
-    let device = root
-        .get_child("device")
-        .expect("the fixture has a <device>");
-    let text = |name: &str| {
-        device
-            .get_child(name)
-            .and_then(|e| e.get_text())
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-    };
-    RouterInfo {
-        manufacturer: text("manufacturer"),
-        model_name: text("modelName"),
-        model_number: text("modelNumber"),
-        friendly_name: text("friendlyName"),
-        admin_url: text("presentationURL"),
-    }
+    let from = "192.168.1.1:5000".parse().expect("a socket address");
+    pfwd_core::backend::upnp::parse_description(xml.as_bytes(), from)
+        .expect("the fixture is a device description")
 }
 
 /// The value of the `key:` line in the fixture's leading comment.

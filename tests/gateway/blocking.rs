@@ -139,3 +139,45 @@ fn the_blocking_api_against_miniupnpd() {
     let left = tb.upnpc(&["-l"]).unwrap();
     assert!(!left.contains("2222"), "{left}");
 }
+
+/// The blocking example (pfwd-core/examples/keep_forwarded.rs), run as a
+/// program on the LAN host: it forwards, the bytes arrive, it removes the
+/// mapping and exits 0. `cargo test` builds examples first.
+#[test]
+fn the_blocking_example_forwards_and_cleans_up() {
+    let Some(tb) = testbed(
+        "the_blocking_example_forwards_and_cleans_up",
+        GatewayConfig::all_on(),
+    ) else {
+        return;
+    };
+    let exe = pfwd_testbed::built_example("keep_forwarded");
+    let mut child = tb
+        .lan()
+        .command(exe.to_str().unwrap())
+        .args(["8443", "3"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut out, &mut first).unwrap();
+    assert!(first.starts_with("forwarded: TCP 5.5.5.7:8443"), "{first}");
+    assert!(reaches(&tb, Protocol::Tcp, 8443, 8443));
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(status.success(), "{status}: {rest}");
+    assert!(rest.contains("event: mapped"), "{rest}");
+    assert!(rest.contains("closed: deleted 1 mapping"), "{rest}");
+    assert!(!reaches(&tb, Protocol::Tcp, 8443, 8443));
+    // Bad input: exit 2 with a message, nothing sent.
+    let bad = tb
+        .lan()
+        .command(exe.to_str().unwrap())
+        .arg("70000")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("1 to 65535"));
+}

@@ -291,16 +291,7 @@ fn the_rust_example_forwards_a_port() {
     let Some(tb) = testbed("the_rust_example_forwards_a_port", GatewayConfig::all_on()) else {
         return;
     };
-    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(
-        |_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
-        std::path::PathBuf::from,
-    );
-    let exe = target.join("debug/examples/forward_port");
-    assert!(
-        exe.exists(),
-        "{} is missing: build it with cargo build -p pfwd-core --examples",
-        exe.display()
-    );
+    let exe = pfwd_testbed::built_example("forward_port");
     let mut child = tb
         .lan()
         .command(exe.to_str().unwrap())

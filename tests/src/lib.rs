@@ -298,3 +298,20 @@ pub fn testbed(test: &str, config: GatewayConfig) -> Option<Testbed> {
     }
     Some(Testbed::new(config).unwrap_or_else(|e| panic!("building the testbed for {test}: {e}")))
 }
+
+/// The path of the example program `name` of pfwd-core, as `cargo test`
+/// builds it (examples are built before the tests run). Panics, naming the
+/// build command, when it is missing.
+pub fn built_example(name: &str) -> std::path::PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(
+        |_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        std::path::PathBuf::from,
+    );
+    let exe = target.join("debug/examples").join(name);
+    assert!(
+        exe.exists(),
+        "{} is missing: build it with cargo build -p pfwd-core --all-features --examples",
+        exe.display()
+    );
+    exe
+}

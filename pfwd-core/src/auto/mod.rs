@@ -21,6 +21,7 @@
 //! them.
 
 mod discovery;
+mod guide;
 mod options;
 mod policy;
 mod probe;
@@ -36,10 +37,8 @@ use crate::backend::manual::Manual;
 use crate::error::{Error, Result};
 use crate::forwarder::Forwarder;
 use crate::gateway::{GatewayInfo, default_gateway};
-use crate::guide::{
-    GuideContext, Instructions, MethodFailure, RouterInfo, external_address_warning,
-};
-use crate::mapping::{GatewayMapping, Mapping, MappingRequest, Method, Protocol};
+use crate::guide::{MethodFailure, external_address_warning};
+use crate::mapping::{GatewayMapping, Mapping, MappingRequest, Method};
 use crate::sync::lock;
 
 pub use discovery::{Discovery, MethodStatus, Probe};
@@ -517,65 +516,6 @@ impl Client {
             m => self.backend_of(m).await?,
         };
         backend.forwarder().unmap(mapping).await
-    }
-
-    /// The manual guide for `request`, whatever the methods can do: for
-    /// people who prefer to forward by hand, and for `pfwd guide`.
-    pub async fn instructions(&self, request: &MappingRequest) -> Instructions {
-        self.guide(request, self.discovery().failures()).await
-    }
-
-    /// The guide for forwarding a service on several protocols at once.
-    pub async fn instructions_for(
-        &self,
-        protocols: &[Protocol],
-        external_port: u16,
-        internal_ip: Option<Ipv4Addr>,
-        internal_port: u16,
-    ) -> Instructions {
-        let context = self.context(self.discovery().failures()).await;
-        Instructions::build(
-            &context,
-            protocols,
-            external_port,
-            internal_ip,
-            internal_port,
-        )
-    }
-
-    async fn guide(&self, request: &MappingRequest, failures: Vec<MethodFailure>) -> Instructions {
-        Manual::new(self.context(failures).await).instructions(request)
-    }
-
-    async fn context(&self, mut failures: Vec<MethodFailure>) -> GuideContext {
-        // Keep one reason per method: the latest.
-        let mut seen = Vec::new();
-        failures.reverse();
-        failures.retain(|f| {
-            let fresh = !seen.contains(&f.method);
-            seen.push(f.method);
-            fresh
-        });
-        failures.reverse();
-        failures.sort_by_key(|f| PREFERENCE.iter().position(|m| Some(*m) == f.method));
-        GuideContext {
-            gateway: self.gateway.clone(),
-            router: self.router_info().await,
-            external_address: lock(&self.discovery).external_address,
-            failures,
-        }
-    }
-
-    /// What the router says about itself, when it answers UPnP (even when it
-    /// refuses mappings).
-    pub async fn router_info(&self) -> Option<RouterInfo> {
-        if !self.options.methods().contains(&Method::Upnp) && self.upnp.ok.get().is_none() {
-            return None;
-        }
-        match self.backend(Method::Upnp).await.as_deref() {
-            Ok(Backend::Upnp(u)) => u.router_info().await.ok(),
-            _ => None,
-        }
     }
 
     fn failure_error(&self, f: &MethodFailure) -> Error {

@@ -5,6 +5,8 @@
 mod description;
 mod soap;
 
+pub use description::parse_description;
+
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};

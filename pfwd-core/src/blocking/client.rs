@@ -90,7 +90,6 @@ impl Client {
         request: &MappingRequest,
         call: &Call,
     ) -> Result<(Client, Mapping)> {
-        let rt = runtime()?;
         let request = request.clone();
         let work = async move {
             let (client, mapping) = auto::Client::discover_and_map(options, &request).await?;
@@ -98,21 +97,26 @@ impl Client {
         };
         let cleanup: Cleanup<(Arc<auto::Client>, Mapping)> =
             Box::new(|(client, mapping)| unmap_late(client)(mapping));
-        let (inner, mapping) = wait(
-            rt,
+        Client::forwarded(call, "forwarding the port", work, cleanup)
+    }
+
+    /// Wait for a forward's `work`; the client and what it mapped.
+    fn forwarded<T: Send + 'static>(
+        call: &Call,
+        operation: &str,
+        work: impl std::future::Future<Output = Result<(Arc<auto::Client>, T)>> + Send + 'static,
+        cleanup: Cleanup<(Arc<auto::Client>, T)>,
+    ) -> Result<(Client, T)> {
+        let (inner, made) = wait(
+            runtime()?,
             call,
-            "forwarding the port",
+            operation,
             Method::Manual,
             work,
             Some(cleanup),
         )?;
-        Ok((
-            Client {
-                inner,
-                pid: std::process::id(),
-            },
-            mapping,
-        ))
+        let pid = std::process::id();
+        Ok((Client { inner, pid }, made))
     }
 
     /// [`forward`](Self::forward) for several requests at once (a service
@@ -134,7 +138,6 @@ impl Client {
                 "nothing to forward: give at least one mapping request",
             ));
         };
-        let rt = runtime()?;
         let (first, rest) = (first.clone(), requests[1..].to_vec());
         let protocols: Vec<Protocol> = requests.iter().map(MappingRequest::protocol).collect();
         let work = async move {
@@ -182,21 +185,7 @@ impl Client {
                 }
             })
         });
-        let (inner, mappings) = wait(
-            rt,
-            call,
-            "forwarding the ports",
-            Method::Manual,
-            work,
-            Some(cleanup),
-        )?;
-        Ok((
-            Client {
-                inner,
-                pid: std::process::id(),
-            },
-            mappings,
-        ))
+        Client::forwarded(call, "forwarding the ports", work, cleanup)
     }
 
     /// What discovery found (it does not block).

@@ -52,14 +52,6 @@ impl RouterInfo {
             Some(parts.join(" "))
         }
     }
-
-    fn all_text(&self) -> String {
-        [&self.manufacturer, &self.model_name, &self.friendly_name]
-            .into_iter()
-            .filter_map(|p| p.as_deref())
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
 }
 
 /// Why one method did not make the mapping. Made from an error with
@@ -200,7 +192,7 @@ impl Instructions {
         let vendor = context
             .router
             .as_ref()
-            .map_or(&vendors::GENERIC, |r| vendors::recognise(&r.all_text()));
+            .map_or(&vendors::GENERIC, vendors::recognise_router);
         let gateway = context.gateway.as_ref().map(|g| g.gateway);
         let admin_urls = admin_urls(context.router.as_ref(), gateway, vendor);
 

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use serde::Serializer;
 
 use super::Instructions;
-use crate::error::ErrorKind;
+use crate::code::ErrorKind;
 
 pub(super) fn kind_name<S: Serializer>(kind: &ErrorKind, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(kind.name())

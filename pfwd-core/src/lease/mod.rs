@@ -305,6 +305,7 @@ impl Keeper {
     }
 
     /// The keeper's parts, for the blocking API.
+    #[cfg(feature = "blocking")]
     pub(crate) fn into_parts(mut self) -> (Control, mpsc::Receiver<Event>, JoinHandle<()>) {
         let task = self.task.take().unwrap_or_else(|| tokio::spawn(async {}));
         let control = self.control.clone();

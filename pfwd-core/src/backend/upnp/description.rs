@@ -48,8 +48,13 @@ impl Upnp {
     }
 }
 
-/// The maker, model and admin page from a UPnP root device description.
-fn parse_description(xml: &[u8], from: SocketAddr) -> Result<RouterInfo> {
+/// The maker, model and admin page from a UPnP root device description
+/// fetched from `from` (a relative admin page is made absolute with it).
+///
+/// # Errors
+///
+/// [`Error::InvalidResponse`] when it is not XML or has no root `<device>`.
+pub fn parse_description(xml: &[u8], from: SocketAddr) -> Result<RouterInfo> {
     let root = xmltree::Element::parse(xml).map_err(|e| Error::InvalidResponse {
         method: Method::Upnp,
         detail: format!("the device description is not XML: {e}"),
