@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         eprintln!("{usage}");
         return ExitCode::from(2);
     };
-    let parsed = parse_port(port).and_then(|spec| {
+    let parsed = parse_port(port).map_err(Error::from).and_then(|spec| {
         let secs = match seconds {
             Some(s) => s.parse::<u64>().map_err(|_| {
                 Error::invalid(format!("{s:?} is not a number of seconds: {usage}"))
