@@ -196,3 +196,25 @@ fn list_marks_records_the_router_lost() {
     assert_eq!(pfwd(&tb, &["unmap", "8093"]).status.code(), Some(0));
     cleanup(&tb);
 }
+
+/// `-vv` shows the library's debug log on stderr; without `-v`, or with
+/// `--json`, there is none.
+#[test]
+fn the_cores_log_shows_with_vv_only() {
+    let Some(tb) = testbed("cli_log_levels", GatewayConfig::natpmp_only()) else {
+        return;
+    };
+    let line = "pfwd [debug pfwd_core::";
+    let out = pfwd(&tb, &["-vv", "status"]);
+    assert!(text(&out.stderr).contains(line), "{}", text(&out.stderr));
+    for args in [
+        &["status"][..],
+        &["-v", "status"],
+        &["-vv", "status", "--json"],
+    ] {
+        let out = pfwd(&tb, args);
+        let err = text(&out.stderr);
+        assert!(!err.contains("pfwd [debug"), "{args:?}: {err}");
+    }
+    cleanup(&tb);
+}
