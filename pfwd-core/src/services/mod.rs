@@ -40,7 +40,7 @@ impl std::str::FromStr for Transports {
         match s.trim().to_ascii_lowercase().as_str() {
             "tcp" => Ok(Transports::Tcp),
             "udp" => Ok(Transports::Udp),
-            "both" | "tcp+udp" => Ok(Transports::Both),
+            "both" => Ok(Transports::Both),
             _ => Err(Invalid::new(format!(
                 "protocol {s:?}: write \"tcp\", \"udp\" or \"both\""
             ))),
