@@ -15,6 +15,14 @@ use pfwd_core::blocking::{self, Call, CancelToken, Client};
 use pfwd_core::lease::{Event, Keep, KeeperOptions};
 use pfwd_core::{Error, MappingRequest, Method, Protocol};
 
+/// `blocking::shutdown()` closes every keeper of the process: the test of
+/// it runs alone, the other keeper tests share this lock.
+static KEEPERS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn keepers_shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    KEEPERS.read().unwrap_or_else(|p| p.into_inner())
+}
+
 fn pcp_router() -> Fake {
     blocking::runtime()
         .unwrap()
@@ -163,6 +171,7 @@ fn a_call_past_its_deadline_times_out_and_cleans_up() {
 
 #[test]
 fn a_blocking_call_inside_a_callback_is_refused_not_deadlocked() {
+    let _keepers = keepers_shared();
     let fake = pcp_router();
     let client = Client::discover(client_options(fake.port), &Call::new()).unwrap();
     let keeper = client.keep([request(8085)], quick_keeper()).unwrap();
@@ -204,6 +213,7 @@ async fn a_blocking_call_on_an_async_runtime_thread_is_refused() {
 
 #[test]
 fn events_by_polling_end_with_closed() {
+    let _keepers = keepers_shared();
     let fake = pcp_router();
     let (client, m) =
         Client::forward(client_options(fake.port), &request(8088), &Call::new()).unwrap();
@@ -211,7 +221,7 @@ fn events_by_polling_end_with_closed() {
         .keep([Keep::held(request(8088), m.clone())], quick_keeper())
         .unwrap();
     let Some(Event::Mapped { index: 0, mapping }) =
-        keeper.next_event(Duration::from_secs(1)).unwrap()
+        keeper.next_event(Duration::from_secs(5)).unwrap()
     else {
         panic!("no Mapped event")
     };
@@ -224,18 +234,18 @@ fn events_by_polling_end_with_closed() {
     );
     let added = keeper.add(request(8089)).unwrap();
     assert!(matches!(
-        keeper.next_event(Duration::from_secs(1)).unwrap(),
+        keeper.next_event(Duration::from_secs(5)).unwrap(),
         Some(Event::Mapped { index, .. }) if index == added
     ));
     assert_eq!(keeper.mappings().len(), 2);
     let report = keeper.close(&Call::new()).unwrap();
     assert_eq!(report.deleted_count(), 2);
     assert!(matches!(
-        keeper.next_event(Duration::from_secs(1)).unwrap(),
+        keeper.next_event(Duration::from_secs(5)).unwrap(),
         Some(Event::Closed { .. })
     ));
     assert!(matches!(
-        keeper.next_event(Duration::from_secs(1)),
+        keeper.next_event(Duration::from_secs(5)),
         Err(Error::Closed { .. })
     ));
     // Closing again gives the same report; adding is refused.
@@ -251,6 +261,7 @@ fn events_by_polling_end_with_closed() {
 
 #[test]
 fn callbacks_get_every_event_in_order_closed_last() {
+    let _keepers = keepers_shared();
     let fake = pcp_router();
     let client = Client::discover(client_options(fake.port), &Call::new()).unwrap();
     let keeper = client
@@ -294,6 +305,7 @@ fn callbacks_get_every_event_in_order_closed_last() {
 
 #[test]
 fn dropping_a_keeper_deletes_its_mappings() {
+    let _keepers = keepers_shared();
     let fake = pcp_router();
     let client = Client::discover(client_options(fake.port), &Call::new()).unwrap();
     let keeper = client.keep([request(8093)], quick_keeper()).unwrap();
@@ -305,13 +317,13 @@ fn dropping_a_keeper_deletes_its_mappings() {
 
 #[test]
 fn shutdown_closes_every_live_keeper() {
+    let _alone = KEEPERS.write().unwrap_or_else(|p| p.into_inner());
     let fake = pcp_router();
     let client = Client::discover(client_options(fake.port), &Call::new()).unwrap();
     let a = client.keep([request(8094)], quick_keeper()).unwrap();
     let b = client.keep([request(8095)], quick_keeper()).unwrap();
     eventually("mapped", || a.mappings().len() + b.mappings().len() == 2);
-    // Other tests' keepers may be alive in this process too.
-    assert!(blocking::shutdown() >= 2);
+    assert_eq!(blocking::shutdown(), 2);
     let deletes = fake.pcp_maps().iter().filter(|(_, l)| *l == 0).count();
     assert_eq!(deletes, 2);
     assert!(matches!(a.add(request(8096)), Err(Error::Closed { .. })));
