@@ -92,6 +92,15 @@ pub const UPNP_MULTICAST: bool = true;
 /// The UDP port of a gateway's SSDP service: 1900.
 pub const SSDP_PORT: u16 = 1900;
 
+/// How long a blocking call ([`blocking`](crate::blocking)) waits at most
+/// unless told otherwise: 30 seconds (discovery, a mapping across every
+/// method, and closing a keeper all fit).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How often a waiting blocking call checks its cancel token and interrupt
+/// hook (Python's Ctrl-C): 100 ms.
+pub const CALL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::backend::{PmpOptions, upnp::UpnpOptions};
+use crate::defaults;
 use crate::gateway::GatewayInfo;
 use crate::mapping::Method;
 
@@ -56,11 +57,11 @@ pub struct ClientOptions {
 impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
-            budget: Duration::from_millis(500),
-            grace: Duration::from_millis(50),
-            pmp_head_start: Duration::from_millis(30),
-            retry_failed_after: Duration::from_secs(30),
-            map_timeout: Duration::from_secs(6),
+            budget: defaults::PROBE_BUDGET,
+            grace: defaults::PROBE_GRACE,
+            pmp_head_start: defaults::PMP_HEAD_START,
+            retry_failed_after: defaults::RETRY_FAILED_AFTER,
+            map_timeout: defaults::MAP_TIMEOUT,
             only: Vec::new(),
             exclude: Vec::new(),
             wait_for_all: false,

@@ -44,7 +44,7 @@ impl Default for PmpOptions {
     fn default() -> Self {
         PmpOptions {
             gateway: None,
-            timeout: Duration::from_secs(4),
+            timeout: crate::defaults::PMP_TIMEOUT,
             server_port: crate::wire::SERVER_PORT,
         }
     }

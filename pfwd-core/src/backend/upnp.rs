@@ -23,6 +23,7 @@ use tokio::time::{sleep_until, timeout};
 
 use self::soap::{refused, request_error};
 use crate::backend::{another_host_unsupported, check_renewal, deleting, describe};
+use crate::defaults;
 use crate::error::{Error, GatewayCode, Holder, Result, UpnpCode};
 use crate::forwarder::{BoxFuture, Forwarder};
 use crate::gateway::{GatewayInfo, default_gateway};
@@ -62,12 +63,12 @@ pub struct UpnpOptions {
 impl Default for UpnpOptions {
     fn default() -> Self {
         UpnpOptions {
-            discovery_timeout: Duration::from_secs(2),
-            retry_interval: Duration::from_millis(250),
-            request_timeout: Duration::from_secs(3),
+            discovery_timeout: defaults::UPNP_DISCOVERY_TIMEOUT,
+            retry_interval: defaults::UPNP_RETRY_INTERVAL,
+            request_timeout: defaults::UPNP_REQUEST_TIMEOUT,
             gateway: None,
-            multicast: true,
-            ssdp_port: 1900,
+            multicast: defaults::UPNP_MULTICAST,
+            ssdp_port: defaults::SSDP_PORT,
         }
     }
 }

@@ -14,12 +14,13 @@ use crate::forwarder::BoxFuture;
 use crate::mapping::Method;
 use crate::sync::lock;
 
-/// How long a blocking call waits at most unless told otherwise (30 s):
-/// discovery, a mapping across every method and closing a keeper all fit.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a blocking call waits at most unless told otherwise
+/// ([`defaults::CALL_TIMEOUT`](crate::defaults::CALL_TIMEOUT), 30 s).
+pub const DEFAULT_TIMEOUT: Duration = crate::defaults::CALL_TIMEOUT;
 
-/// How often a waiting call checks its cancel token and interrupt hook.
-pub const CHECK_INTERVAL: Duration = Duration::from_millis(100);
+/// How often a waiting call checks its cancel token and interrupt hook
+/// ([`defaults::CALL_CHECK_INTERVAL`](crate::defaults::CALL_CHECK_INTERVAL), 100 ms).
+pub const CHECK_INTERVAL: Duration = crate::defaults::CALL_CHECK_INTERVAL;
 
 /// A hook a waiting call runs every [`CHECK_INTERVAL`]; `true` stops the
 /// call with [`Error::Cancelled`]. Python checks for Ctrl-C here.

@@ -52,6 +52,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::defaults;
 use crate::error::{Error, Result};
 use crate::forwarder::Forwarder;
 use crate::mapping::{Mapping, MappingRequest};
@@ -87,12 +88,12 @@ pub struct KeeperOptions {
 impl Default for KeeperOptions {
     fn default() -> Self {
         KeeperOptions {
-            check_interval: Some(Duration::from_secs(30)),
-            retry_min: Duration::from_secs(1),
-            retry_max: Duration::from_secs(60),
-            close_timeout: Duration::from_secs(5),
+            check_interval: Some(defaults::CHECK_INTERVAL),
+            retry_min: defaults::RETRY_MIN,
+            retry_max: defaults::RETRY_MAX,
+            close_timeout: defaults::CLOSE_TIMEOUT,
             announce_from: None,
-            event_capacity: 256,
+            event_capacity: defaults::EVENT_CAPACITY,
         }
     }
 }
