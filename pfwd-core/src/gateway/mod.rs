@@ -7,9 +7,13 @@
 //! connecting an unsent UDP socket.
 
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+mod system;
 
-use crate::error::{Error, Result};
+use std::net::Ipv4Addr;
+
+use crate::model::Invalid;
+
+pub use system::default_gateway;
 
 /// The gateway this host uses and how this host is seen on its network.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -25,39 +29,19 @@ pub struct GatewayInfo {
 }
 
 impl GatewayInfo {
-    /// Describe a gateway given by address (no routing-table look-up): the
-    /// local address is the one the system would use to reach it.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidRequest`] for an address that cannot be a gateway;
-    /// [`Error::Io`] when the system has no route to it.
-    pub fn for_gateway(gateway: Ipv4Addr) -> Result<GatewayInfo> {
-        if gateway.is_unspecified() || gateway.is_multicast() || gateway.is_broadcast() {
-            return Err(Error::invalid(format!(
-                "{gateway} cannot be a gateway: give the router's LAN address, for example 192.168.1.1"
-            )));
-        }
-        Ok(GatewayInfo {
-            interface: None,
-            gateway,
-            local: local_address_towards(gateway)?,
-            lan: None,
-        })
-    }
-
     /// The LAN host a mapping should go to: `requested`, or this host when
     /// none is given.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidRequest`] when the host is not on the gateway's LAN.
-    pub fn lan_host(&self, requested: Option<Ipv4Addr>) -> Result<Ipv4Addr> {
+    /// [`Invalid`] (an [`Error::InvalidRequest`](crate::Error::InvalidRequest)
+    /// through `?`) when the host is not on the gateway's LAN.
+    pub fn lan_host(&self, requested: Option<Ipv4Addr>) -> Result<Ipv4Addr, Invalid> {
         let host = requested.unwrap_or(self.local);
         if self.is_on_lan(host) {
             return Ok(host);
         }
-        Err(Error::invalid(format!(
+        Err(Invalid::new(format!(
             "{host} is not on the gateway's network ({}): give the LAN address of the \
              server, such as {}",
             self.lan.map(|n| n.to_string()).unwrap_or_default(),
@@ -69,29 +53,6 @@ impl GatewayInfo {
     pub fn is_on_lan(&self, host: Ipv4Addr) -> bool {
         self.lan.is_none_or(|net| net.contains(host))
     }
-}
-
-/// The host's default IPv4 gateway and its local address towards it.
-///
-/// # Errors
-///
-/// [`Error::NoGateway`] when there is no default route (or the system is not
-/// Linux, where pfwd cannot read the routing table: use
-/// [`GatewayInfo::for_gateway`]); [`Error::Io`] when the table cannot be read.
-pub fn default_gateway() -> Result<GatewayInfo> {
-    let Some(route) = choose_default_route(&read_route_table()?) else {
-        return Err(Error::NoGateway {
-            method: None,
-            detail: "the routing table has no default IPv4 route".into(),
-        });
-    };
-    let local = local_address_towards(route.gateway)?;
-    Ok(GatewayInfo {
-        lan: route.lan_for(local),
-        interface: Some(route.interface),
-        gateway: route.gateway,
-        local,
-    })
 }
 
 /// The default route chosen from a routing table, with the networks
@@ -141,40 +102,6 @@ pub(crate) fn choose_default_route(table: &str) -> Option<DefaultRoute> {
         gateway,
         on_link,
     })
-}
-
-fn read_route_table() -> Result<String> {
-    if !cfg!(target_os = "linux") {
-        return Err(Error::NoGateway {
-            method: None,
-            detail:
-                "pfwd finds the default gateway only on Linux; give the router's address explicitly"
-                    .into(),
-        });
-    }
-    // thread-self: the namespace of this thread, which may differ from the process's.
-    std::fs::read_to_string("/proc/thread-self/net/route")
-        .or_else(|_| std::fs::read_to_string("/proc/net/route"))
-        .map_err(|e| Error::io("reading the routing table (/proc/net/route)", e))
-}
-
-/// The local address the system would use to reach `gateway`. A connected
-/// UDP socket sends nothing; it only makes the kernel choose a route.
-pub(crate) fn local_address_towards(gateway: Ipv4Addr) -> Result<Ipv4Addr> {
-    let sock = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
-        .map_err(|e| Error::io("opening a UDP socket", e))?;
-    sock.connect(SocketAddrV4::new(gateway, 9))
-        .map_err(|e| Error::io(format!("finding the route to the gateway {gateway}"), e))?;
-    match sock.local_addr() {
-        Ok(SocketAddr::V4(a)) if !a.ip().is_unspecified() => Ok(*a.ip()),
-        Ok(other) => Err(Error::NoGateway {
-            method: None,
-            detail: format!(
-                "the system picked no usable local address towards {gateway} ({other})"
-            ),
-        }),
-        Err(e) => Err(Error::io("reading the local address", e)),
-    }
 }
 
 /// An IPv4 network (address and prefix length), such as 192.168.1.0/24.
