@@ -32,6 +32,28 @@
 //! Every failure is an [`Error`] whose message says what to do next, and
 //! whose fields (method, gateway code, holder of a conflicting port) can be
 //! matched on.
+//!
+//! # Layers
+//!
+//! Read the crate bottom-up; each layer uses only those below it:
+//!
+//! 1. [`wire`]: the NAT-PMP and PCP codecs, bytes in, values out; no I/O.
+//! 2. The model: [`model`] (protocol, method, lease, request, mapping and
+//!    its JSON, warnings, [`Invalid`] input), [`services`] (ports by name,
+//!    with their risks), [`defaults`], [`parse`] (what people type),
+//!    [`record`] and [`state`] (mappings on disk, shared by every language).
+//! 3. [`code`] (error kinds, the routers' result codes) and the guide's data
+//!    ([`guide`], [`gateway`]'s [`GatewayInfo`]).
+//! 4. [`error`]: [`Error`], `Clone` and serialisable.
+//! 5. [`forwarder`] and [`backend`]: one [`Forwarder`] per method.
+//! 6. [`auto`] (the automatic client: probe all, pick the best, the guide
+//!    otherwise) and [`lease`] (the keeper).
+//! 7. `blocking` (feature `blocking`): the synchronous API on one
+//!    process-wide runtime, which the Python package and the C library
+//!    mirror.
+//!
+//! Everything that does I/O needs the `runtime` feature (on by default);
+//! without it the crate is the model, the errors, the guide and the codecs.
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "runtime")]
