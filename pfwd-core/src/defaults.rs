@@ -92,7 +92,7 @@ pub const UPNP_MULTICAST: bool = true;
 /// The UDP port of a gateway's SSDP service: 1900.
 pub const SSDP_PORT: u16 = 1900;
 
-/// How long a blocking call ([`blocking`](crate::blocking)) waits at most
+/// How long a blocking call (module `blocking`) waits at most
 /// unless told otherwise: 30 seconds (discovery, a mapping across every
 /// method, and closing a keeper all fit).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
