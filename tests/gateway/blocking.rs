@@ -151,27 +151,17 @@ fn the_blocking_example_forwards_and_cleans_up() {
     ) else {
         return;
     };
-    let exe = pfwd_testbed::built_example("keep_forwarded");
-    let mut child = tb
-        .lan()
-        .command(exe.to_str().unwrap())
-        .args(["8443", "3"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    std::io::BufRead::read_line(&mut out, &mut first).unwrap();
+    let mut example = tb.start_example("keep_forwarded", &["8443", "3"]);
+    let first = example.line();
     assert!(first.starts_with("forwarded: TCP 5.5.5.7:8443"), "{first}");
     assert!(reaches(&tb, Protocol::Tcp, 8443, 8443));
-    let status = child.wait().unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let (status, rest) = example.finish();
     assert!(status.success(), "{status}: {rest}");
     assert!(rest.contains("event: mapped"), "{rest}");
     assert!(rest.contains("closed: deleted 1 mapping"), "{rest}");
     assert!(!reaches(&tb, Protocol::Tcp, 8443, 8443));
     // Bad input: exit 2 with a message, nothing sent.
+    let exe = pfwd_testbed::built_example("keep_forwarded");
     let bad = tb
         .lan()
         .command(exe.to_str().unwrap())

@@ -291,25 +291,15 @@ fn the_rust_example_forwards_a_port() {
     let Some(tb) = testbed("the_rust_example_forwards_a_port", GatewayConfig::all_on()) else {
         return;
     };
-    let exe = pfwd_testbed::built_example("forward_port");
-    let mut child = tb
-        .lan()
-        .command(exe.to_str().unwrap())
-        .args(["8081", &LAN_HOST.to_string(), "3"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    std::io::BufRead::read_line(&mut out, &mut first).unwrap();
+    let lan_host = LAN_HOST.to_string();
+    let mut example = tb.start_example("forward_port", &["8081", &lan_host, "3"]);
+    let first = example.line();
     assert!(first.starts_with("mapped: TCP 5.5.5.7:8081"), "{first}");
     assert!(
         reaches(&tb, Protocol::Tcp, 8081, 8081),
         "bytes did not arrive while the example held the mapping"
     );
-    let status = child.wait().unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let (status, rest) = example.finish();
     assert!(
         status.success() && rest.contains("unmapped"),
         "{status}: {rest}"

@@ -315,3 +315,51 @@ pub fn built_example(name: &str) -> std::path::PathBuf {
     );
     exe
 }
+
+/// An example program running on the LAN host, its standard output read as
+/// it comes.
+#[derive(Debug)]
+pub struct RunningExample {
+    child: std::process::Child,
+    out: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl RunningExample {
+    /// The next line it prints (the first: where the internet reaches it).
+    pub fn line(&mut self) -> String {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut self.out, &mut line)
+            .unwrap_or_else(|e| panic!("reading the example's output: {e}"));
+        line
+    }
+
+    /// Wait for it to exit; its status and the rest of its output.
+    pub fn finish(mut self) -> (std::process::ExitStatus, String) {
+        let status = self
+            .child
+            .wait()
+            .unwrap_or_else(|e| panic!("waiting for the example: {e}"));
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut self.out, &mut rest);
+        (status, rest)
+    }
+}
+
+impl Testbed {
+    /// Start pfwd-core's example program `name` on the LAN host.
+    pub fn start_example(&self, name: &str, args: &[&str]) -> RunningExample {
+        let exe = built_example(name);
+        let mut child = self
+            .lan()
+            .command(&exe.to_string_lossy())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", exe.display()));
+        let stdout = child.stdout.take().expect("a piped stdout");
+        RunningExample {
+            child,
+            out: std::io::BufReader::new(stdout),
+        }
+    }
+}
