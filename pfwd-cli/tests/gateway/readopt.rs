@@ -58,6 +58,12 @@ fn a_killed_kept_map_is_renewed_not_made_again() {
     );
     assert_eq!(after["kept_by"], second.child.id());
     assert_eq!(router_count(&tb, 8080), 1, "the router holds two mappings");
+    // Shown with --nocapture: the evidence for the record.
+    eprintln!(
+        "nonce before the kill {nonce}, after the restart {}; the router lists:\n{}",
+        after["pcp_nonce"],
+        tb.upnpc(&["-l"]).unwrap_or_default()
+    );
     assert!(reaches(&tb, Protocol::Tcp, 8080, 8080));
     let (code, rest) = second.terminate();
     assert_eq!(code, 0);
