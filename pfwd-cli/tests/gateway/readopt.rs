@@ -43,6 +43,7 @@ fn a_killed_kept_map_is_renewed_not_made_again() {
     let nonce = before["pcp_nonce"].as_str().unwrap().to_string();
     assert_eq!(before["kept_by"], first.child.id());
     assert_eq!(router_count(&tb, 8080), 1);
+    let listed_before = tb.upnpc(&["-l"]).unwrap_or_default();
     kill_hard(&mut first);
     // The mapping outlives its keeper, recorded with the dead keeper's pid.
     assert!(reaches(&tb, Protocol::Tcp, 8080, 8080));
@@ -58,9 +59,10 @@ fn a_killed_kept_map_is_renewed_not_made_again() {
     );
     assert_eq!(after["kept_by"], second.child.id());
     assert_eq!(router_count(&tb, 8080), 1, "the router holds two mappings");
-    // Shown with --nocapture: the evidence for the record.
+    // Shown with --nocapture: the evidence for the record. miniupnpd names a
+    // PCP mapping by its nonce (as three 32-bit words in its own byte order).
     eprintln!(
-        "nonce before the kill {nonce}, after the restart {}; the router lists:\n{}",
+        "nonce before the kill {nonce}, after the restart {}\nthe router's list before:\n{listed_before}\nand after:\n{}",
         after["pcp_nonce"],
         tb.upnpc(&["-l"]).unwrap_or_default()
     );
