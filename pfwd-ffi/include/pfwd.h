@@ -124,6 +124,104 @@ typedef uint32_t pfwd_log_level;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// How the manual guide is written.
+enum pfwd_format
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Plain text for a terminal.
+  PFWD_FORMAT_TEXT = 0,
+  // Markdown.
+  PFWD_FORMAT_MARKDOWN = 1,
+  // JSON (the same shape as `pfwd --json`).
+  PFWD_FORMAT_JSON = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum pfwd_format pfwd_format;
+#else
+typedef uint32_t pfwd_format;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// A transport protocol.
+enum pfwd_protocol
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // TCP.
+  PFWD_TCP = 1,
+  // UDP.
+  PFWD_UDP = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum pfwd_protocol pfwd_protocol;
+#else
+typedef uint32_t pfwd_protocol;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Which external port to ask for.
+enum pfwd_external
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // The same as the internal port where the router allows (the default).
+  PFWD_EXTERNAL_SAME = 0,
+  // `external_port` where the router allows, another one otherwise.
+  PFWD_EXTERNAL_PREFERRED = 1,
+  // Exactly `external_port`, or fail (`PFWD_CONFLICT` or `PFWD_REFUSED`).
+  PFWD_EXTERNAL_EXACT = 2,
+  // Whatever port the router picks.
+  PFWD_EXTERNAL_ANY = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum pfwd_external pfwd_external;
+#else
+typedef uint32_t pfwd_external;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// What happened to a kept mapping.
+enum pfwd_event_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // The keeper holds the mapping for the first time.
+  PFWD_EVENT_MAPPED = 1,
+  // The mapping was renewed.
+  PFWD_EVENT_RENEWED = 2,
+  // The router lost it (restart, expiry); pfwd makes it again.
+  PFWD_EVENT_LOST = 3,
+  // A lost mapping was made again.
+  PFWD_EVENT_RESTORED = 4,
+  // The router's external address changed.
+  PFWD_EVENT_EXTERNAL_ADDRESS_CHANGED = 5,
+  // An attempt failed (the error says why; pfwd tries again).
+  PFWD_EVENT_FAILED = 6,
+  // Something worth knowing that is not a failure.
+  PFWD_EVENT_WARNING = 7,
+  // An item was removed with `pfwd_keeper_remove`.
+  PFWD_EVENT_REMOVED = 8,
+  // Events were dropped because the reader fell behind.
+  PFWD_EVENT_MISSED = 9,
+  // The keeper closed: the last event.
+  PFWD_EVENT_CLOSED = 10,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum pfwd_event_kind pfwd_event_kind;
+#else
+typedef uint32_t pfwd_event_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // Stops blocking calls from another thread. Threads may share one.
 typedef struct pfwd_cancel_token pfwd_cancel_token;
 
@@ -623,6 +721,54 @@ void pfwd_keeper_free(pfwd_keeper *keeper);
 // Thread-safety: any thread (not a signal handler itself).
 size_t pfwd_shutdown(void);
 
+// The event's kind (a `pfwd_event_kind`); 0 for NULL.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `event` is NULL or live.
+uint32_t pfwd_event_get_kind(const pfwd_event *event);
+
+// The item it concerns (as `pfwd_keeper_add` numbered it, the first
+// is 0); -1 when none.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `event` is NULL or live.
+int64_t pfwd_event_index(const pfwd_event *event);
+
+// The mapping (MAPPED, RENEWED, LOST, RESTORED, REMOVED), borrowed for
+// the event's life; NULL when none.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `event` is NULL or live.
+const pfwd_mapping *pfwd_event_mapping(const pfwd_event *event);
+
+// The error (FAILED, some WARNINGs), borrowed for the event's life;
+// NULL when none. A FAILED with `PFWD_MANUAL` carries the guide.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `event` is NULL or live.
+const pfwd_error *pfwd_event_error(const pfwd_event *event);
+
+// The event in words, borrowed for the event's life.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `event` is NULL or live.
+const char *pfwd_event_text(const pfwd_event *event);
+
 // Free a polled event. NULL is accepted. (Events given to a callback are
 // pfwd's: do not free them.)
 //
@@ -648,6 +794,108 @@ pfwd_result pfwd_set_log_callback(pfwd_log_callback callback,
                                   void *user,
                                   uint32_t max_level,
                                   pfwd_error **error_out);
+
+// The external (public) address, "203.0.113.7"; borrowed until
+// `pfwd_mapping_free`. "" for NULL.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `mapping` is NULL or live.
+const char *pfwd_mapping_external_ip(const pfwd_mapping *mapping);
+
+// The external port; 0 for NULL.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `mapping` is NULL or live.
+uint16_t pfwd_mapping_external_port(const pfwd_mapping *mapping);
+
+// The LAN host's address; borrowed until `pfwd_mapping_free`. "" for NULL.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `mapping` is NULL or live.
+const char *pfwd_mapping_internal_ip(const pfwd_mapping *mapping);
+
+// The LAN host's port; 0 for NULL.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `mapping` is NULL or live.
+uint16_t pfwd_mapping_internal_port(const pfwd_mapping *mapping);
+
+// The protocol (a `pfwd_protocol`); 0 for NULL.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `mapping` is NULL or live.
+uint32_t pfwd_mapping_protocol(const pfwd_mapping *mapping);
+
+// The method that made it; `PFWD_METHOD_NONE` for NULL.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `mapping` is NULL or live.
+pfwd_method pfwd_mapping_method(const pfwd_mapping *mapping);
+
+// The granted lease in seconds; 0 for a permanent mapping (and NULL).
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `mapping` is NULL or live.
+uint32_t pfwd_mapping_lease_seconds(const pfwd_mapping *mapping);
+
+// When it was granted, wall clock, in seconds since 1970 (UTC); 0 for NULL.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `mapping` is NULL or live.
+int64_t pfwd_mapping_granted_at(const pfwd_mapping *mapping);
+
+// When the lease ends unless renewed, wall clock, in seconds since 1970
+// (UTC); 0 for a permanent mapping (and NULL).
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `mapping` is NULL or live.
+int64_t pfwd_mapping_expires_at(const pfwd_mapping *mapping);
+
+// The description routers show; borrowed until `pfwd_mapping_free`.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `mapping` is NULL or live.
+const char *pfwd_mapping_description(const pfwd_mapping *mapping);
+
+// One line for people, "TCP 203.0.113.7:8080 -> 192.168.1.4:8080 by PCP,
+// lease 600 s"; borrowed until `pfwd_mapping_free`.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `mapping` is NULL or live.
+const char *pfwd_mapping_to_string(const pfwd_mapping *mapping);
 
 // The mapping as JSON, everything needed to renew or delete it later (the
 // PCP nonce, the UPnP entry): keep it in a file and load it with

@@ -425,7 +425,9 @@ pub unsafe extern "C" fn pfwd_client_guide(
         let format = pfwd_format::from_u32(format)
             .ok_or_else(|| Failure::Invalid(format!("format {format} is not a pfwd_format")))?;
         // SAFETY: forwarded contract.
-        let guide = client.0.instructions(&r.request, &unsafe { call_of(call) }?)?;
+        let guide = client
+            .0
+            .instructions(&r.request, &unsafe { call_of(call) }?)?;
         // SAFETY: checked non-NULL, writable per the contract.
         unsafe { write(guide_out, owned(render(&guide, format))) };
         Ok(())

@@ -1,7 +1,7 @@
 //! Reading a `pfwd_error`, and the strings pfwd hands out. Every value comes
 //! from pfwd-core's `Error`; nothing is decided here.
 
-use std::ffi::{c_char, CString};
+use std::ffi::{CString, c_char};
 
 use crate::result::{arg, guard_value, owned, pfwd_error, pfwd_method, pfwd_result};
 
@@ -234,7 +234,10 @@ pub unsafe extern "C" fn pfwd_error_holder(
 ///
 /// `error` is NULL or a live error; `errno_out` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pfwd_error_os_error(error: *const pfwd_error, errno_out: *mut i32) -> bool {
+pub unsafe extern "C" fn pfwd_error_os_error(
+    error: *const pfwd_error,
+    errno_out: *mut i32,
+) -> bool {
     guard_value(false, || {
         // SAFETY: NULL or live (contract).
         let Some(n) = unsafe { arg(error, "error") }
@@ -271,7 +274,12 @@ pub unsafe extern "C" fn pfwd_error_guide(error: *const pfwd_error, format: u32)
         // SAFETY: NULL or live (contract).
         unsafe { arg(error, "error") }
             .ok()
-            .and_then(|e| e.error.as_ref()?.instructions().map(|i| owned(render(i, format))))
+            .and_then(|e| {
+                e.error
+                    .as_ref()?
+                    .instructions()
+                    .map(|i| owned(render(i, format)))
+            })
             .unwrap_or(std::ptr::null_mut())
     })
 }

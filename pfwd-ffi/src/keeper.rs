@@ -90,16 +90,24 @@ impl pfwd_event {
         };
         let idx = |i: usize| i64::try_from(i).unwrap_or(i64::MAX);
         let (kind, index, mapping, error) = match event {
-            Event::Mapped { index, mapping } => (PFWD_EVENT_MAPPED, idx(index), Some(mapping), None),
-            Event::Renewed { index, mapping } => (PFWD_EVENT_RENEWED, idx(index), Some(mapping), None),
-            Event::Lost { index, mapping, .. } => (PFWD_EVENT_LOST, idx(index), Some(mapping), None),
+            Event::Mapped { index, mapping } => {
+                (PFWD_EVENT_MAPPED, idx(index), Some(mapping), None)
+            }
+            Event::Renewed { index, mapping } => {
+                (PFWD_EVENT_RENEWED, idx(index), Some(mapping), None)
+            }
+            Event::Lost { index, mapping, .. } => {
+                (PFWD_EVENT_LOST, idx(index), Some(mapping), None)
+            }
             Event::Restored { index, mapping } => {
                 (PFWD_EVENT_RESTORED, idx(index), Some(mapping), None)
             }
             Event::ExternalAddressChanged { .. } => {
                 (PFWD_EVENT_EXTERNAL_ADDRESS_CHANGED, -1, None, None)
             }
-            Event::Failed { index, error, .. } => (PFWD_EVENT_FAILED, idx(index), None, err(&error)),
+            Event::Failed { index, error, .. } => {
+                (PFWD_EVENT_FAILED, idx(index), None, err(&error))
+            }
             Event::Warning { index, error, .. } => (
                 PFWD_EVENT_WARNING,
                 index.map_or(-1, idx),
@@ -295,8 +303,11 @@ pub unsafe extern "C" fn pfwd_keeper_next_event(
         // SAFETY: forwarded contract.
         let k = unsafe { arg(keeper, "keeper") }?;
         out_arg(event_out, "event_out")?;
-        let next = k.0.next_event(Duration::from_millis(u64::from(timeout_ms)))?;
-        let handle = next.map_or(std::ptr::null_mut(), |e| Box::into_raw(Box::new(pfwd_event::new(e))));
+        let next =
+            k.0.next_event(Duration::from_millis(u64::from(timeout_ms)))?;
+        let handle = next.map_or(std::ptr::null_mut(), |e| {
+            Box::into_raw(Box::new(pfwd_event::new(e)))
+        });
         // SAFETY: checked non-NULL, writable per the contract.
         unsafe { write(event_out, handle) };
         Ok(())
@@ -362,52 +373,87 @@ pub extern "C" fn pfwd_shutdown() -> usize {
     guard_value(0, blocking::shutdown)
 }
 
-macro_rules! event_getter {
-    ($(#[$doc:meta])* $name:ident -> $t:ty, $fallback:expr, |$e:ident| $body:expr) => {
-        $(#[$doc])*
-        ///
-        /// Thread-safety: any thread.
-        ///
-        /// # Safety
-        ///
-        /// `event` is NULL or live.
-        #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $name(event: *const pfwd_event) -> $t {
-            guard_value($fallback, || {
-                // SAFETY: NULL or live (contract).
-                unsafe { arg(event, "event") }.map_or($fallback, |$e| $body)
-            })
-        }
-    };
+/// The event's kind (a `pfwd_event_kind`); 0 for NULL.
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+///
+/// `event` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfwd_event_get_kind(event: *const pfwd_event) -> u32 {
+    guard_value(0, || {
+        // SAFETY: NULL or live (contract).
+        unsafe { arg(event, "event") }.map_or(0, |e| e.kind as u32)
+    })
 }
-
-event_getter!(
-    /// The event's kind; 0 for NULL.
-    pfwd_event_kind -> u32, 0, |e| e.kind as u32
-);
-event_getter!(
-    /// The item it concerns (as `pfwd_keeper_add` numbered it, the first
-    /// is 0); -1 when none.
-    pfwd_event_index -> i64, -1, |e| e.index
-);
-event_getter!(
-    /// The mapping (MAPPED, RENEWED, LOST, RESTORED, REMOVED), borrowed for
-    /// the event's life; NULL when none.
-    pfwd_event_mapping -> *const pfwd_mapping, std::ptr::null(), |e| {
-        e.mapping.as_ref().map_or(std::ptr::null(), |m| m as *const pfwd_mapping)
-    }
-);
-event_getter!(
-    /// The error (FAILED, some WARNINGs), borrowed for the event's life;
-    /// NULL when none. A FAILED with `PFWD_MANUAL` carries the guide.
-    pfwd_event_error -> *const pfwd_error, std::ptr::null(), |e| {
-        e.error.as_ref().map_or(std::ptr::null(), |x| x as *const pfwd_error)
-    }
-);
-event_getter!(
-    /// The event in words, borrowed for the event's life.
-    pfwd_event_text -> *const c_char, c"".as_ptr(), |e| e.text.as_ptr()
-);
+/// The item it concerns (as `pfwd_keeper_add` numbered it, the first
+/// is 0); -1 when none.
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+///
+/// `event` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfwd_event_index(event: *const pfwd_event) -> i64 {
+    guard_value(-1, || {
+        // SAFETY: NULL or live (contract).
+        unsafe { arg(event, "event") }.map_or(-1, |e| e.index)
+    })
+}
+/// The mapping (MAPPED, RENEWED, LOST, RESTORED, REMOVED), borrowed for
+/// the event's life; NULL when none.
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+///
+/// `event` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfwd_event_mapping(event: *const pfwd_event) -> *const pfwd_mapping {
+    guard_value(std::ptr::null(), || {
+        // SAFETY: NULL or live (contract).
+        unsafe { arg(event, "event") }.map_or(std::ptr::null(), |e| {
+            e.mapping
+                .as_ref()
+                .map_or(std::ptr::null(), |m| m as *const pfwd_mapping)
+        })
+    })
+}
+/// The error (FAILED, some WARNINGs), borrowed for the event's life;
+/// NULL when none. A FAILED with `PFWD_MANUAL` carries the guide.
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+///
+/// `event` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfwd_event_error(event: *const pfwd_event) -> *const pfwd_error {
+    guard_value(std::ptr::null(), || {
+        // SAFETY: NULL or live (contract).
+        unsafe { arg(event, "event") }.map_or(std::ptr::null(), |e| {
+            e.error
+                .as_ref()
+                .map_or(std::ptr::null(), |x| x as *const pfwd_error)
+        })
+    })
+}
+/// The event in words, borrowed for the event's life.
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+///
+/// `event` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfwd_event_text(event: *const pfwd_event) -> *const c_char {
+    guard_value(c"".as_ptr(), || {
+        // SAFETY: NULL or live (contract).
+        unsafe { arg(event, "event") }.map_or(c"".as_ptr(), |e| e.text.as_ptr())
+    })
+}
 
 /// Free a polled event. NULL is accepted. (Events given to a callback are
 /// pfwd's: do not free them.)

@@ -6,7 +6,7 @@
 use std::ffi::{c_char, c_void};
 use std::sync::{Once, RwLock};
 
-use crate::result::{c_string, guard, pfwd_error, pfwd_result, Failure};
+use crate::result::{Failure, c_string, guard, pfwd_error, pfwd_result};
 
 /// How much a log line matters (the `log` crate's levels).
 #[repr(u32)]
@@ -41,7 +41,10 @@ pub type pfwd_log_callback = Option<
 
 /// The callback and its pointer.
 #[derive(Clone, Copy)]
-struct Sink(unsafe extern "C" fn(pfwd_log_level, *const c_char, *const c_char, *mut c_void), *mut c_void);
+struct Sink(
+    unsafe extern "C" fn(pfwd_log_level, *const c_char, *const c_char, *mut c_void),
+    *mut c_void,
+);
 // SAFETY: pfwd never dereferences the pointer; the caller promises (see
 // `pfwd_set_log_callback`) that the callback may be called from any thread.
 unsafe impl Send for Sink {}
@@ -113,7 +116,9 @@ pub unsafe extern "C" fn pfwd_set_log_callback(
         ]
         .get(max_level as usize)
         .copied()
-        .ok_or_else(|| Failure::Invalid(format!("max_level {max_level} is not a pfwd_log_level")))?;
+        .ok_or_else(|| {
+            Failure::Invalid(format!("max_level {max_level} is not a pfwd_log_level"))
+        })?;
         let mut installed = Ok(());
         INSTALL.call_once(|| installed = log::set_logger(&LOGGER));
         installed.map_err(|_| {
@@ -121,7 +126,11 @@ pub unsafe extern "C" fn pfwd_set_log_callback(
         })?;
         let sink = callback.map(|f| Sink(f, user));
         *SINK.write().unwrap_or_else(|p| p.into_inner()) = sink;
-        log::set_max_level(if sink.is_some() { level } else { log::LevelFilter::Off });
+        log::set_max_level(if sink.is_some() {
+            level
+        } else {
+            log::LevelFilter::Off
+        });
         Ok(())
     })
 }

@@ -54,72 +54,137 @@ fn field<T: Copy>(m: *const pfwd_mapping, fallback: T, f: impl FnOnce(&pfwd_mapp
     })
 }
 
-macro_rules! getter {
-    ($(#[$doc:meta])* $name:ident -> $t:ty, $fallback:expr, |$m:ident| $body:expr) => {
-        $(#[$doc])*
-        ///
-        /// Thread-safety: any thread.
-        ///
-        /// # Safety
-        ///
-        /// `mapping` is NULL or a live mapping.
-        #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $name(mapping: *const pfwd_mapping) -> $t {
-            field(mapping, $fallback, |$m| $body)
-        }
-    };
+/// The external (public) address, "203.0.113.7"; borrowed until
+/// `pfwd_mapping_free`. "" for NULL.
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+///
+/// `mapping` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfwd_mapping_external_ip(mapping: *const pfwd_mapping) -> *const c_char {
+    field(mapping, c"".as_ptr(), |m| m.external_ip.as_ptr())
 }
-
-getter!(
-    /// The external (public) address, "203.0.113.7"; borrowed until
-    /// `pfwd_mapping_free`. "" for NULL.
-    pfwd_mapping_external_ip -> *const c_char, c"".as_ptr(), |m| m.external_ip.as_ptr()
-);
-getter!(
-    /// The external port; 0 for NULL.
-    pfwd_mapping_external_port -> u16, 0, |m| m.mapping.external().port()
-);
-getter!(
-    /// The LAN host's address; borrowed until `pfwd_mapping_free`. "" for NULL.
-    pfwd_mapping_internal_ip -> *const c_char, c"".as_ptr(), |m| m.internal_ip.as_ptr()
-);
-getter!(
-    /// The LAN host's port; 0 for NULL.
-    pfwd_mapping_internal_port -> u16, 0, |m| m.mapping.internal().port()
-);
-getter!(
-    /// The protocol (a `pfwd_protocol`); 0 for NULL.
-    pfwd_mapping_protocol -> u32, 0, |m| pfwd_protocol::from(m.mapping.protocol()) as u32
-);
-getter!(
-    /// The method that made it; `PFWD_METHOD_NONE` for NULL.
-    pfwd_mapping_method -> pfwd_method, pfwd_method::PFWD_METHOD_NONE, |m| m.mapping.method().into()
-);
-getter!(
-    /// The granted lease in seconds; 0 for a permanent mapping (and NULL).
-    pfwd_mapping_lease_seconds -> u32, 0, |m| match m.mapping.lease() {
+/// The external port; 0 for NULL.
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+///
+/// `mapping` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfwd_mapping_external_port(mapping: *const pfwd_mapping) -> u16 {
+    field(mapping, 0, |m| m.mapping.external().port())
+}
+/// The LAN host's address; borrowed until `pfwd_mapping_free`. "" for NULL.
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+///
+/// `mapping` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfwd_mapping_internal_ip(mapping: *const pfwd_mapping) -> *const c_char {
+    field(mapping, c"".as_ptr(), |m| m.internal_ip.as_ptr())
+}
+/// The LAN host's port; 0 for NULL.
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+///
+/// `mapping` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfwd_mapping_internal_port(mapping: *const pfwd_mapping) -> u16 {
+    field(mapping, 0, |m| m.mapping.internal().port())
+}
+/// The protocol (a `pfwd_protocol`); 0 for NULL.
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+///
+/// `mapping` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfwd_mapping_protocol(mapping: *const pfwd_mapping) -> u32 {
+    field(mapping, 0, |m| {
+        pfwd_protocol::from(m.mapping.protocol()) as u32
+    })
+}
+/// The method that made it; `PFWD_METHOD_NONE` for NULL.
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+///
+/// `mapping` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfwd_mapping_method(mapping: *const pfwd_mapping) -> pfwd_method {
+    field(mapping, pfwd_method::PFWD_METHOD_NONE, |m| {
+        m.mapping.method().into()
+    })
+}
+/// The granted lease in seconds; 0 for a permanent mapping (and NULL).
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+///
+/// `mapping` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfwd_mapping_lease_seconds(mapping: *const pfwd_mapping) -> u32 {
+    field(mapping, 0, |m| match m.mapping.lease() {
         Lease::Permanent => 0,
         l => l.as_secs(),
-    }
-);
-getter!(
-    /// When it was granted, wall clock, in seconds since 1970 (UTC); 0 for NULL.
-    pfwd_mapping_granted_at -> i64, 0, |m| unix(m.mapping.granted_at_wall())
-);
-getter!(
-    /// When the lease ends unless renewed, wall clock, in seconds since 1970
-    /// (UTC); 0 for a permanent mapping (and NULL).
-    pfwd_mapping_expires_at -> i64, 0, |m| m.mapping.expires_at_wall().map_or(0, unix)
-);
-getter!(
-    /// The description routers show; borrowed until `pfwd_mapping_free`.
-    pfwd_mapping_description -> *const c_char, c"".as_ptr(), |m| m.description.as_ptr()
-);
-getter!(
-    /// One line for people, "TCP 203.0.113.7:8080 -> 192.168.1.4:8080 by PCP,
-    /// lease 600 s"; borrowed until `pfwd_mapping_free`.
-    pfwd_mapping_to_string -> *const c_char, c"".as_ptr(), |m| m.text.as_ptr()
-);
+    })
+}
+/// When it was granted, wall clock, in seconds since 1970 (UTC); 0 for NULL.
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+///
+/// `mapping` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfwd_mapping_granted_at(mapping: *const pfwd_mapping) -> i64 {
+    field(mapping, 0, |m| unix(m.mapping.granted_at_wall()))
+}
+/// When the lease ends unless renewed, wall clock, in seconds since 1970
+/// (UTC); 0 for a permanent mapping (and NULL).
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+///
+/// `mapping` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfwd_mapping_expires_at(mapping: *const pfwd_mapping) -> i64 {
+    field(mapping, 0, |m| m.mapping.expires_at_wall().map_or(0, unix))
+}
+/// The description routers show; borrowed until `pfwd_mapping_free`.
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+///
+/// `mapping` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfwd_mapping_description(mapping: *const pfwd_mapping) -> *const c_char {
+    field(mapping, c"".as_ptr(), |m| m.description.as_ptr())
+}
+/// One line for people, "TCP 203.0.113.7:8080 -> 192.168.1.4:8080 by PCP,
+/// lease 600 s"; borrowed until `pfwd_mapping_free`.
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+///
+/// `mapping` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfwd_mapping_to_string(mapping: *const pfwd_mapping) -> *const c_char {
+    field(mapping, c"".as_ptr(), |m| m.text.as_ptr())
+}
 
 /// The mapping as JSON, everything needed to renew or delete it later (the
 /// PCP nonce, the UPnP entry): keep it in a file and load it with

@@ -9,7 +9,9 @@ use std::time::Duration;
 use pfwd_core::{ExternalPort, MappingRequest, Protocol, parse_port};
 
 use crate::options::{self, Sized_, size_u32};
-use crate::result::{Failure, guard, opt_str_arg, out_arg, pfwd_error, pfwd_result, str_arg, write};
+use crate::result::{
+    Failure, guard, opt_str_arg, out_arg, pfwd_error, pfwd_result, str_arg, write,
+};
 
 /// Which external port to ask for.
 #[repr(u32)]
@@ -93,7 +95,10 @@ pub(crate) fn protocol_of(n: u32) -> Result<Protocol, Failure> {
 ///
 /// `port` is NULL or a string; `options` NULL or sized (see `options::read`),
 /// its string pointers NULL or strings.
-unsafe fn build(port: *const c_char, options: *const pfwd_request_options) -> Result<MappingRequest, Failure> {
+unsafe fn build(
+    port: *const c_char,
+    options: *const pfwd_request_options,
+) -> Result<MappingRequest, Failure> {
     // SAFETY: forwarded contract.
     let port = unsafe { str_arg(port, "port") }?;
     // SAFETY: forwarded contract.

@@ -217,7 +217,10 @@ impl From<Failure> for pfwd_error {
 pub(crate) fn c_string(text: String) -> CString {
     CString::new(text).unwrap_or_else(|e| {
         let mut bytes = e.into_vec();
-        bytes.iter_mut().filter(|b| **b == 0).for_each(|b| *b = b'?');
+        bytes
+            .iter_mut()
+            .filter(|b| **b == 0)
+            .for_each(|b| *b = b'?');
         CString::new(bytes).unwrap_or_default()
     })
 }
@@ -232,7 +235,10 @@ pub(crate) fn owned(text: String) -> *mut c_char {
 /// # Safety
 ///
 /// `ptr` is NULL or a NUL-terminated string that outlives `'a`.
-pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, what: &'static str) -> Result<&'a str, Failure> {
+pub(crate) unsafe fn str_arg<'a>(
+    ptr: *const c_char,
+    what: &'static str,
+) -> Result<&'a str, Failure> {
     if ptr.is_null() {
         return Err(Failure::Null(what));
     }

@@ -1,0 +1,490 @@
+//! libpfwd from C against the real miniupnpd: the C test programs in
+//! pfwd-ffi/tests/c/ and the example examples/c/forward.c, built with cc
+//! through pkg-config from a prefix that `scripts/install-c` filled under the
+//! target directory, run on the LAN host under valgrind (no errors, no
+//! definite leaks) and, built again with AddressSanitizer, under ASan. Bytes
+//! from the internet prove each mapping between the programs' steps.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use pfwd_core::Protocol;
+use pfwd_testbed::{GatewayConfig, LAN_NET, Netns, Testbed, reaches, testbed};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn target() -> PathBuf {
+    std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root().join("target"), PathBuf::from)
+}
+
+/// The prefix `scripts/install-c` installed into, once per test binary.
+fn prefix() -> PathBuf {
+    static DONE: OnceLock<PathBuf> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let prefix = target().join("c-prefix");
+        let status = Command::new(root().join("scripts/install-c"))
+            .arg(&prefix)
+            .status()
+            .unwrap();
+        assert!(status.success(), "scripts/install-c failed: {status}");
+        prefix
+    })
+    .clone()
+}
+
+/// How a program is built and run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flavor {
+    /// Linked against libpfwd.so; run under valgrind.
+    Valgrind,
+    /// Built with -fsanitize=address, linked against libpfwd.so.
+    Asan,
+    /// Linked against libpfwd.so, run as is.
+    Shared,
+    /// Linked against libpfwd.a.
+    Static,
+}
+
+fn pkg_config(args: &[&str]) -> Vec<String> {
+    let out = Command::new("pkg-config")
+        .args(args)
+        .arg("pfwd")
+        .env("PKG_CONFIG_PATH", prefix().join("lib/pkgconfig"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pkg-config {args:?}: {out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Build `source` (relative to the workspace) as `flavor`; one build at a time.
+fn build(source: &str, flavor: Flavor) -> PathBuf {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let prefix = prefix();
+    let _one = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let name = Path::new(source).file_stem().unwrap().to_string_lossy();
+    let exe = prefix.join(format!("bin/{name}-{flavor:?}").to_lowercase());
+    std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
+    let mut cc = Command::new("cc");
+    cc.args([
+        "-std=c11",
+        "-D_DEFAULT_SOURCE",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-g",
+        "-O1",
+    ])
+    .arg("-o")
+    .arg(&exe)
+    .arg(root().join(source))
+    .args(pkg_config(&["--cflags"]));
+    match flavor {
+        Flavor::Static => {
+            cc.arg(prefix.join("lib/libpfwd.a"));
+            let libs = pkg_config(&["--static", "--libs-only-l"]);
+            cc.args(libs.iter().filter(|l| *l != "-lpfwd"));
+        }
+        _ => {
+            if flavor == Flavor::Asan {
+                cc.args(["-fsanitize=address", "-fno-omit-frame-pointer"]);
+            }
+            cc.args(pkg_config(&["--libs"]));
+            cc.arg(format!("-Wl,-rpath,{}", prefix.join("lib").display()));
+        }
+    }
+    cc.arg("-lpthread");
+    let out = cc.output().unwrap();
+    assert!(
+        out.status.success(),
+        "cc {source} ({flavor:?}):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
+/// A C program running on the LAN host, driven line by line.
+struct Driven {
+    child: Child,
+    out: BufReader<ChildStdout>,
+    input: Option<ChildStdin>,
+    log: PathBuf,
+    seen: Vec<String>,
+}
+
+impl Driven {
+    fn start(tb: &Testbed, exe: &Path, args: &[&str], flavor: Flavor) -> Driven {
+        Driven::start_in(tb.lan(), exe, args, flavor)
+    }
+
+    /// Start in a namespace of the caller's (always one this test made).
+    fn start_in(ns: &Netns, exe: &Path, args: &[&str], flavor: Flavor) -> Driven {
+        let log = exe.with_extension(format!("{}.log", std::process::id()));
+        let mut cmd = match flavor {
+            Flavor::Valgrind => {
+                let mut c = ns.command("valgrind");
+                c.args([
+                    "--error-exitcode=99",
+                    "--leak-check=full",
+                    "--errors-for-leak-kinds=definite",
+                    "--show-leak-kinds=definite",
+                ])
+                .arg(format!("--log-file={}", log.display()))
+                .arg(exe);
+                c
+            }
+            _ => ns.command(&exe.to_string_lossy()),
+        };
+        cmd.args(args)
+            .env(
+                "ASAN_OPTIONS",
+                format!("detect_leaks=1:log_path={}", log.display()),
+            )
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        Driven {
+            out: BufReader::new(child.stdout.take().unwrap()),
+            input: child.stdin.take(),
+            child,
+            log,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Lines until one starting with `prefix`; that line's rest.
+    fn expect(&mut self, prefix: &str) -> String {
+        loop {
+            let mut line = String::new();
+            if self.out.read_line(&mut line).unwrap() == 0 {
+                let status = self.child.wait().unwrap();
+                panic!(
+                    "the program ended ({status}) before {prefix:?}; it said:\n{}\nlog:\n{}",
+                    self.seen.join(""),
+                    self.logs()
+                );
+            }
+            self.seen.push(line.clone());
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.trim().to_string();
+            }
+        }
+    }
+
+    /// Tell the program to go on.
+    fn go(&mut self) {
+        self.input.as_mut().unwrap().write_all(b"\n").unwrap();
+    }
+
+    /// Everything valgrind or ASan wrote.
+    fn logs(&self) -> String {
+        let dir = self.log.parent().unwrap();
+        let stem = self.log.file_name().unwrap().to_string_lossy().to_string();
+        let mut all = String::new();
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&stem) {
+                all += &std::fs::read_to_string(entry.path()).unwrap_or_default();
+            }
+        }
+        all
+    }
+
+    /// Wait for a clean exit; valgrind's summary line, if it ran.
+    fn finish(mut self, what: &str) -> String {
+        drop(self.input.take());
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut self.out, &mut rest);
+        let status = self.child.wait().unwrap();
+        let logs = self.logs();
+        assert!(
+            status.success(),
+            "{what}: {status}\nit said:\n{}{rest}\nlog:\n{logs}",
+            self.seen.join("")
+        );
+        let summary = logs
+            .lines()
+            .find(|l| l.contains("ERROR SUMMARY"))
+            .unwrap_or_default()
+            .to_string();
+        eprintln!("{what}: ok {summary}");
+        summary
+    }
+}
+
+fn port(text: &str) -> u16 {
+    text.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// map_keep.c: the whole job, step by step, proven from outside.
+fn map_and_keep(name: &str, flavor: Flavor) {
+    let Some(mut tb) = testbed(name, GatewayConfig::all_on()) else {
+        return;
+    };
+    let exe = build("pfwd-ffi/tests/c/map_keep.c", flavor);
+    let state = exe.with_extension(format!("{}.json", std::process::id()));
+    let mut p = Driven::start(&tb, &exe, &[state.to_str().unwrap()], flavor);
+    let external = p.expect("external ");
+    assert_eq!(external, "5.5.5.7");
+    let web = port(&p.expect("mapped "));
+    assert!(reaches(&tb, Protocol::Tcp, web, 8080), "mapped once");
+    p.go();
+    p.expect("unmapped ");
+    assert!(
+        !reaches(&tb, Protocol::Tcp, web, 8080),
+        "unmapped from JSON"
+    );
+    p.go();
+    p.expect("kept 9090");
+    assert!(reaches(&tb, Protocol::Tcp, 9090, 9090), "kept");
+    tb.restart_daemon().unwrap();
+    p.go();
+    p.expect("restored 9090");
+    assert!(reaches(&tb, Protocol::Tcp, 9090, 9090), "restored");
+    p.go();
+    p.expect("closed ");
+    assert!(!reaches(&tb, Protocol::Tcp, 9090, 9090), "closed");
+    p.go();
+    let ssh = port(&p.expect("polled "));
+    assert!(reaches(&tb, Protocol::Tcp, ssh, 2222), "polled keeper");
+    p.go();
+    p.expect("shutdown ");
+    assert!(!reaches(&tb, Protocol::Tcp, ssh, 2222), "pfwd_shutdown");
+    p.expect("done");
+    p.finish(name);
+    let _ = std::fs::remove_file(state);
+}
+
+#[test]
+fn c_map_and_keep_under_valgrind() {
+    map_and_keep("c_map_and_keep_under_valgrind", Flavor::Valgrind);
+}
+
+#[test]
+fn c_map_and_keep_under_asan() {
+    map_and_keep("c_map_and_keep_under_asan", Flavor::Asan);
+}
+
+/// codes.c on a router that denies low ports and has 7070 taken by the NAS,
+/// then on one without a daemon; also the example's "no method" exit.
+fn codes(name: &str, flavor: Flavor) {
+    let mut config = GatewayConfig::all_on();
+    config.secure_mode = false;
+    config.rules = vec![format!("allow 1024-65535 {LAN_NET} 1-65535")];
+    let Some(tb) = testbed(name, config) else {
+        return;
+    };
+    let exe = build("pfwd-ffi/tests/c/codes.c", flavor);
+    let nas = tb
+        .upnpc(&[
+            "-e",
+            "nas",
+            "-a",
+            "192.168.77.20",
+            "7070",
+            "7070",
+            "TCP",
+            "600",
+        ])
+        .unwrap();
+    assert!(nas.contains("192.168.77.20:7070"), "{nas}");
+    let mut seen = BTreeSet::new();
+    let mut p = Driven::start(&tb, &exe, &["router"], flavor);
+    let mut collect = |p: &mut Driven| {
+        let done = p.expect("done");
+        assert!(done.is_empty());
+        for l in &p.seen {
+            if let Some(code) = l.strip_prefix("code ") {
+                seen.insert(code.trim().to_string());
+            }
+        }
+    };
+    collect(&mut p);
+    p.finish(&format!("{name} router"));
+    drop(tb);
+
+    let Some(tb) = testbed(name, GatewayConfig::no_daemon()) else {
+        return;
+    };
+    let mut p = Driven::start(&tb, &exe, &["no-router"], flavor);
+    collect(&mut p);
+    p.finish(&format!("{name} no-router"));
+    drop(tb);
+
+    // A host with no network: a namespace of its own, nothing up, no route.
+    let bare = Netns::create(&format!("pfwdtb-{}-c-{flavor:?}", std::process::id())).unwrap();
+    let mut p = Driven::start_in(&bare, &exe, &["no-network"], flavor);
+    collect(&mut p);
+    p.finish(&format!("{name} no-network"));
+    // 11 (closed) and 12 (would_deadlock) come from real situations in
+    // map_keep.c; 7 (invalid_response) and 102 (panic) have none.
+    let want = [
+        "no_gateway",
+        "unsupported",
+        "refused",
+        "conflict",
+        "timeout",
+        "invalid_request",
+        "io",
+        "manual",
+        "cancelled",
+        "null_argument",
+        "invalid_utf8",
+        "invalid_argument",
+    ];
+    let want: BTreeSet<String> = want.iter().map(|s| s.to_string()).collect();
+    assert_eq!(seen, want);
+}
+
+#[test]
+fn c_result_codes_under_valgrind() {
+    codes("c_result_codes_under_valgrind", Flavor::Valgrind);
+}
+
+#[test]
+fn c_result_codes_under_asan() {
+    codes("c_result_codes_under_asan", Flavor::Asan);
+}
+
+/// examples/c/forward.c, shared and static: one line, bytes arrive, the
+/// mapping goes at the end (after SECONDS, or at SIGTERM); exit 2 on bad
+/// input, 3 with the guide where nothing can map.
+#[test]
+fn c_example_forwards_and_cleans_up() {
+    let Some(tb) = testbed("c_example_forwards_and_cleans_up", GatewayConfig::all_on()) else {
+        return;
+    };
+    let shared = build("examples/c/forward.c", Flavor::Shared);
+    let run = |exe: &Path, args: &[&str]| {
+        let mut child = tb
+            .lan()
+            .command(&exe.to_string_lossy())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        out.read_line(&mut first).unwrap();
+        (child, out, first)
+    };
+    let (mut child, mut out, first) = run(&shared, &["8443", "3"]);
+    assert!(first.starts_with("forwarded: TCP 5.5.5.7:8443"), "{first}");
+    assert!(reaches(&tb, Protocol::Tcp, 8443, 8443));
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(status.success(), "{status}: {rest}");
+    assert!(rest.contains("closed: deleted 1 mapping"), "{rest}");
+    assert!(!reaches(&tb, Protocol::Tcp, 8443, 8443));
+
+    // Static, until SIGTERM.
+    let fixed = build("examples/c/forward.c", Flavor::Static);
+    let (mut child, _out, first) = run(&fixed, &["8444"]);
+    assert!(first.starts_with("forwarded: TCP 5.5.5.7:8444"), "{first}");
+    assert!(reaches(&tb, Protocol::Tcp, 8444, 8444));
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) on our own child (ip netns exec execs the program).
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(!reaches(&tb, Protocol::Tcp, 8444, 8444));
+
+    // Bad input: 2 and a message.
+    for args in [&["70000"][..], &["80", "soon"], &[]] {
+        let bad = tb
+            .lan()
+            .command(&shared.to_string_lossy())
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(bad.status.code(), Some(2), "{args:?}: {bad:?}");
+        assert!(!bad.stderr.is_empty());
+    }
+    drop(tb);
+
+    // No router: the guide, 3.
+    let Some(tb) = testbed(
+        "c_example_forwards_and_cleans_up",
+        GatewayConfig::no_daemon(),
+    ) else {
+        return;
+    };
+    let none = tb
+        .lan()
+        .command(&shared.to_string_lossy())
+        .arg("8080")
+        .output()
+        .unwrap();
+    assert_eq!(none.status.code(), Some(3), "{none:?}");
+    let guide = String::from_utf8_lossy(&none.stdout);
+    assert!(guide.contains("8080"), "{guide}");
+}
+
+/// The example against the `pfwd` command, whole processes on the LAN host,
+/// alternating: `forward 8080 0` (discover, map, keep, delete) and
+/// `pfwd map 8080 --once -q` (discover, map). Prints the medians.
+#[test]
+fn c_example_time_to_forward_against_the_command() {
+    let Some(tb) = testbed(
+        "c_example_time_to_forward_against_the_command",
+        GatewayConfig::all_on(),
+    ) else {
+        return;
+    };
+    let example = build("examples/c/forward.c", Flavor::Shared);
+    let status = Command::new("cargo")
+        .current_dir(root())
+        .args([
+            "build",
+            "--quiet",
+            "--locked",
+            "--release",
+            "-p",
+            "pfwd-cli",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let pfwd = target().join("release/pfwd");
+    let state = tempdir();
+    let env = [("PFWD_STATE", state.as_path())];
+    let lan = tb.namespaces()[0].to_string();
+    let (mut c, mut p) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        let s = pfwd_testbed::compare::run_in(&lan, &example, &["8080", "0"], &env).unwrap();
+        assert_eq!(s.code, 0);
+        c.push(s.wall);
+        let s = pfwd_testbed::compare::run_in(&lan, &pfwd, &["map", "8080", "--once", "-q"], &env)
+            .unwrap();
+        assert_eq!(s.code, 0);
+        p.push(s.wall);
+        let _ = pfwd_testbed::compare::run_in(&lan, &pfwd, &["unmap", "8080", "-q"], &env);
+    }
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    eprintln!(
+        "timing: forward.c (discover+map+keep+delete) median {:?}; pfwd map --once median {:?}",
+        median(c),
+        median(p)
+    );
+}
+
+fn tempdir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("pfwd-c-timing-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
