@@ -433,8 +433,9 @@ fn c_example_forwards_and_cleans_up() {
 }
 
 /// The example against the `pfwd` command, whole processes on the LAN host,
-/// alternating: `forward 8080 0` (discover, map, keep, delete) and
-/// `pfwd map 8080 --once -q` (discover, map). Prints the medians.
+/// alternating: `forward 8080 0` (discover, map, keep, delete) against
+/// `pfwd map 8080 --once -q` (discover, map) and that plus `pfwd unmap`
+/// (the same work in two processes). Prints the medians (`--nocapture`).
 #[test]
 fn c_example_time_to_forward_against_the_command() {
     let Some(tb) = testbed(
@@ -461,7 +462,7 @@ fn c_example_time_to_forward_against_the_command() {
     let state = tempdir();
     let env = [("PFWD_STATE", state.as_path())];
     let lan = tb.namespaces()[0].to_string();
-    let (mut c, mut p) = (Vec::new(), Vec::new());
+    let (mut c, mut p, mut pu) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..5 {
         let s = pfwd_testbed::compare::run_in(&lan, &example, &["8080", "0"], &env).unwrap();
         assert_eq!(s.code, 0);
@@ -470,16 +471,21 @@ fn c_example_time_to_forward_against_the_command() {
             .unwrap();
         assert_eq!(s.code, 0);
         p.push(s.wall);
-        let _ = pfwd_testbed::compare::run_in(&lan, &pfwd, &["unmap", "8080", "-q"], &env);
+        let u = pfwd_testbed::compare::run_in(&lan, &pfwd, &["unmap", "8080", "-q"], &env).unwrap();
+        assert_eq!(u.code, 0);
+        pu.push(s.wall + u.wall);
     }
     let median = |mut v: Vec<Duration>| {
         v.sort();
         v[v.len() / 2]
     };
     eprintln!(
-        "timing: forward.c (discover+map+keep+delete) median {:?}; pfwd map --once median {:?}",
+        "timing (5 runs each, alternating, medians): forward.c 8080 0 (discover, map, keep, \
+         delete) {:?}; pfwd map 8080 --once {:?}; pfwd map --once + pfwd unmap (the same \
+         work as the example, two processes) {:?}",
         median(c),
-        median(p)
+        median(p),
+        median(pu)
     );
 }
 

@@ -35,6 +35,7 @@ static pfwd_error *map_expect(uint32_t methods, pfwd_request *req, const pfwd_ca
     pfwd_client_options co;
     pfwd_client_options_init(&co);
     co.methods = methods;
+    co.budget_ms = 5000; /* under valgrind, UPnP's discovery can take seconds */
     pfwd_client *client = NULL;
     EXPECT(PFWD_OK, pfwd_client_new(&co, NULL, &client, ep_));
     pfwd_mapping *m = SENTINEL;
@@ -219,6 +220,7 @@ static void router(void) {
     pfwd_client_options uo;
     pfwd_client_options_init(&uo);
     uo.methods = PFWD_METHOD_UPNP;
+    uo.budget_ms = 5000;
     pfwd_client *upnp = NULL;
     EXPECT(PFWD_OK, pfwd_client_new(&uo, NULL, &upnp, ep_));
     r = request(6300, PFWD_EXTERNAL_SAME, 0);
