@@ -3,7 +3,8 @@
 
 # Debian packages: the real router (miniupnpd with nftables), the firewall
 # tool, the namespaces tool, and the reference clients used for cross-checks.
-PFWD_PACKAGES=(miniupnpd-nftables nftables iproute2 miniupnpc natpmpc)
+# The C library's tests (tests/gateway/c.rs): a C compiler, pkg-config, valgrind.
+PFWD_PACKAGES=(miniupnpd-nftables nftables iproute2 miniupnpc natpmpc gcc pkg-config valgrind)
 
 pfwd_missing_packages() {
     local missing=()
