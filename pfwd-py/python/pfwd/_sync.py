@@ -109,6 +109,20 @@ class Forwarding:
         """The first mapping (the only one for a single protocol)."""
         return self.mappings[0]
 
+    def add(self, request: Request) -> int:
+        """Keep one more request (from ``pfwd.request``); its index. Mapping
+        starts at once; a ``Mapped`` or ``Failed`` event tells how it went."""
+        if self._keeper is None:
+            raise ValueError("this Forwarding was made with keep=False: it keeps nothing")
+        return self._keeper.add(request)
+
+    def remove(self, index: int, *, timeout: Timeout = None) -> Optional[Mapping]:
+        """Stop keeping item ``index`` and delete its mapping (returned, if one was held)."""
+        if self._keeper is None:
+            raise ValueError("this Forwarding was made with keep=False: it keeps nothing")
+        text = self._keeper.remove(index, timeout_seconds(timeout))
+        return None if text is None else Mapping._from_core(text)
+
     def events(self, timeout: Timeout = None) -> Iterator[Event]:
         """The keeper's events as they come, ending after ``Closed``; with a
         ``timeout``, also when none came that long. Not with ``on_event``."""
