@@ -4,7 +4,7 @@
 //! async client on the same runtime): it converts arguments to the core's
 //! requests with the core's parsers, runs every blocking call with the GIL
 //! released and Ctrl-C checked every 100 ms, converts errors in one place
-//! ([`errors`]), and hands mappings, events and guides to Python as the
+//! (`src/errors.rs`), and hands mappings, events and guides to Python as the
 //! core's own JSON, which the pure-Python package (`python/pfwd/`) turns
 //! into typed objects. It makes no decision of its own.
 
