@@ -224,6 +224,20 @@ pub(crate) struct Keeper {
     pub(crate) inner: blocking::Keeper,
 }
 
+impl Drop for Keeper {
+    /// A keeper no Python code can reach any more is closed with the GIL
+    /// released: its runtime threads may need the GIL (to log) while they
+    /// delete the mappings.
+    fn drop(&mut self) {
+        let inner = &self.inner;
+        Python::attach(|py| {
+            py.detach(|| {
+                let _ = inner.close(&Call::new());
+            })
+        });
+    }
+}
+
 #[pymethods]
 impl Keeper {
     /// `(index, mapping JSON)` for every mapping held now.
