@@ -90,10 +90,13 @@ def router_list() -> str:
     return "\n".join(line for line in lines if "protocol exPort" not in line)
 
 
-def in_router(args: List[str]) -> "subprocess.Popen[bytes]":
-    """Start a program in the router's namespace (a server of the test's own)."""
+def in_router(args: List[str]) -> "subprocess.Popen[str]":
+    """Start a server of the test's own in the router's namespace; returns
+    once it printed its first line (that it is ready)."""
     assert GW is not None
-    return subprocess.Popen(["ip", "netns", "exec", GW, *args])
+    p = subprocess.Popen(["ip", "netns", "exec", GW, *args], stdout=subprocess.PIPE, text=True)
+    assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    return p
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import time
 
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 sock.bind(("192.168.77.1", 5351))
+print("ready", flush=True)
 start = time.monotonic()
 while True:
     data, addr = sock.recvfrom(2000)

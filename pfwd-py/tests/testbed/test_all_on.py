@@ -53,8 +53,12 @@ def test_removed_when_the_block_raises() -> None:
     assert router_list() == ""
 
 
+# Each child first takes Python's own Ctrl-C handler: a child of a
+# non-interactive shell's background job inherits SIGINT ignored, and
+# Python then installs none.
 _HOLD = """
-import sys, time, pfwd
+import signal, sys, time, pfwd
+signal.signal(signal.SIGINT, signal.default_int_handler)
 with pfwd.forward(8082, lease=600):
     print("mapped", flush=True)
     time.sleep(60)
