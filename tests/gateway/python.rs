@@ -79,6 +79,8 @@ fn pytest(test: &str, group: &str, config: GatewayConfig) {
         .env("PFWD_TESTBED_GW", gw)
         .env("PFWD_TESTBED_WAN", wan)
         .env("PFWD_TESTBED_GROUP", group)
+        // The Rust command as cargo built it, to compare the wheel's with.
+        .env("PFWD_RUST_COMMAND", root().join("target/debug/pfwd"))
         .current_dir(root().join("pfwd-py"))
         .output()
         .unwrap();

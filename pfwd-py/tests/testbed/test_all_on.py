@@ -209,3 +209,14 @@ def test_the_pfwd_command_is_the_rust_command(tmp_path: Path, monkeypatch: pytes
         assert child.returncode == 0, (sig, child.returncode, out, err)
         assert "removed" in out + err
         assert router_list() == ""
+
+
+def test_the_command_answers_as_the_rust_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rust = os.environ.get("PFWD_RUST_COMMAND", "")
+    if not os.path.exists(rust):
+        pytest.skip("the Rust command is not built (cargo build -p pfwd-cli)")
+    monkeypatch.setenv("PFWD_STATE", str(tmp_path))
+    for args in (["map", "0"], ["map", "nosuchservice"], ["--version"], ["frobnicate"], ["guide", "ssh", "--json"]):
+        ours = subprocess.run([str(BIN / "pfwd"), *args], capture_output=True, text=True, timeout=30)
+        theirs = subprocess.run([rust, *args], capture_output=True, text=True, timeout=30)
+        assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr), args
