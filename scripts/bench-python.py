@@ -7,7 +7,7 @@ by a whole process with
 - miniupnpc (Python, from PyPI): ``discover()``, ``selectigd()``, ``addportmapping()``,
 
 alternating, RUNS times each; prints the medians. Also the cost of
-``import pfwd``. Each run maps its own port, so no run renews another's.
+``import pfwd``. Each run maps its own port, deleted (untimed) before the next run.
 """
 
 from __future__ import annotations
@@ -34,13 +34,22 @@ if "PFWD_TESTBED_WAN" not in os.environ:
     sys.exit("run me through scripts/bench-python: I map ports, so only inside a testbed")
 
 
+# miniupnpd's description, for removing each run's mapping (untimed).
+ROOT_DESC = "http://192.168.77.1:5000/rootDesc.xml"
+
+
 def timed(cmd: List[str], env: Dict[str, str]) -> float:
     start = time.perf_counter()
     done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     took = time.perf_counter() - start
     if done.returncode != 0:
-        sys.exit(f"{cmd} failed ({done.returncode}): {done.stderr}")
+        sys.exit(f"{cmd} failed ({done.returncode}) after {took * 1000:.0f} ms: {done.stderr}")
     return took * 1000
+
+
+def remove(port: int) -> None:
+    """Delete a run's mapping (not timed), so that every run meets the same router."""
+    subprocess.run(["upnpc", "-u", ROOT_DESC, "-d", str(port), "TCP"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main() -> None:
@@ -56,6 +65,7 @@ def main() -> None:
         for name, cmd in cases.items():
             port += 1
             times[name].append(timed(cmd(port), env))
+            remove(port)
     imports = {
         "python -c pass": [timed([PY, "-c", "pass"], env) for _ in range(RUNS)],
         "python -c 'import pfwd'": [timed([PY, "-c", "import pfwd"], env) for _ in range(RUNS)],
