@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import logging
 import threading
 from datetime import timedelta
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Union
@@ -24,8 +23,6 @@ __all__ = ["forward", "Forwarding", "Client", "Request", "request"]
 Request = _pfwd.Request
 Timeout = Optional[Union[int, float, timedelta]]
 EventCallback = Callable[[Event], None]
-
-_log = logging.getLogger("pfwd")
 
 
 def request(
@@ -89,7 +86,9 @@ class Forwarding:
             try:
                 on_event(_event(text))
             except Exception:  # a callback's error must not stop the events
-                _log.exception("pfwd: the on_event callback raised")
+                import logging  # only here: `import pfwd` stays light
+
+                logging.getLogger("pfwd").exception("pfwd: the on_event callback raised")
 
     @property
     def client(self) -> "Client":
