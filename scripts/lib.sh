@@ -39,3 +39,23 @@ pfwd_clean_testbeds() {
         fi
     done
 }
+
+# The Python package (pfwd-py): a fresh virtual environment in
+# target/py-venv with the test tools and the freshly built wheel. maturin
+# builds with the dev profile into target/, so the Rust build is shared with
+# cargo's. Installs Debian's python3-venv when python3 lacks venv (as root).
+PFWD_VENV=target/py-venv
+PFWD_PY_TOOLS=(maturin pytest pytest-asyncio mypy miniupnpc)
+
+pfwd_python_venv() {
+    if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
+        [ "$(id -u)" = 0 ] || { echo "pfwd: python3 has no venv module; install python3-venv" >&2; return 1; }
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+    fi
+    rm -rf "$PFWD_VENV"
+    python3 -m venv "$PFWD_VENV"
+    "$PFWD_VENV/bin/pip" install -q --disable-pip-version-check "${PFWD_PY_TOOLS[@]}"
+    rm -f target/wheels/pfwd-*.whl
+    (cd pfwd-py && "../$PFWD_VENV/bin/maturin" build --quiet --locked --profile dev -o ../target/wheels)
+    "$PFWD_VENV/bin/pip" install -q --disable-pip-version-check target/wheels/pfwd-*.whl
+}

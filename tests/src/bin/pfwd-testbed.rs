@@ -16,6 +16,10 @@
 //! - `pfwd-testbed keep-cpu [SECONDS] [COUNT] [LEASE]`: build a testbed, keep
 //!   COUNT mappings (default 100, leases of 20 s) for SECONDS (default 120)
 //!   and print the CPU time the keeping process used.
+//! - `pfwd-testbed run PROGRAM [ARGS...]`: build a testbed (all methods
+//!   on), run PROGRAM on the LAN host with `PFWD_TESTBED_{LAN,GW,WAN}` set
+//!   to the namespaces' names, tear it down and exit with its code
+//!   (`scripts/bench-python` runs its driver so).
 //! - `pfwd-testbed hold`: build a testbed, print its namespaces and
 //!   miniupnpd's pid, and wait (at most 60 s): the teardown tests kill it.
 
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
                 .unwrap_or(20),
         ),
         Some("keep") => keep(std::env::args().skip(2).collect()),
+        Some("run") => run_on_lan(std::env::args().skip(2).collect()),
         Some("keep-cpu") => keep_cpu(std::env::args().skip(2).collect()),
         Some("guide") => guide(),
         Some("timings") => timings(
@@ -57,7 +62,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: pfwd-testbed demo | guide | clean | hold [SECONDS] | timings [RUNS] | compare [RUNS] | keep PORT LEASE | keep-cpu [SECONDS] [COUNT] [LEASE]"
+                "usage: pfwd-testbed demo | guide | clean | run PROGRAM [ARGS...] | hold [SECONDS] | timings [RUNS] | compare [RUNS] | keep PORT LEASE | keep-cpu [SECONDS] [COUNT] [LEASE]"
             );
             ExitCode::from(2)
         }
@@ -247,6 +252,40 @@ fn hold(seconds: u64) -> ExitCode {
         }
         Err(e) => {
             eprintln!("cannot build the testbed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_on_lan(args: Vec<String>) -> ExitCode {
+    let Some((program, rest)) = args.split_first() else {
+        eprintln!("usage: pfwd-testbed run PROGRAM [ARGS...]");
+        return ExitCode::from(2);
+    };
+    if let Some(why) = cannot_run_reason() {
+        eprintln!("pfwd-testbed run cannot build a testbed here: {why}");
+        return ExitCode::FAILURE;
+    }
+    let tb = match Testbed::new(GatewayConfig::all_on()) {
+        Ok(tb) => tb,
+        Err(e) => {
+            eprintln!("cannot build the testbed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let [lan, gw, wan] = tb.namespaces();
+    let status = tb
+        .lan()
+        .command(program)
+        .args(rest)
+        .env("PFWD_TESTBED_LAN", lan)
+        .env("PFWD_TESTBED_GW", gw)
+        .env("PFWD_TESTBED_WAN", wan)
+        .status();
+    match status {
+        Ok(s) => ExitCode::from(u8::try_from(s.code().unwrap_or(1)).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("cannot run {program}: {e}");
             ExitCode::FAILURE
         }
     }

@@ -1,0 +1,116 @@
+"""pfwd: make a server on your home network reachable from the internet.
+
+    import pfwd
+
+    with pfwd.forward(8080) as fwd:          # PCP, NAT-PMP or UPnP-IGD
+        print("reachable at", fwd.mapping.external)
+        serve_forever()                      # renewed while open, removed on exit
+
+When the router cannot be asked, ``pfwd.ManualForwardingRequired`` carries
+``.instructions``: how to do it by hand on this router. ``pfwd.aio`` is the
+same for asyncio. The work is done by the Rust library pfwd-core.
+"""
+
+from __future__ import annotations
+
+import atexit
+
+from . import _pfwd
+from ._errors import (
+    CancelledError,
+    ClosedError,
+    ConflictError,
+    Error,
+    GatewayCode,
+    GatewayTimeoutError,
+    Holder,
+    InvalidRequestError,
+    InvalidResponseError,
+    ManualForwardingRequired,
+    NetworkError,
+    NoGatewayError,
+    RefusedError,
+    UnsupportedError,
+    WouldDeadlockError,
+)
+from ._events import (
+    Closed,
+    CloseReport,
+    Event,
+    ExternalAddressChanged,
+    Failed,
+    Lost,
+    Mapped,
+    Missed,
+    Removed,
+    Renewed,
+    Restored,
+    Warning,
+)
+from ._sync import Client, Forwarding, Request, forward, request
+from ._types import Discovery, ErrorKind, GatewayMapping, Instructions, Mapping, Method, MethodStatus, Protocol
+
+__version__: str = _pfwd.__version__
+
+__all__ = [
+    "forward",
+    "request",
+    "Forwarding",
+    "Client",
+    "Request",
+    "Mapping",
+    "GatewayMapping",
+    "Instructions",
+    "Discovery",
+    "MethodStatus",
+    "Protocol",
+    "Method",
+    "ErrorKind",
+    "Error",
+    "NoGatewayError",
+    "UnsupportedError",
+    "RefusedError",
+    "ConflictError",
+    "GatewayTimeoutError",
+    "InvalidRequestError",
+    "InvalidResponseError",
+    "NetworkError",
+    "ManualForwardingRequired",
+    "CancelledError",
+    "ClosedError",
+    "WouldDeadlockError",
+    "GatewayCode",
+    "Holder",
+    "Event",
+    "Mapped",
+    "Renewed",
+    "Lost",
+    "Restored",
+    "ExternalAddressChanged",
+    "Failed",
+    "Warning",
+    "Removed",
+    "Missed",
+    "Closed",
+    "CloseReport",
+    "parse_port",
+    "shutdown",
+]
+
+
+def parse_port(port_or_service: "int | str") -> "tuple[int, str | None, list[Protocol]]":
+    """``"http"`` -> ``(80, "http", [Protocol.TCP])``: the port, the service
+    and its protocols, as the core knows them."""
+    from ._args import port_text
+
+    port, service, protocols = _pfwd.parse_port(port_text(port_or_service, "port_or_service"))
+    return port, service, [Protocol(p) for p in protocols]
+
+
+def shutdown() -> int:
+    """Remove every mapping every open ``Forwarding`` of this process holds
+    (runs at exit); returns how many keepers were closed."""
+    return _pfwd.shutdown()
+
+
+atexit.register(_pfwd.shutdown)
