@@ -192,7 +192,7 @@ fn entry(e: &FileEntry, default_lease: Lease) -> Result<Entry, String> {
         Some(l) => parse_lease(l).map_err(|err| format!("lease: {err}"))?,
         None => default_lease,
     };
-    let target = Target::parse(
+    let target = crate::target::parse(
         &port,
         e.to.as_deref(),
         protocols,

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::Ctx;
 use crate::args::{GuideArgs, GuideFormat};
 use crate::output::{code, describe, error_json};
-use crate::target::{Target, transports};
+use crate::target::transports;
 
 /// A probe's outcome in words.
 pub fn probe_text(p: &Probe) -> String {
@@ -209,7 +209,7 @@ fn listed_text(m: &GatewayMapping) -> String {
 /// `pfwd guide`.
 pub async fn guide(ctx: &Ctx, a: GuideArgs) -> i32 {
     let p = ctx.printer;
-    let t = match Target::parse(
+    let t = match crate::target::parse(
         &a.target.port,
         a.target.to.as_deref(),
         transports(&a.target.protocols),

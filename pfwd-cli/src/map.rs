@@ -22,7 +22,7 @@ fn target(a: &MapArgs, default_lease: Duration) -> Result<Target, Invalid> {
         Some(l) => parse_lease(l).map_err(|e| e.context("--lease"))?,
         None => Lease::Finite(default_lease),
     };
-    Target::parse(
+    crate::target::parse(
         &a.target.port,
         a.target.to.as_deref(),
         transports(&a.target.protocols),

@@ -41,7 +41,8 @@
 //! 2. The model: [`model`] (protocol, method, lease, request, mapping and
 //!    its JSON, warnings, [`Invalid`] input), [`services`] (ports by name,
 //!    with their risks), [`defaults`], [`parse`] (what people type),
-//!    [`record`] and [`state`] (mappings on disk, shared by every language).
+//!    [`record`] and [`state`] (mappings on disk, shared by every language),
+//!    [`target`] (what to forward, as typed, into requests).
 //! 3. [`code`] (error kinds, the routers' result codes) and the guide's data
 //!    ([`guide`], [`gateway`]'s [`GatewayInfo`]).
 //! 4. [`error`]: [`Error`], `Clone` and serialisable.
@@ -78,6 +79,7 @@ pub mod services;
 pub mod state;
 #[cfg(feature = "runtime")]
 mod sync;
+pub mod target;
 pub mod wire;
 
 #[cfg(feature = "runtime")]

@@ -1,11 +1,11 @@
 //! What to forward, from `pfwd.forward`'s arguments to the core's
 //! [`MappingRequest`]s, with the core's parsers, before anything is sent.
 
-use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use pfwd_core::parse::{parse_external, parse_host, parse_lease, parse_transports};
-use pfwd_core::{Error, ExternalPort, Invalid, Lease, MappingRequest};
+use pfwd_core::parse::{parse_lease, parse_transports};
+use pfwd_core::target::{Names, Target};
+use pfwd_core::{Error, Invalid, Lease, MappingRequest};
 use pyo3::prelude::*;
 
 use crate::errors;
@@ -138,32 +138,14 @@ fn requests(
     permanent: bool,
     description: Option<&str>,
 ) -> Result<Vec<MappingRequest>, Invalid> {
-    let spec = pfwd_core::parse_port(port)?;
-    let (host, to_port): (Option<Ipv4Addr>, Option<u16>) = match to {
-        Some(t) => {
-            let h = parse_host(t).map_err(|e| e.context("to"))?;
-            (Some(h.ip), h.port)
-        }
-        None => (None, None),
-    };
-    let protocols = match protocol {
-        Some(p) => parse_transports(p)
-            .map_err(|e| e.context("protocol"))?
-            .protocols(),
-        None => spec.protocols(),
-    };
-    let external = match external {
-        None if exact => ExternalPort::Exact(spec.port),
-        None => ExternalPort::Preferred(spec.port),
-        Some(e) => match parse_external(e).map_err(|err| err.context("external"))? {
-            ExternalPort::Exact(p) if !exact => ExternalPort::Preferred(p),
-            ExternalPort::Same if exact => ExternalPort::Exact(spec.port),
-            ExternalPort::Same => ExternalPort::Preferred(spec.port),
-            other => other,
-        },
-    };
+    // Python's arguments as the core's types; the core's Target decides the
+    // rest (the description, the outside port, the protocols), as it does
+    // for the command.
+    let protocols = protocol
+        .map(|p| parse_transports(p).map_err(|e| e.context("protocol")))
+        .transpose()?;
     let lease = match (permanent, lease_seconds, lease_text) {
-        (true, None, None) => Some(Lease::Permanent),
+        (true, None, None) => Lease::Permanent,
         (true, _, _) => {
             return Err(Invalid::new(
                 "a lease and permanent=True: give one or the other",
@@ -177,31 +159,20 @@ fn requests(
             }
             let d = Duration::try_from_secs_f64(s)
                 .map_err(|e| Invalid::new(format!("a lease of {s} seconds: {e}")))?;
-            Some(Lease::Finite(d))
+            Lease::Finite(d)
         }
-        (false, None, Some(t)) => Some(parse_lease(t).map_err(|e| e.context("lease"))?),
-        (false, None, None) => None,
+        (false, None, Some(t)) => parse_lease(t).map_err(|e| e.context("lease"))?,
+        (false, None, None) => Lease::Finite(pfwd_core::defaults::LEASE),
     };
-    let description = match description {
-        Some(d) => d.to_string(),
-        None => match spec.service {
-            Some(s) if s.port == spec.port => format!("pfwd {}", s.name),
-            _ => format!("pfwd {}", spec.port),
-        },
-    };
-    protocols
-        .iter()
-        .map(|&p| {
-            let mut b = MappingRequest::builder(p, to_port.unwrap_or(spec.port))
-                .description(description.clone())
-                .external(external);
-            if let Some(l) = lease {
-                b = b.lease_of(l);
-            }
-            if let Some(h) = host {
-                b = b.internal_ip(h);
-            }
-            b.build()
-        })
-        .collect()
+    Target::parse(
+        Names::KEYWORDS,
+        port,
+        to,
+        protocols,
+        external,
+        lease,
+        description,
+    )?
+    .exactly(exact)
+    .requests()
 }

@@ -1,0 +1,343 @@
+//! What to forward, as a person gives it: a port or service name, the
+//! server (`to`), the protocols, the outside port, the lease and the
+//! description, checked and turned into one [`MappingRequest`] per protocol.
+//! The command, the Python package and the C library all start here, so a
+//! default (the description, the outside port) is decided once.
+
+use std::net::Ipv4Addr;
+
+use crate::model::{ExternalPort, Invalid, Lease, MappingRequest, Protocol, Warning};
+use crate::parse::{PortSpec, Transports, parse_external, parse_host, parse_port};
+
+/// How the caller names its inputs in error messages: `--to` on a command
+/// line, `to` for a keyword argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Names {
+    /// The server's name.
+    pub to: &'static str,
+    /// The outside port's name.
+    pub external: &'static str,
+}
+
+impl Names {
+    /// A command line's flags.
+    pub const FLAGS: Names = Names {
+        to: "--to",
+        external: "--external",
+    };
+    /// A function's keyword arguments (Python).
+    pub const KEYWORDS: Names = Names {
+        to: "to",
+        external: "external",
+    };
+}
+
+/// One thing to forward: a service port to a server, on one or more protocols.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The port (and the service, when known).
+    pub spec: PortSpec,
+    /// The server; `None`: this machine.
+    pub host: Option<Ipv4Addr>,
+    /// The port on the server.
+    pub internal_port: u16,
+    /// TCP, UDP or both.
+    pub protocols: Vec<Protocol>,
+    /// The outside port: [`ExternalPort::Same`] asks for the service's port
+    /// where the router allows.
+    pub external: ExternalPort,
+    /// The lease.
+    pub lease: Lease,
+    /// What the router shows.
+    pub description: String,
+}
+
+/// The protocols asked for, or the service's own (TCP for a bare port).
+pub fn protocols_for(spec: &PortSpec, choice: Option<Transports>) -> Vec<Protocol> {
+    choice
+        .map_or_else(|| spec.protocols(), Transports::protocols)
+        .to_vec()
+}
+
+/// The server given as `HOST[:PORT]`: its address and port, if any.
+///
+/// # Errors
+///
+/// [`Invalid`] from the core's parser, naming the input `name`.
+pub fn parse_to(to: Option<&str>, name: &str) -> Result<(Option<Ipv4Addr>, Option<u16>), Invalid> {
+    match to {
+        Some(t) => {
+            let h = parse_host(t).map_err(|e| e.context(name))?;
+            Ok((Some(h.ip), h.port))
+        }
+        None => Ok((None, None)),
+    }
+}
+
+impl Target {
+    /// A target from its parts as typed: `port` ("80", "http"), `to`
+    /// ("192.168.1.4", "pi4.lan:8080"), the protocols (default: the
+    /// service's), `external` ("8080": exactly that port, or "any"; default:
+    /// the service's port where the router allows) and `lease`. The
+    /// description defaults to "pfwd SERVICE" or "pfwd PORT". Every request
+    /// is checked now, so bad input fails before anything is sent.
+    ///
+    /// # Errors
+    ///
+    /// [`Invalid`] naming what is wrong (with `names`) and what is accepted.
+    pub fn parse(
+        names: Names,
+        port: &str,
+        to: Option<&str>,
+        protocols: Option<Transports>,
+        external: Option<&str>,
+        lease: Lease,
+        description: Option<&str>,
+    ) -> Result<Target, Invalid> {
+        let spec = parse_port(port)?;
+        let (host, to_port) = parse_to(to, names.to)?;
+        let external = match external {
+            None => ExternalPort::Same,
+            Some(e) => parse_external(e).map_err(|err| err.context(names.external))?,
+        };
+        let description = match description {
+            Some(d) => d.to_string(),
+            None => match spec.service {
+                Some(s) if s.port == spec.port => format!("pfwd {}", s.name),
+                _ => format!("pfwd {}", spec.port),
+            },
+        };
+        let target = Target {
+            spec,
+            host,
+            internal_port: to_port.unwrap_or(spec.port),
+            protocols: protocols_for(&spec, protocols),
+            external,
+            lease,
+            description,
+        };
+        target.requests()?;
+        Ok(target)
+    }
+
+    /// The same target, with the outside port required exactly (`true`:
+    /// the router must grant it, or the mapping fails) or only preferred
+    /// (`false`: another port is accepted and reported).
+    #[must_use]
+    pub fn exactly(mut self, exact: bool) -> Target {
+        let port = self.external_port();
+        self.external = match (self.external, exact) {
+            (ExternalPort::Same | ExternalPort::Preferred(_), true) => ExternalPort::Exact(port),
+            (ExternalPort::Exact(p), false) => ExternalPort::Preferred(p),
+            (other, _) => other,
+        };
+        self
+    }
+
+    /// The outside port asked for (the service port unless `external`).
+    pub fn external_port(&self) -> u16 {
+        match self.external {
+            ExternalPort::Exact(p) | ExternalPort::Preferred(p) => p,
+            ExternalPort::Same | ExternalPort::Any => self.spec.port,
+        }
+    }
+
+    /// One request per protocol.
+    ///
+    /// # Errors
+    ///
+    /// [`Invalid`] from the request builder (a description too long, a host
+    /// that cannot be a server).
+    pub fn requests(&self) -> Result<Vec<MappingRequest>, Invalid> {
+        self.protocols
+            .iter()
+            .map(|&p| {
+                let mut b = MappingRequest::builder(p, self.internal_port)
+                    .description(self.description.clone())
+                    .lease_of(self.lease)
+                    .external(match self.external {
+                        // The service's port outside, where the router allows.
+                        ExternalPort::Same => ExternalPort::Preferred(self.spec.port),
+                        other => other,
+                    });
+                if let Some(h) = self.host {
+                    b = b.internal_ip(h);
+                }
+                b.build()
+            })
+            .collect()
+    }
+
+    /// The risk warnings for the ports this target opens, each once.
+    pub fn warnings(&self) -> Vec<Warning> {
+        let mut all: Vec<Warning> = Vec::new();
+        for w in self
+            .requests()
+            .unwrap_or_default()
+            .iter()
+            .flat_map(MappingRequest::warnings)
+        {
+            if !all.contains(&w) {
+                all.push(w);
+            }
+        }
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn lease() -> Lease {
+        Lease::Finite(Duration::from_secs(60))
+    }
+
+    #[test]
+    fn service_to_host() {
+        let t = Target::parse(
+            Names::FLAGS,
+            "http",
+            Some("192.168.1.4"),
+            None,
+            None,
+            lease(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(t.spec.port, 80);
+        assert_eq!(t.host, Some(Ipv4Addr::new(192, 168, 1, 4)));
+        assert_eq!(t.internal_port, 80);
+        assert_eq!(t.protocols, vec![Protocol::Tcp]);
+        assert_eq!(t.description, "pfwd http");
+        let r = t.requests().unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].external_port(), Some(80));
+        assert!(!r[0].exact_external_port());
+        assert!(t.warnings().is_empty());
+    }
+
+    #[test]
+    fn host_port_external_and_protocols() {
+        let t = Target::parse(
+            Names::FLAGS,
+            "80",
+            Some("10.0.0.5:8080"),
+            Some(Transports::Both),
+            Some("8000"),
+            lease(),
+            Some("web"),
+        )
+        .unwrap();
+        assert_eq!(t.internal_port, 8080);
+        assert_eq!(t.external, ExternalPort::Exact(8000));
+        let r = t.requests().unwrap();
+        assert_eq!(r.len(), 2);
+        assert!(r.iter().all(|r| r.exact_external_port()));
+        assert_eq!(r[1].protocol(), Protocol::Udp);
+        let any = Target::parse(
+            Names::FLAGS,
+            "wireguard",
+            None,
+            None,
+            Some("any"),
+            lease(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(any.protocols, vec![Protocol::Udp]);
+        assert_eq!(any.requests().unwrap()[0].external_port(), None);
+        // The service's port outside, the server's inside.
+        let p = Target::parse(
+            Names::FLAGS,
+            "80",
+            Some("10.0.0.5:8080"),
+            None,
+            None,
+            lease(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.requests().unwrap()[0].external_port(), Some(80));
+    }
+
+    #[test]
+    fn bad_input_says_what_is_wrong() {
+        let e = |port: &str, to: Option<&str>, ext: Option<&str>| {
+            Target::parse(Names::FLAGS, port, to, None, ext, lease(), None)
+                .unwrap_err()
+                .reason
+        };
+        assert!(e("70000", None, None).contains("out of range"));
+        assert!(e("0", None, None).contains("port 0"));
+        assert!(e("gopher-ish", None, None).contains("unknown service"));
+        assert!(e("80", Some("192.168.1.300"), None).contains("not an IPv4 address"));
+        assert!(e("80", Some("192.168.1.4:99999"), None).contains("out of range"));
+        assert!(e("80", Some("fe80::1"), None).contains("IPv6"));
+        assert!(e("80", Some("bad host!"), None).starts_with("--to: "));
+        assert!(e("80", Some("127.0.0.1"), None).contains("127.0.0.1"));
+        assert!(e("80", None, Some("0")).contains("--external"));
+    }
+
+    #[test]
+    fn risky_targets_warn() {
+        let t = Target::parse(Names::FLAGS, "telnet", None, None, None, lease(), None).unwrap();
+        let w = t.warnings();
+        assert_eq!(w.len(), 1);
+        assert!(w[0].text.contains("SSH"), "{}", w[0].text);
+        let rdp = Target::parse(
+            Names::FLAGS,
+            "rdp",
+            None,
+            Some(Transports::Both),
+            None,
+            lease(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(rdp.warnings().len(), 2, "one per protocol");
+    }
+}
+
+#[cfg(test)]
+mod exact_tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn target(external: Option<&str>) -> Target {
+        let lease = Lease::Finite(Duration::from_secs(60));
+        Target::parse(Names::KEYWORDS, "http", None, None, external, lease, None).unwrap()
+    }
+
+    #[test]
+    fn exactly_makes_the_outside_port_required_or_preferred() {
+        assert_eq!(target(None).exactly(true).external, ExternalPort::Exact(80));
+        assert_eq!(target(None).exactly(false).external, ExternalPort::Same);
+        assert_eq!(
+            target(Some("8080")).exactly(false).external,
+            ExternalPort::Preferred(8080)
+        );
+        assert_eq!(
+            target(Some("8080")).exactly(true).external,
+            ExternalPort::Exact(8080)
+        );
+        assert_eq!(
+            target(Some("any")).exactly(true).external,
+            ExternalPort::Any
+        );
+        let e = Target::parse(
+            Names::KEYWORDS,
+            "80",
+            Some("bad host!"),
+            None,
+            None,
+            Lease::Permanent,
+            None,
+        )
+        .unwrap_err();
+        assert!(e.reason.starts_with("to: "), "{}", e.reason);
+    }
+}
