@@ -319,6 +319,12 @@ fn codes(name: &str, flavor: Flavor) {
     let mut p = Driven::start(&tb, &exe, &["no-router"], flavor);
     collect(&mut p);
     p.finish(&format!("{name} no-router"));
+    // The same router with a faulty NAT-PMP server of the test's own.
+    let faulty = FaultyNatPmp::start(&tb);
+    let mut p = Driven::start(&tb, &exe, &["faulty-router"], flavor);
+    collect(&mut p);
+    p.finish(&format!("{name} faulty-router"));
+    drop(faulty);
     drop(tb);
 
     // A host with no network: a namespace of its own, nothing up, no route.
@@ -327,8 +333,9 @@ fn codes(name: &str, flavor: Flavor) {
     collect(&mut p);
     p.finish(&format!("{name} no-network"));
     // 11 (closed) and 12 (would_deadlock) come from real situations in
-    // map_keep.c; 7 (invalid_response) and 102 (panic) have none.
+    // map_keep.c; 102 (panic) has none: no export panics.
     let want = [
+        "invalid_response",
         "no_gateway",
         "unsupported",
         "refused",
@@ -344,6 +351,65 @@ fn codes(name: &str, flavor: Flavor) {
     ];
     let want: BTreeSet<String> = want.iter().map(|s| s.to_string()).collect();
     assert_eq!(seen, want);
+}
+
+/// A NAT-PMP server in the router's namespace (only there) that answers the
+/// external-address request and garbles every mapping answer; stopped on drop.
+struct FaultyNatPmp {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FaultyNatPmp {
+    fn start(tb: &Testbed) -> FaultyNatPmp {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (ready, is_ready) = std::sync::mpsc::channel();
+        let gw = tb.gw().name().to_string();
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            Netns::attach(&gw).run(|| {
+                let socket = std::net::UdpSocket::bind("192.168.77.1:5351").unwrap();
+                socket
+                    .set_read_timeout(Some(Duration::from_millis(100)))
+                    .unwrap();
+                ready.send(()).unwrap();
+                let mut buf = [0u8; 1100];
+                while !flag.load(Ordering::SeqCst) {
+                    let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                        continue;
+                    };
+                    if n < 2 || buf[0] != 0 {
+                        continue;
+                    }
+                    let answer: Vec<u8> = if buf[1] == 0 {
+                        // Result 0, epoch 100, external address 5.5.5.7.
+                        vec![0, 128, 0, 0, 0, 0, 0, 100, 5, 5, 5, 7]
+                    } else {
+                        // A mapping answer cut short in the middle of its fields.
+                        vec![0, 128 + buf[1], 0, 0, 1, 2, 3]
+                    };
+                    let _ = socket.send_to(&answer, from);
+                }
+            });
+        });
+        is_ready
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the faulty NAT-PMP server started");
+        FaultyNatPmp {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for FaultyNatPmp {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 #[test]

@@ -280,6 +280,31 @@ static void no_router(void) {
     pfwd_request_free(req);
 }
 
+static void faulty_router(void) {
+    /* A NAT-PMP router that answers its address but garbles every answer to
+     * a mapping request (the test's own fake, in the router's namespace):
+     * pfwd cannot understand it, and says so. */
+    pfwd_client_options co;
+    pfwd_client_options_init(&co);
+    co.methods = PFWD_METHOD_NATPMP;
+    pfwd_client *client = NULL;
+    EXPECT(PFWD_OK, pfwd_client_new(&co, NULL, &client, ep_));
+    const char *record =
+        "{\"method\":\"natpmp\",\"protocol\":\"tcp\",\"external\":\"5.5.5.7:8080\","
+        "\"internal\":\"192.168.77.10:8080\",\"gateway\":\"192.168.77.1\","
+        "\"lease_seconds\":600,\"granted_at\":1795000000}";
+    pfwd_mapping *m = NULL;
+    EXPECT(PFWD_OK, pfwd_mapping_from_json(record, &m, ep_));
+    pfwd_error *error = NULL;
+    pfwd_result r = pfwd_client_unmap(client, m, NULL, &error);
+    SAY("a garbled answer: %s: %s", pfwd_result_name(r), pfwd_error_message(error));
+    CHECK(r == PFWD_INVALID_RESPONSE);
+    seen(r);
+    pfwd_error_free(error);
+    pfwd_mapping_free(m);
+    pfwd_client_free(client);
+}
+
 static void no_network(void) {
     /* A host with no network at all (no route): the OS says why. */
     pfwd_client_options co;
@@ -307,6 +332,8 @@ int main(int argc, char **argv) {
         router();
     } else if (strcmp(argv[1], "no-router") == 0) {
         no_router();
+    } else if (strcmp(argv[1], "faulty-router") == 0) {
+        faulty_router();
     } else {
         CHECK(strcmp(argv[1], "no-network") == 0);
         no_network();
