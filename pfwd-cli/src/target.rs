@@ -1,5 +1,5 @@
 //! What a command line or a config entry asks to forward: the glue from the
-//! flags to the core's [`Target`](pfwd_core::target::Target), which decides
+//! flags to the core's [`Target`], which decides
 //! the defaults for every language.
 
 use pfwd_core::parse::Transports;
