@@ -13,7 +13,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
 use crate::call::duration;
-use crate::client::{Keeper, guide_args, keep_items, keeper_options, mapping, options, requests};
+use crate::client::{Keeper, guide_args, keep_on, mapping, options, requests};
 use crate::errors;
 use crate::events;
 use crate::request::Request;
@@ -210,12 +210,7 @@ impl AsyncClient {
         held: Vec<Option<String>>,
         check_interval: Option<f64>,
     ) -> PyResult<Keeper> {
-        let items = keep_items(requests, held).map_err(|e| errors::to_py(py, &e))?;
-        let options = keeper_options(check_interval)?;
-        self.inner
-            .keep(items, options)
-            .map(|inner| Keeper { inner })
-            .map_err(|e| errors::to_py(py, &e))
+        keep_on(&self.inner, py, requests, held, check_interval)
     }
 
     /// The keeper's next event (JSON), awaited; `None` after `timeout`

@@ -69,7 +69,7 @@ pub(crate) fn guide_args(
 /// The items a keeper starts with: each request with the mapping already
 /// granted for it (as JSON), or none; a mapping without a request is kept
 /// as it is (its own renewal request).
-pub(crate) fn keep_items(
+fn keep_items(
     list: Vec<Option<Request>>,
     held: Vec<Option<String>>,
 ) -> pfwd_core::Result<Vec<Keep>> {
@@ -89,8 +89,24 @@ pub(crate) fn keep_items(
         .collect()
 }
 
+/// A keeper on `client` for the items (see [`keep_items`]), the sync and
+/// the async client alike.
+pub(crate) fn keep_on(
+    client: &blocking::Client,
+    py: Python<'_>,
+    requests: Vec<Option<Request>>,
+    held: Vec<Option<String>>,
+    check_interval: Option<f64>,
+) -> PyResult<Keeper> {
+    let items = keep_items(requests, held).map_err(|e| errors::to_py(py, &e))?;
+    client
+        .keep(items, keeper_options(check_interval)?)
+        .map(|inner| Keeper { inner })
+        .map_err(|e| errors::to_py(py, &e))
+}
+
 /// The keeper's options: leases checked every `check_interval` seconds.
-pub(crate) fn keeper_options(check_interval: Option<f64>) -> PyResult<KeeperOptions> {
+fn keeper_options(check_interval: Option<f64>) -> PyResult<KeeperOptions> {
     let mut options = KeeperOptions::default();
     if let Some(s) = check_interval {
         options.check_interval = Some(duration(s, "check_interval")?);
@@ -209,12 +225,7 @@ impl Client {
         held: Vec<Option<String>>,
         check_interval: Option<f64>,
     ) -> PyResult<Keeper> {
-        let items = keep_items(requests, held).map_err(|e| errors::to_py(py, &e))?;
-        let options = keeper_options(check_interval)?;
-        self.inner
-            .keep(items, options)
-            .map(|inner| Keeper { inner })
-            .map_err(|e| errors::to_py(py, &e))
+        keep_on(&self.inner, py, requests, held, check_interval)
     }
 }
 
