@@ -63,6 +63,7 @@ pub mod auto;
 pub mod backend;
 #[cfg(feature = "blocking")]
 pub mod blocking;
+pub mod check;
 pub mod code;
 pub mod defaults;
 pub mod error;
