@@ -44,11 +44,13 @@ pub enum ErrorKind {
     Closed = 11,
     /// See [`Error::WouldDeadlock`](crate::Error::WouldDeadlock).
     WouldDeadlock = 12,
+    /// See [`Error::Prober`](crate::Error::Prober).
+    Prober = 13,
 }
 
 impl ErrorKind {
     /// Every kind, in the order of their numbers.
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::NoGateway,
         ErrorKind::Unsupported,
         ErrorKind::Refused,
@@ -61,9 +63,10 @@ impl ErrorKind {
         ErrorKind::Cancelled,
         ErrorKind::Closed,
         ErrorKind::WouldDeadlock,
+        ErrorKind::Prober,
     ];
 
-    /// The kind's stable number (1 to 12).
+    /// The kind's stable number (1 to 13).
     pub fn number(self) -> u32 {
         self as u32
     }
@@ -84,6 +87,7 @@ impl ErrorKind {
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Closed => "closed",
             ErrorKind::WouldDeadlock => "would_deadlock",
+            ErrorKind::Prober => "prober",
         }
     }
 }
@@ -411,6 +415,7 @@ mod tests {
             (10, ErrorKind::Cancelled, "cancelled"),
             (11, ErrorKind::Closed, "closed"),
             (12, ErrorKind::WouldDeadlock, "would_deadlock"),
+            (13, ErrorKind::Prober, "prober"),
         ];
         assert_eq!(pinned.len(), ErrorKind::ALL.len());
         for ((number, kind, name), listed) in pinned.into_iter().zip(ErrorKind::ALL) {
@@ -426,7 +431,7 @@ mod tests {
             );
         }
         assert!(ErrorKind::try_from(0).is_err());
-        assert!(ErrorKind::try_from(13).is_err());
+        assert!(ErrorKind::try_from(14).is_err());
         assert!("NoGateway".parse::<ErrorKind>().is_err());
     }
 

@@ -150,6 +150,19 @@ pub enum Error {
         why: String,
     },
 
+    /// The prober of a check from outside (`pfwd probe-server`) could not
+    /// be reached, refused the request, or answered something else.
+    #[error(
+        "the prober at {url} {detail}; check that `pfwd probe-server` runs there \
+         and that its port is open to this network"
+    )]
+    Prober {
+        /// The prober's address, as given.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
+
     /// A system call failed (sockets, reading the routing table).
     #[error("{operation} failed: {source}")]
     Io {
@@ -251,6 +264,7 @@ impl Error {
             Error::Cancelled { .. } => ErrorKind::Cancelled,
             Error::Closed { .. } => ErrorKind::Closed,
             Error::WouldDeadlock { .. } => ErrorKind::WouldDeadlock,
+            Error::Prober { .. } => ErrorKind::Prober,
         }
     }
 
@@ -276,7 +290,8 @@ impl Error {
             | Error::Io { .. }
             | Error::Cancelled { .. }
             | Error::Closed { .. }
-            | Error::WouldDeadlock { .. } => None,
+            | Error::WouldDeadlock { .. }
+            | Error::Prober { .. } => None,
         }
     }
 }

@@ -42,6 +42,8 @@ pub enum pfwd_result {
     PFWD_CLOSED = 11,
     /// The call would wait for itself (made from an event callback).
     PFWD_WOULD_DEADLOCK = 12,
+    /// The prober of a check from outside could not be reached or refused.
+    PFWD_PROBER = 13,
     /// A required pointer argument was NULL.
     PFWD_NULL_ARGUMENT = 100,
     /// A string argument was not UTF-8.
@@ -70,6 +72,7 @@ impl pfwd_result {
             ErrorKind::Cancelled => PFWD_CANCELLED,
             ErrorKind::Closed => PFWD_CLOSED,
             ErrorKind::WouldDeadlock => PFWD_WOULD_DEADLOCK,
+            ErrorKind::Prober => PFWD_PROBER,
             // A kind added to the core before this list: a bug the pinning
             // test catches; report it as one rather than guess.
             #[allow(unreachable_patterns)]
@@ -94,6 +97,7 @@ impl pfwd_result {
             PFWD_CANCELLED => c"cancelled",
             PFWD_CLOSED => c"closed",
             PFWD_WOULD_DEADLOCK => c"would_deadlock",
+            PFWD_PROBER => c"prober",
             PFWD_NULL_ARGUMENT => c"null_argument",
             PFWD_INVALID_UTF8 => c"invalid_utf8",
             PFWD_PANIC => c"panic",

@@ -35,7 +35,7 @@ CORE_JSON = json.dumps(
 def test_enums_have_the_core_names_and_numbers() -> None:
     assert pfwd.Protocol("tcp") is pfwd.Protocol.TCP and pfwd.Protocol.UDP.value == "udp"
     assert [m.value for m in pfwd.Method] == ["pcp", "natpmp", "upnp", "manual"]
-    assert [k.value for k in pfwd.ErrorKind] == list(range(1, 13))
+    assert [k.value for k in pfwd.ErrorKind] == list(range(1, 14))
     assert int(pfwd.ErrorKind.TIMEOUT) == 5 and int(pfwd.ErrorKind.WOULD_DEADLOCK) == 12
 
 
@@ -53,8 +53,9 @@ def test_every_kind_has_its_exception_class() -> None:
         pfwd.CancelledError,
         pfwd.ClosedError,
         pfwd.WouldDeadlockError,
+        pfwd.ProberError,
     ]
-    assert [c.kind.value for c in classes] == list(range(1, 13))
+    assert [c.kind.value for c in classes] == list(range(1, 14))
     assert all(issubclass(c, pfwd.Error) for c in classes)
     assert issubclass(pfwd.GatewayTimeoutError, TimeoutError)
     assert issubclass(pfwd.InvalidRequestError, ValueError)

@@ -8,6 +8,7 @@ use super::call::{Call, Cleanup, wait};
 use super::keeper::Keeper;
 use super::runtime::{check_owner, runtime};
 use crate::auto::{self, ClientOptions, Discovery};
+use crate::check::{CheckOptions, CheckReport};
 use crate::error::{Error, Result};
 use crate::forwarder::Forwarder;
 use crate::guide::{Instructions, RouterInfo};
@@ -54,7 +55,7 @@ impl Client {
         }
     }
 
-    fn check(&self) -> Result<()> {
+    fn check_usable(&self) -> Result<()> {
         check_owner(self.pid, "pfwd client")
     }
 
@@ -211,7 +212,7 @@ impl Client {
         T: Send + 'static,
         F: std::future::Future<Output = Result<T>> + Send + 'static,
     {
-        self.check()?;
+        self.check_usable()?;
         let rt = runtime()?;
         let method = self.inner.method();
         wait(
@@ -281,6 +282,28 @@ impl Client {
             call,
             "listing the router's mappings",
             |c| async move { Forwarder::list(c.as_ref()).await },
+            None,
+        )
+    }
+
+    /// Check whether `request` is reachable from the internet, through the
+    /// prober in `options`; see [`crate::Client::check`].
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::Client::check`]; the call's own errors.
+    pub fn check(
+        &self,
+        request: &MappingRequest,
+        options: &CheckOptions,
+        call: &Call,
+    ) -> Result<CheckReport> {
+        let request = request.clone();
+        let options = options.clone();
+        self.run(
+            call,
+            "checking from outside",
+            |c| async move { c.check(&request, &options).await },
             None,
         )
     }
@@ -384,7 +407,7 @@ impl Client {
         I: IntoIterator,
         I::Item: Into<Keep>,
     {
-        self.check()?;
+        self.check_usable()?;
         if options.announce_from.is_none() {
             options.announce_from = self.inner.discovery().gateway.map(|g| g.gateway);
         }

@@ -45,6 +45,29 @@ pub use client::Client;
 pub use keeper::Keeper;
 pub use runtime::runtime;
 
+use crate::check::{CheckOptions, CheckReport};
+use crate::error::Result;
+use crate::model::{MappingRequest, Method};
+
+/// Check whether `request` is reachable from the internet, finding the
+/// router first; see [`crate::check::check`] and [`Client::check`].
+///
+/// # Errors
+///
+/// As [`crate::Client::check`]; the call's own errors.
+pub fn check(request: &MappingRequest, options: &CheckOptions, call: &Call) -> Result<CheckReport> {
+    let request = request.clone();
+    let options = options.clone();
+    call::wait(
+        runtime()?,
+        call,
+        "checking from outside",
+        Method::Manual,
+        async move { crate::check::check(&request, &options).await },
+        None,
+    )
+}
+
 /// Close every live [`Keeper`] of this process, deleting their mappings
 /// (for `atexit`, a C program's `pfwd_shutdown()`, or a signal handler's
 /// thread). Returns how many keepers were closed. Keepers made later work

@@ -3,5 +3,25 @@
 //! the path reaches this host.
 //!
 //! - [`messages`]: what pfwd and the prober say to each other.
+//! - [`report`]: what a check found ([`CheckReport`], [`Facts`]).
+//! - [`diagnosis`]: what the findings mean, in plain words.
+//! - [`options`]: where the prober is ([`ProberUrl`]), time limits.
+//! - `ask`, `listen`, `run` (with the `runtime` feature): asking the
+//!   prober, pfwd's own token listener, and the steps of [`check`].
 
+#[cfg(feature = "runtime")]
+mod ask;
+pub mod diagnosis;
+#[cfg(feature = "runtime")]
+mod listen;
 pub mod messages;
+pub mod options;
+pub mod report;
+#[cfg(feature = "runtime")]
+mod run;
+
+pub use diagnosis::{Diagnosis, diagnose};
+pub use options::{CHECK_TIMEOUT, CheckOptions, PROBER_PORT, ProberUrl};
+pub use report::{CheckReport, Facts, LanState, RouterState};
+#[cfg(feature = "runtime")]
+pub use run::check;

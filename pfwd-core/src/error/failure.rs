@@ -56,7 +56,10 @@ impl From<&Error> for MethodFailure {
             ),
             Error::Manual { .. } => (None, format!("{m}: no method could make the mapping")),
             Error::InvalidRequest { reason } => (None, reason.clone()),
-            Error::Cancelled { .. } | Error::Closed { .. } | Error::WouldDeadlock { .. } => {
+            Error::Cancelled { .. }
+            | Error::Closed { .. }
+            | Error::WouldDeadlock { .. }
+            | Error::Prober { .. } => {
                 (None, error.to_string())
             }
             Error::Io { operation, source } => (

@@ -23,7 +23,7 @@ fn conflict_message_names_the_holder() {
 }
 
 /// One error of every kind, with data in every field (a refusal at
-/// index 3, a conflict at 4, an I/O error at 12).
+/// index 3, a conflict at 4, an I/O error at 13).
 fn one_of_each() -> Vec<Error> {
     use crate::guide::GuideContext;
     let mut context = GuideContext::default();
@@ -90,6 +90,10 @@ fn one_of_each() -> Vec<Error> {
         Error::WouldDeadlock {
             operation: "map".into(),
             why: "inside an event callback".into(),
+        },
+        Error::Prober {
+            url: "http://203.0.113.9:8099".into(),
+            detail: "did not answer within 10 s".into(),
         },
         Error::io("reading the routing table", io::Error::from_raw_os_error(2)),
     ]
@@ -164,7 +168,7 @@ fn json_carries_the_code_the_holder_and_the_os_error() {
         errors[4].to_json()["holder"],
         serde_json::json!({"internal": "192.168.77.20:8080", "description": "nas"})
     );
-    let io = &errors[12];
+    let io = &errors[13];
     assert_eq!(io.os_error(), Some(2));
     assert_eq!(io.to_json()["os_error"], 2);
 }

@@ -96,7 +96,7 @@ static void arguments(void) {
     CHECK(pfwd_error_result(NULL) == PFWD_NULL_ARGUMENT && pfwd_error_message(NULL) != NULL);
     CHECK(pfwd_error_guide(NULL, PFWD_FORMAT_TEXT) == NULL && pfwd_error_to_json(NULL) == NULL);
     CHECK(pfwd_client_discovery(NULL) == NULL);
-    CHECK(strcmp(pfwd_result_name(12), "would_deadlock") == 0 && strcmp(pfwd_result_name(99), "unknown") == 0);
+    CHECK(strcmp(pfwd_result_name(12), "would_deadlock") == 0 && strcmp(pfwd_result_name(13), "prober") == 0 && strcmp(pfwd_result_name(99), "unknown") == 0);
 
     /* Not UTF-8. */
     EXPECT(PFWD_INVALID_UTF8, pfwd_request_new("\xff\xfe", NULL, &r, ep_));

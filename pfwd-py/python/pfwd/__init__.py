@@ -32,6 +32,7 @@ from ._errors import (
     RefusedError,
     UnsupportedError,
     WouldDeadlockError,
+    ProberError,
 )
 from ._events import (
     Closed,
@@ -79,6 +80,7 @@ __all__ = [
     "CancelledError",
     "ClosedError",
     "WouldDeadlockError",
+    "ProberError",
     "GatewayCode",
     "Holder",
     "Event",

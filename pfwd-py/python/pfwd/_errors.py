@@ -26,6 +26,7 @@ __all__ = [
     "CancelledError",
     "ClosedError",
     "WouldDeadlockError",
+    "ProberError",
     "GatewayCode",
     "Holder",
 ]
@@ -177,6 +178,12 @@ class WouldDeadlockError(Error):
     kind = ErrorKind.WOULD_DEADLOCK
 
 
+class ProberError(Error):
+    """The prober of a check from outside (``pfwd probe-server``) could not be reached or refused."""
+
+    kind = ErrorKind.PROBER
+
+
 _BY_KIND: Dict[int, Type[Error]] = {
     cls.kind.value: cls
     for cls in (
@@ -192,6 +199,7 @@ _BY_KIND: Dict[int, Type[Error]] = {
         CancelledError,
         ClosedError,
         WouldDeadlockError,
+        ProberError,
     )
 }
 

@@ -60,6 +60,7 @@ class ErrorKind(enum.IntEnum):
     CANCELLED = 10
     CLOSED = 11
     WOULD_DEADLOCK = 12
+    PROBER = 13
 
 
 def _method(text: str) -> Method:
