@@ -14,6 +14,9 @@ Exit codes:
   3  no method could do it: the manual guide was printed
   4  the port is taken on the router (by another host)
   5  nothing to remove: no mapping matched (unmap)
+  6  not reachable from outside (check; the diagnosis says why)
+  7  reachable but not verified, or could not tell (check)
+  8  not checked from outside: no --via (check)
   130  interrupted (Ctrl-C) before the job was done";
 
 const MAIN_EXAMPLES: &str = "\
@@ -21,6 +24,8 @@ Examples:
   pfwd map http --to 192.168.1.4      forward TCP 80 to the Pi, keep it until Ctrl-C
   pfwd map 25565 --once --lease 2h    forward Minecraft to this machine for 2 hours
   pfwd status                         which methods the router answers
+  pfwd check http --via http://vps.example.net:8099
+                                      is it really reachable from outside?
   pfwd guide ssh --to 192.168.1.4     how to forward SSH by hand
   pfwd run --config /etc/pfwd.toml    keep a cluster's mappings alive (a service)";
 
@@ -139,6 +144,28 @@ A systemd unit is in examples/pfwd.service.
 
 {EXIT_CODES}"))]
     Run(RunArgs),
+    /// Check whether a port really reaches a server here from the internet:
+    /// on the LAN, on the router, and (with --via) from a prober outside
+    /// that must send a one-time token through the mapping.
+    #[command(after_help = format!("\
+Examples:
+  pfwd check http --to 192.168.1.4 --via http://vps.example.net:8099
+  pfwd check wireguard --via http://203.0.113.9:8099 --json
+  pfwd check 8080                      the LAN-side steps only
+
+The prober is `pfwd probe-server`, run on a machine outside this network (a
+rented server, a friend's Pi). It probes only the address the request comes
+from. When the port is free on this machine, pfwd listens on it during the
+check and must get the prober's token back: that proves the path reaches this
+host, not just that something answered. Without --via nothing is called
+reachable.
+
+Exit status: 0 reachable and verified; 6 not reachable; 7 reachable but not
+verified (your server holds the port) or could not tell (UDP); 8 not checked
+from outside.
+
+{EXIT_CODES}"))]
+    Check(CheckArgs),
 }
 
 /// Which protocols to forward.
@@ -207,6 +234,10 @@ pub struct MapArgs {
     /// Map, print the lease and exit (for scripts and cron).
     #[arg(long)]
     pub once: bool,
+    /// Then check from outside through the prober at URL (`pfwd
+    /// probe-server`); with --once the exit status is the check's.
+    #[arg(long, value_name = "URL")]
+    pub check: Option<String>,
 }
 
 /// `pfwd unmap`.
@@ -253,6 +284,28 @@ pub struct GuideArgs {
     /// Do not ask the router anything (no make or model, no reasons).
     #[arg(long)]
     pub offline: bool,
+}
+
+/// `pfwd check`.
+#[derive(Debug, Args)]
+#[command(
+    mut_arg("port", |a| a.help("The port or service to check (as given to `pfwd map`)")),
+    mut_arg("to", |a| a.help("The server: HOST or HOST:PORT (default: this machine)")),
+)]
+pub struct CheckArgs {
+    /// The port and the server.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The outside port, when not the one the router's mapping says (or PORT).
+    #[arg(long, value_name = "PORT")]
+    pub external: Option<String>,
+    /// The prober: http://HOST[:PORT] where `pfwd probe-server` runs, outside
+    /// this network (port 8099 unless given).
+    #[arg(long, value_name = "URL")]
+    pub via: Option<String>,
+    /// Ask the router only with these methods (comma-separated): pcp, natpmp, upnp.
+    #[arg(long, value_delimiter = ',', value_name = "METHOD", value_parser = automated_method)]
+    pub method: Vec<Method>,
 }
 
 /// `pfwd run`.

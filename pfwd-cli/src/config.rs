@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use pfwd_core::defaults::{CHECK_INTERVAL, KEPT_LEASE, MIN_CHECK_INTERVAL};
 use pfwd_core::parse::{parse_duration, parse_lease, parse_method, parse_transports};
+use pfwd_core::check::ProberUrl;
 use pfwd_core::{Lease, Method};
 use serde::Deserialize;
 
@@ -17,6 +18,7 @@ use crate::target::Target;
 struct FileSettings {
     lease: Option<String>,
     check: Option<String>,
+    check_via: Option<String>,
     method: Option<Vec<String>>,
     gateway: Option<String>,
     #[serde(default)]
@@ -45,6 +47,9 @@ pub struct Settings {
     pub methods: Vec<Method>,
     /// The router, when not the default gateway.
     pub gateway: Option<Ipv4Addr>,
+    /// The prober to check each mapping through when it is made or
+    /// restored (`check_via = "http://HOST:8099"`).
+    pub check_via: Option<ProberUrl>,
 }
 
 /// One `[[forward]]` entry.
@@ -128,6 +133,11 @@ pub fn parse(text: &str) -> Result<Config, String> {
             })
         })
         .transpose()?;
+    let check_via = file
+        .check_via
+        .as_deref()
+        .map(|v| v.parse::<ProberUrl>().map_err(|e| format!("check_via: {}", e.reason)))
+        .transpose()?;
     if file.forward.is_empty() {
         return Err("no [[forward]] entries: add one per mapping, such as\n[[forward]]\nservice = \"http\"\nto = \"192.168.1.4\"".replace('\n', " "));
     }
@@ -148,6 +158,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
             check,
             methods,
             gateway,
+            check_via,
         },
         entries,
     })

@@ -52,6 +52,9 @@ pub fn to_json(event: &Event, entry: Option<&str>) -> Value {
             json!({"event": "removed", "index": index, "mapping": mapping})
         }
         Event::Missed { count } => json!({"event": "missed", "count": count}),
+        Event::Checked { index, report } => {
+            json!({"event": "checked", "index": index, "report": report})
+        }
         Event::Closed { report } => {
             json!({"event": "closed", "deleted": report.deleted_count()})
         }
@@ -75,6 +78,7 @@ pub fn to_text(event: &Event) -> String {
             "the router lost {} ({reason}); forwarding it again",
             describe(mapping)
         ),
+        Event::Checked { report, .. } => crate::check::summary(report),
         other => other.to_string(),
     }
 }

@@ -7,12 +7,14 @@
 //! std::process::exit(code);
 //! ```
 //!
-//! The subcommands (`map`, `unmap`, `list`, `status`, `guide`, `run`), their
+//! The subcommands (`map`, `unmap`, `list`, `status`, `guide`, `run`,
+//! `check`), their
 //! JSON shapes and the exit codes are described in `docs/cli.md` and in
 //! `pfwd --help`.
 
 mod adopt;
 pub mod args;
+mod check;
 mod config;
 mod events;
 mod inspect;
@@ -113,6 +115,7 @@ async fn dispatch(ctx: Ctx, command: Command) -> i32 {
         Command::List => OneShot::List,
         Command::Status => OneShot::Status,
         Command::Guide(a) => OneShot::Guide(a),
+        Command::Check(a) => OneShot::Check(a),
     };
     // One-shot commands stop at Ctrl-C.
     let work = async {
@@ -122,6 +125,7 @@ async fn dispatch(ctx: Ctx, command: Command) -> i32 {
             OneShot::List => inspect::list(&ctx).await,
             OneShot::Status => inspect::status(&ctx).await,
             OneShot::Guide(a) => inspect::guide(&ctx, a).await,
+            OneShot::Check(a) => check::check(&ctx, a).await,
         }
     };
     tokio::select! {
@@ -140,6 +144,7 @@ enum OneShot {
     List,
     Status,
     Guide(args::GuideArgs),
+    Check(args::CheckArgs),
 }
 
 /// What every command shares: the printer, the gateway override, the state directory.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pfwd_core::defaults::{KEPT_LEASE, LEASE};
+use pfwd_core::check::{CheckOptions, ProberUrl};
 use pfwd_core::lease::{Event, Keeper, KeeperOptions};
 use pfwd_core::parse::parse_lease;
 use pfwd_core::{Client, Error, Instructions, Invalid, Lease, Mapping, MappingRequest, Record};
@@ -76,12 +77,51 @@ pub(crate) fn record(ctx: &Ctx, m: &Mapping, kept_by: Option<u32>) {
     }
 }
 
+/// The prober of `--check`, read before anything is mapped.
+fn check_via(a: &MapArgs) -> Result<Option<ProberUrl>, Error> {
+    a.check
+        .as_deref()
+        .map(|v| crate::check::prober(v, "--check"))
+        .transpose()
+}
+
+/// `pfwd map --once --check`: check each mapping made; the worst exit code.
+async fn check_made(ctx: &Ctx, client: &Client, made: &[Mapping], via: ProberUrl) -> i32 {
+    let options = CheckOptions {
+        via: Some(via),
+        timeout: None,
+        state_dir: Some(ctx.state.clone()),
+    };
+    let mut worst = code::OK;
+    for m in made {
+        let checked = match pfwd_core::check::request_of(m) {
+            Ok(request) => {
+                let _spinner = ctx.printer.progress("checking from outside");
+                client.check(&request, &options).await
+            }
+            Err(e) => Err(e),
+        };
+        match checked {
+            Ok(report) => {
+                crate::check::print(ctx, &report);
+                worst = worst.max(crate::check::exit_code(&report));
+            }
+            Err(e) => worst = worst.max(ctx.printer.error(&e)),
+        }
+    }
+    worst
+}
+
 /// `pfwd map --once`.
 pub async fn once(ctx: &Ctx, a: MapArgs) -> i32 {
     let p = ctx.printer;
     let t = match target(&a, LEASE) {
         Ok(t) => t,
         Err(e) => return p.error(&e.into()),
+    };
+    let via = match check_via(&a) {
+        Ok(v) => v,
+        Err(e) => return p.error(&e),
     };
     let requests = match t.requests() {
         Ok(r) => r,
@@ -135,7 +175,10 @@ pub async fn once(ctx: &Ctx, a: MapArgs) -> i32 {
     match failure {
         None => {
             p.json(&json!({"mappings": made, "warnings": warnings}));
-            code::OK
+            match via {
+                Some(via) => check_made(ctx, &client, &made, via).await,
+                None => code::OK,
+            }
         }
         Some(e) if p.json => {
             add_warnings(&mut warnings, t.warnings());
@@ -152,6 +195,10 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
     let t = match target(&a, KEPT_LEASE) {
         Ok(t) => t,
         Err(e) => return p.error(&e.into()),
+    };
+    let via = match check_via(&a) {
+        Ok(v) => v,
+        Err(e) => return p.error(&e),
     };
     let requests: Vec<MappingRequest> = match t.requests() {
         Ok(r) => r,
@@ -177,6 +224,7 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
     warn_discovery(ctx, &client);
     let mut options = KeeperOptions::default();
     options.announce_from = client.discovery().gateway.map(|g| g.gateway);
+    options.check_via = via;
     let count = requests.len();
     // What a killed predecessor recorded is renewed, not made again.
     let items = adopt::keeps(ctx, &client, requests, &a.method);
@@ -221,7 +269,9 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
                             p.say("keeping it forwarded; Ctrl-C (or SIGTERM) removes it");
                         }
                     }
-                    Event::Restored { .. } => p.say(&events::to_text(&event)),
+                    Event::Restored { .. } | Event::Checked { .. } => {
+                        p.say(&events::to_text(&event));
+                    }
                     Event::Renewed { .. } => p.detail(&events::to_text(&event)),
                     Event::Failed { index, error, .. } if pending.contains(index) => {
                         // The first attempt failed: say why (or how to do it

@@ -22,6 +22,13 @@ pub mod code {
     pub const CONFLICT: i32 = 4;
     /// Nothing matched (unmap).
     pub const NOT_FOUND: i32 = 5;
+    /// `check`: not reachable from outside (the diagnosis says why).
+    pub const NOT_REACHABLE: i32 = 6;
+    /// `check`: something answered but pfwd could not prove it was this
+    /// server, or UDP gave no answer to tell by.
+    pub const UNVERIFIED: i32 = 7;
+    /// `check`: not checked from outside (no `--via`).
+    pub const NOT_CHECKED: i32 = 8;
     /// Interrupted before the job was done.
     pub const INTERRUPTED: i32 = 130;
 }

@@ -217,6 +217,7 @@ impl Service<'_> {
         let mut options = KeeperOptions::default();
         options.check_interval = Some(self.settings.check);
         options.announce_from = self.client.discovery().gateway.map(|g| g.gateway);
+        options.check_via = self.settings.check_via.clone();
         // What a killed predecessor recorded is renewed, not made again.
         let items = crate::adopt::keeps(self.ctx, &self.client, requests, &self.settings.methods);
         for (i, k) in items.iter().enumerate() {

@@ -18,9 +18,28 @@ pub mod messages;
 pub mod options;
 pub mod report;
 #[cfg(feature = "runtime")]
-mod run;
+pub(crate) mod run;
 
 pub use diagnosis::{Diagnosis, diagnose};
+use crate::error::Result;
+use crate::model::{Mapping, MappingRequest};
+
+/// What to check for a mapping that was made: its protocol, its LAN host
+/// and port, and exactly its outside port.
+///
+/// # Errors
+///
+/// [`Error::InvalidRequest`](crate::Error::InvalidRequest) when the
+/// mapping's addresses cannot make a request (none that pfwd made).
+pub fn request_of(mapping: &Mapping) -> Result<MappingRequest> {
+    Ok(
+        MappingRequest::builder(mapping.protocol(), mapping.internal().port())
+            .internal_ip(*mapping.internal().ip())
+            .exact_external_port(mapping.external().port())
+            .build()?,
+    )
+}
+
 pub use options::{CHECK_TIMEOUT, CheckOptions, PROBER_PORT, ProberUrl};
 pub use report::{CheckReport, Facts, LanState, RouterState};
 #[cfg(feature = "runtime")]

@@ -42,7 +42,10 @@ pub async fn check(request: &MappingRequest, options: &CheckOptions) -> Result<C
             None
         }
     };
-    run(client.as_ref(), request, options).await
+    match &client {
+        Some(c) => c.check(request, options).await,
+        None => check_with(None, None, None, request, options).await,
+    }
 }
 
 impl Client {
@@ -70,17 +73,30 @@ impl Client {
         request: &MappingRequest,
         options: &CheckOptions,
     ) -> Result<CheckReport> {
-        run(Some(self), request, options).await
+        let discovery = self.discovery();
+        check_with(
+            Some(self),
+            discovery.gateway,
+            discovery.external_address,
+            request,
+            options,
+        )
+        .await
     }
 }
 
-async fn run(
-    client: Option<&Client>,
+/// The check with any forwarder (a keeper's), the gateway when known, and
+/// the router's address when already known.
+pub(crate) async fn check_with(
+    forwarder: Option<&dyn Forwarder>,
+    gateway: Option<GatewayInfo>,
+    known_address: Option<Ipv4Addr>,
     request: &MappingRequest,
     options: &CheckOptions,
 ) -> Result<CheckReport> {
     let limit = options.timeout();
-    tokio::time::timeout(limit, steps(client, request, options))
+    let steps = steps(forwarder, gateway, known_address, request, options);
+    tokio::time::timeout(limit, steps)
         .await
         .map_err(|_| Error::Timeout {
             method: crate::model::Method::Manual,
@@ -90,14 +106,14 @@ async fn run(
 }
 
 async fn steps(
-    client: Option<&Client>,
+    forwarder: Option<&dyn Forwarder>,
+    gateway: Option<GatewayInfo>,
+    known_address: Option<Ipv4Addr>,
     request: &MappingRequest,
     options: &CheckOptions,
 ) -> Result<CheckReport> {
     let started = Instant::now();
-    let gateway = client
-        .and_then(|c| c.discovery().gateway)
-        .or_else(|| default_gateway().ok());
+    let gateway = gateway.or_else(|| default_gateway().ok());
     let host = host_of(request, gateway.as_ref())?;
     let protocol = request.protocol();
     let port = request.internal_port();
@@ -105,7 +121,7 @@ async fn steps(
     let token = fresh_token()?;
     let ((lan, listen_error, listener), (router, router_address)) = tokio::join!(
         lan_side(protocol, host, port, host_is_local, &token),
-        router_side(client, request, host, options.state_dir.as_ref()),
+        router_side(forwarder, known_address, request, host, options.state_dir.as_ref()),
     );
     // The router's word first; then the port asked for; then the same port.
     let external_port = match &router {
@@ -255,12 +271,13 @@ fn listen_words(port: u16, e: &std::io::Error) -> String {
 
 /// Step 2: whether the router holds the mapping, and its internet address.
 async fn router_side(
-    client: Option<&Client>,
+    forwarder: Option<&dyn Forwarder>,
+    known_address: Option<Ipv4Addr>,
     request: &MappingRequest,
     host: Ipv4Addr,
     state_dir: Option<&StateDir>,
 ) -> (RouterState, Option<Ipv4Addr>) {
-    let Some(client) = client else {
+    let Some(client) = forwarder else {
         return (
             RouterState::Unknown {
                 why: "no router answered PCP, NAT-PMP or UPnP".into(),
@@ -278,7 +295,7 @@ async fn router_side(
         .flatten();
     let listed = tokio::time::timeout(ROUTER_TIMEOUT, client.list()).await;
     let address = async {
-        match client.discovery().external_address {
+        match known_address {
             Some(a) => Some(a),
             None => tokio::time::timeout(ROUTER_TIMEOUT, client.external_address())
                 .await

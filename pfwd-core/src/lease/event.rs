@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::check::CheckReport;
 use crate::error::Error;
 use crate::mapping::Mapping;
 
@@ -94,6 +95,14 @@ pub enum Event {
         /// How many events were dropped.
         count: u64,
     },
+    /// A check from outside ([`KeeperOptions::check_via`](super::KeeperOptions::check_via))
+    /// of a mapping just made or restored: whether it is reachable, and why.
+    Checked {
+        /// Which item.
+        index: usize,
+        /// What the check found.
+        report: Box<CheckReport>,
+    },
     /// The keeper closed: what it deleted, and what is still on the gateway.
     Closed {
         /// The outcome of closing.
@@ -162,6 +171,9 @@ impl fmt::Display for Event {
             Event::Removed { index, .. } => write!(f, "removed item {index} (it held no mapping)"),
             Event::Missed { count } => {
                 write!(f, "{count} events were dropped: the reader fell behind")
+            }
+            Event::Checked { report, .. } => {
+                write!(f, "checked from outside: {}", report.explanation)
             }
             Event::Closed { report } => write!(f, "closed; {report}"),
         }

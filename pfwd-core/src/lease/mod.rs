@@ -83,6 +83,10 @@ pub struct KeeperOptions {
     /// queue is full, further events are dropped and counted
     /// ([`Event::Missed`]): the keeper never waits for its reader.
     pub event_capacity: usize,
+    /// Check each mapping from outside through this prober when it is
+    /// first held and whenever it is restored, and report it as
+    /// [`Event::Checked`] (default: no check).
+    pub check_via: Option<crate::check::ProberUrl>,
 }
 
 impl Default for KeeperOptions {
@@ -94,6 +98,7 @@ impl Default for KeeperOptions {
             close_timeout: defaults::CLOSE_TIMEOUT,
             announce_from: None,
             event_capacity: defaults::EVENT_CAPACITY,
+            check_via: None,
         }
     }
 }

@@ -12,6 +12,8 @@ use tokio::time::Instant;
 use super::announce::{announce_socket, announced};
 use super::policy::{random_fraction, renew_delay, retry_delay};
 use super::{CloseReport, Command, Event, Keep, KeeperOptions};
+use crate::check::run::check_with;
+use crate::check::{CheckOptions, CheckReport};
 use crate::error::Error;
 use crate::forwarder::Forwarder;
 use crate::mapping::{Lease, Mapping, MappingRequest};
@@ -102,6 +104,8 @@ pub(super) struct Run {
     external: Option<Ipv4Addr>,
     /// A check of the gateway failed and was reported; quiet until one works.
     check_failing: bool,
+    /// Checks from outside under way ([`KeeperOptions::check_via`]).
+    outside_checks: tokio::task::JoinSet<(usize, crate::Result<CheckReport>)>,
 }
 
 impl Run {
@@ -120,6 +124,7 @@ impl Run {
             entries: BTreeMap::new(),
             external: None,
             check_failing: false,
+            outside_checks: tokio::task::JoinSet::new(),
         };
         for (index, item) in items.into_iter().enumerate() {
             run.add(index, item);
@@ -153,6 +158,7 @@ impl Run {
                 entry.announced = true;
                 entry.mapping = Some(mapping.clone());
                 lock(&self.current).insert(index, mapping.clone());
+                self.check_from_outside(index, &mapping);
                 self.events.emit(Event::Mapped { index, mapping });
             }
         }
@@ -193,6 +199,9 @@ impl Run {
                     if self.handle(command).await {
                         return;
                     }
+                }
+                Some(done) = self.outside_checks.join_next(), if !self.outside_checks.is_empty() => {
+                    self.checked(done);
                 }
                 restart = announced(announcements.as_ref(), &mut buf) => {
                     if restart {
@@ -327,6 +336,7 @@ impl Run {
         let Some(entry) = self.entries.get_mut(&index) else {
             return;
         };
+        let fresh = !entry.announced || entry.mapping.is_none();
         let event = if !entry.announced {
             Event::Mapped {
                 index,
@@ -348,8 +358,50 @@ impl Run {
         entry.recorded = false;
         entry.failures = 0;
         entry.mapping = Some(mapping.clone());
-        lock(&self.current).insert(index, mapping);
+        lock(&self.current).insert(index, mapping.clone());
         self.events.emit(event);
+        if fresh {
+            self.check_from_outside(index, &mapping);
+        }
+    }
+
+    /// With [`KeeperOptions::check_via`], check `mapping` from outside in
+    /// the background; [`Event::Checked`] reports it.
+    fn check_from_outside(&mut self, index: usize, mapping: &Mapping) {
+        let Some(via) = self.options.check_via.clone() else {
+            return;
+        };
+        let request = match crate::check::request_of(mapping) {
+            Ok(r) => r,
+            Err(e) => {
+                log::warn!("cannot check {mapping} from outside: {e}");
+                return;
+            }
+        };
+        let forwarder = self.forwarder.clone();
+        let known = Some(*mapping.external().ip());
+        self.outside_checks.spawn(async move {
+            let options = CheckOptions::via(via);
+            let report =
+                check_with(Some(forwarder.as_ref()), None, known, &request, &options).await;
+            (index, report)
+        });
+    }
+
+    /// Report a finished check from outside.
+    fn checked(&mut self, done: Result<(usize, crate::Result<CheckReport>), tokio::task::JoinError>) {
+        match done {
+            Ok((index, Ok(report))) => self.events.emit(Event::Checked {
+                index,
+                report: Box::new(report),
+            }),
+            Ok((index, Err(error))) => self.events.emit(Event::Warning {
+                index: Some(index),
+                message: format!("the check from outside could not be made: {error}"),
+                error: Some(Arc::new(error)),
+            }),
+            Err(e) => log::warn!("a check from outside stopped: {e}"),
+        }
     }
 
     fn failed(&mut self, index: usize, error: Error) {
