@@ -67,7 +67,7 @@ fn pytest(test: &str, group: &str, config: GatewayConfig) {
     let Some(tb) = testbed(test, config) else {
         return;
     };
-    let [lan, gw, wan] = tb.namespaces();
+    let (lan, gw, wan) = (tb.lan().name(), tb.gw().name(), tb.wan().name());
     let file = root().join(format!("pfwd-py/tests/testbed/test_{group}.py"));
     let out = tb
         .lan()

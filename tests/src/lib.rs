@@ -10,6 +10,21 @@
 //! tears everything down on drop. A run that is killed leaves namespaces
 //! named after its process id; the next testbed (or `pfwd-testbed clean`)
 //! removes those whose process is gone. No packet leaves the namespaces.
+//!
+//! [`Testbed::behind_carrier`] builds the double-NAT variant: a fourth
+//! namespace, the carrier (an ISP's carrier-grade NAT), sits between the
+//! router and the internet, and the router's WAN address is a shared one
+//! (100.64.0.0/10):
+//!
+//! ```text
+//!  [lan ns] 192.168.77.10 -- 192.168.77.1 [gw ns] 100.64.0.2 -- 100.64.0.1 [carrier ns] 5.5.5.7 -- 5.5.5.1 [wan ns]
+//!                             miniupnpd, nft NAT             masquerades 100.64/10 as 5.5.5.7,
+//!                             (told ext_ip=5.5.5.7)          forwards nothing inbound
+//! ```
+//!
+//! A mapping made on that router works from the carrier (to 100.64.0.2) and
+//! never from the internet (to 5.5.5.7): see [`reaches`] and
+//! [`reaches_from_carrier`].
 #![allow(clippy::unwrap_used)]
 
 pub mod bench;
@@ -26,7 +41,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 pub use miniupnpd::{Daemon, GatewayConfig, HTTP_PORT};
 pub use netns::Netns;
-pub use traffic::reaches;
+pub use traffic::{reaches, reaches_at, reaches_from_carrier, source_seen_in_wan};
 
 /// The Pi: the LAN host pfwd runs on.
 pub const LAN_HOST: Ipv4Addr = Ipv4Addr::new(192, 168, 77, 10);
@@ -47,25 +62,88 @@ pub const GW_WAN_IF: &str = "gwwan";
 /// The internet host's interface.
 pub const WAN_IF: &str = "wan0";
 
+/// Behind a carrier: the router's WAN address, from the shared address
+/// space carriers use for carrier-grade NAT (100.64.0.0/10, RFC 6598).
+pub const CARRIER_ROUTER_IP: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 2);
+/// Behind a carrier: the carrier's address on the router's side, the
+/// router's default route.
+pub const CARRIER_IP: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 1);
+/// The carrier's shared address space, as the router's WAN prefix.
+pub const CARRIER_NET: &str = "100.64.0.0/10";
+/// The carrier's interface towards the router.
+pub const CARRIER_IN_IF: &str = "carin";
+/// The carrier's interface towards the internet (it holds [`EXTERNAL_IP`]).
+pub const CARRIER_OUT_IF: &str = "carout";
+
 /// The prefix of every namespace a testbed creates.
 pub const PREFIX: &str = "pfwdtb";
 
-/// Three namespaces wired as LAN, router and internet, with miniupnpd.
+/// How the router reaches the internet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topology {
+    /// The router holds the public address [`EXTERNAL_IP`] itself: lan, gw, wan.
+    Home,
+    /// Double NAT: the router's WAN address is [`CARRIER_ROUTER_IP`] and a
+    /// carrier namespace (an ISP's carrier-grade NAT) between it and the
+    /// internet masquerades it as [`EXTERNAL_IP`], forwarding nothing
+    /// inbound: lan, gw, carrier, wan.
+    BehindCarrier {
+        /// The external address miniupnpd is told with `ext_ip=`.
+        ///
+        /// miniupnpd 2.3.1 (Debian's) will not grant anything with a WAN
+        /// address in 100.64.0.0/10 on its own: it logs "Port forwarding is
+        /// impossible", reports no external address (UPnP: an empty
+        /// string; NAT-PMP: NETWORK_FAILURE) and fails every mapping. It
+        /// also refuses to start with `ext_ip=100.64.0.2` (reserved
+        /// address), and `ext_allow_private_ipv4` only exists from 2.3.9
+        /// on. So a router that grants mappings behind the carrier is told
+        /// a public address here, [`EXTERNAL_IP`] in
+        /// [`Topology::behind_carrier`]: it then reports that address and
+        /// maps "successfully", and only traffic from the internet shows
+        /// that nothing arrives. `None` gives the refusing router.
+        ext_ip: Option<Ipv4Addr>,
+    },
+}
+
+impl Topology {
+    /// Behind a carrier, with miniupnpd told `ext_ip=`[`EXTERNAL_IP`] so
+    /// that it grants mappings (see [`Topology::BehindCarrier`]).
+    pub const fn behind_carrier() -> Topology {
+        Topology::BehindCarrier {
+            ext_ip: Some(EXTERNAL_IP),
+        }
+    }
+}
+
+/// Namespaces wired as LAN, router, (carrier,) and internet, with miniupnpd.
 #[derive(Debug)]
 pub struct Testbed {
     config: GatewayConfig,
+    topology: Topology,
     daemon: Option<Daemon>,
     dir: PathBuf,
     // Dropped in this order, after the daemon is stopped.
     lan: Netns,
     gw: Netns,
+    carrier: Option<Netns>,
     wan: Netns,
 }
 
 impl Testbed {
     /// Build the namespaces, the links and the router's firewall, and start
-    /// miniupnpd when `config.daemon` says so.
+    /// miniupnpd when `config.daemon` says so: the [`Topology::Home`] testbed.
     pub fn new(config: GatewayConfig) -> io::Result<Testbed> {
+        Testbed::with_topology(config, Topology::Home)
+    }
+
+    /// The double-NAT testbed: the router behind a carrier-grade NAT
+    /// ([`Topology::behind_carrier`]).
+    pub fn behind_carrier(config: GatewayConfig) -> io::Result<Testbed> {
+        Testbed::with_topology(config, Topology::behind_carrier())
+    }
+
+    /// A testbed with the router connected as `topology` says.
+    pub fn with_topology(config: GatewayConfig, topology: Topology) -> io::Result<Testbed> {
         static SWEEP: Once = Once::new();
         SWEEP.call_once(|| {
             clean_stale();
@@ -80,43 +158,30 @@ impl Testbed {
         std::fs::create_dir_all(&dir)?;
         let lan = Netns::create(&format!("{id}-lan"))?;
         let gw = Netns::create(&format!("{id}-gw"))?;
+        let carrier = match topology {
+            Topology::Home => None,
+            Topology::BehindCarrier { .. } => Some(Netns::create(&format!("{id}-carrier"))?),
+        };
         let wan = Netns::create(&format!("{id}-wan"))?;
-        // Create each veth pair directly inside the namespaces: the names
-        // never exist in the machine's own namespace, so runs cannot collide.
-        netns::run(std::process::Command::new("ip").args([
-            "link",
-            "add",
-            LAN_IF,
-            "netns",
-            lan.name(),
-            "type",
-            "veth",
-            "peer",
-            "name",
-            GW_LAN_IF,
-            "netns",
-            gw.name(),
-        ]))?;
-        netns::run(std::process::Command::new("ip").args([
-            "link",
-            "add",
-            WAN_IF,
-            "netns",
-            wan.name(),
-            "type",
-            "veth",
-            "peer",
-            "name",
-            GW_WAN_IF,
-            "netns",
-            gw.name(),
-        ]))?;
-        for (ns, ifname, addr) in [
+        veth((&lan, LAN_IF), (&gw, GW_LAN_IF))?;
+        let mut addresses = vec![
             (&lan, LAN_IF, format!("{LAN_HOST}/24")),
             (&gw, GW_LAN_IF, format!("{GATEWAY_LAN}/24")),
-            (&gw, GW_WAN_IF, format!("{EXTERNAL_IP}/24")),
-            (&wan, WAN_IF, format!("{WAN_HOST}/24")),
-        ] {
+        ];
+        if let Some(carrier) = &carrier {
+            veth((carrier, CARRIER_IN_IF), (&gw, GW_WAN_IF))?;
+            veth((&wan, WAN_IF), (carrier, CARRIER_OUT_IF))?;
+            addresses.extend([
+                (&gw, GW_WAN_IF, format!("{CARRIER_ROUTER_IP}/10")),
+                (carrier, CARRIER_IN_IF, format!("{CARRIER_IP}/10")),
+                (carrier, CARRIER_OUT_IF, format!("{EXTERNAL_IP}/24")),
+            ]);
+        } else {
+            veth((&wan, WAN_IF), (&gw, GW_WAN_IF))?;
+            addresses.push((&gw, GW_WAN_IF, format!("{EXTERNAL_IP}/24")));
+        }
+        addresses.push((&wan, WAN_IF, format!("{WAN_HOST}/24")));
+        for (ns, ifname, addr) in addresses {
             ns.ip(&["addr", "add", &addr, "dev", ifname])?;
             ns.ip(&["link", "set", ifname, "up"])?;
         }
@@ -125,12 +190,21 @@ impl Testbed {
         let rules = dir.join("router.nft");
         std::fs::write(&rules, miniupnpd::nft_ruleset())?;
         gw.exec("nft", &["-f", &rules.to_string_lossy()])?;
+        if let Some(carrier) = &carrier {
+            gw.ip(&["route", "add", "default", "via", &CARRIER_IP.to_string()])?;
+            carrier.exec("sysctl", &["-qw", "net.ipv4.ip_forward=1"])?;
+            let rules = dir.join("carrier.nft");
+            std::fs::write(&rules, carrier_ruleset())?;
+            carrier.exec("nft", &["-f", &rules.to_string_lossy()])?;
+        }
         let mut tb = Testbed {
             config,
+            topology,
             daemon: None,
             dir,
             lan,
             gw,
+            carrier,
             wan,
         };
         if tb.config.daemon {
@@ -154,7 +228,30 @@ impl Testbed {
         &self.wan
     }
 
-    /// The router's configuration.
+    /// The carrier's namespace (its carrier-grade NAT), in the
+    /// [`Topology::BehindCarrier`] testbed.
+    pub fn carrier(&self) -> Option<&Netns> {
+        self.carrier.as_ref()
+    }
+
+    /// How the router is connected.
+    pub fn topology(&self) -> Topology {
+        self.topology
+    }
+
+    /// The address on the router's WAN interface: [`EXTERNAL_IP`], or
+    /// [`CARRIER_ROUTER_IP`] behind a carrier. A mapping on the router is
+    /// reached at this address from the namespace on the router's WAN
+    /// link (wan, or the carrier).
+    pub fn router_wan_address(&self) -> Ipv4Addr {
+        match self.topology {
+            Topology::Home => EXTERNAL_IP,
+            Topology::BehindCarrier { .. } => CARRIER_ROUTER_IP,
+        }
+    }
+
+    /// The router's configuration (behind a carrier, miniupnpd also gets
+    /// the topology's `ext_ip=` line, first).
     pub fn config(&self) -> &GatewayConfig {
         &self.config
     }
@@ -163,7 +260,14 @@ impl Testbed {
     /// testbed built without it).
     pub fn start_daemon(&mut self) -> io::Result<()> {
         if self.daemon.is_none() {
-            self.daemon = Some(Daemon::start(&self.gw, &self.config, &self.dir)?);
+            let mut config = self.config.clone();
+            if let Topology::BehindCarrier {
+                ext_ip: Some(ext_ip),
+            } = self.topology
+            {
+                config.extra.insert(0, format!("ext_ip={ext_ip}"));
+            }
+            self.daemon = Some(Daemon::start(&self.gw, &config, &self.dir)?);
         }
         Ok(())
     }
@@ -189,9 +293,13 @@ impl Testbed {
         self.daemon.as_ref().map(Daemon::pid)
     }
 
-    /// The names of the three namespaces (lan, gw, wan).
-    pub fn namespaces(&self) -> [&str; 3] {
-        [self.lan.name(), self.gw.name(), self.wan.name()]
+    /// The names of the namespaces, in order from the LAN to the internet:
+    /// lan, gw, wan, or lan, gw, carrier, wan behind a carrier.
+    pub fn namespaces(&self) -> Vec<&str> {
+        let mut names = vec![self.lan.name(), self.gw.name()];
+        names.extend(self.carrier.as_ref().map(Netns::name));
+        names.push(self.wan.name());
+        names
     }
 
     /// What miniupnpd logged (empty when it never ran).
@@ -223,6 +331,50 @@ impl Drop for Testbed {
         let _ = std::fs::remove_dir_all(&self.dir);
         // The namespaces delete themselves as the fields drop.
     }
+}
+
+/// Create a veth pair with each end directly inside its namespace: the
+/// names never exist in the machine's own namespace, so runs cannot collide.
+fn veth((a, a_if): (&Netns, &str), (b, b_if): (&Netns, &str)) -> io::Result<String> {
+    netns::run(std::process::Command::new("ip").args([
+        "link",
+        "add",
+        a_if,
+        "netns",
+        a.name(),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        b_if,
+        "netns",
+        b.name(),
+    ]))
+}
+
+/// The carrier's firewall: forward what the router's WAN prefix sends out,
+/// and the answers to it, and masquerade it as [`EXTERNAL_IP`]; nothing
+/// unsolicited from the internet gets through, and it is dropped silently,
+/// as a carrier-grade NAT does (no port forwards: that is the point).
+fn carrier_ruleset() -> String {
+    format!(
+        "table inet carrier {{
+  chain input {{
+    type filter hook input priority 0; policy accept;
+    iifname \"{CARRIER_OUT_IF}\" meta l4proto {{ tcp, udp }} ct state new drop
+  }}
+  chain forward {{
+    type filter hook forward priority 0; policy drop;
+    ct state established,related accept
+    iifname \"{CARRIER_IN_IF}\" ip saddr {CARRIER_NET} accept
+  }}
+  chain postrouting {{
+    type nat hook postrouting priority 100; policy accept;
+    oifname \"{CARRIER_OUT_IF}\" ip saddr {CARRIER_NET} masquerade
+  }}
+}}
+"
+    )
 }
 
 /// Remove what killed runs left: namespaces named `pfwdtb-PID-*` (and their
@@ -297,6 +449,18 @@ pub fn testbed(test: &str, config: GatewayConfig) -> Option<Testbed> {
         return None;
     }
     Some(Testbed::new(config).unwrap_or_else(|e| panic!("building the testbed for {test}: {e}")))
+}
+
+/// A [`Testbed::behind_carrier`] testbed for the gateway test `test`, or
+/// `None` (after [`can_run`] printed why) when the machine cannot build one.
+pub fn carrier_testbed(test: &str, config: GatewayConfig) -> Option<Testbed> {
+    if !can_run(test) {
+        return None;
+    }
+    Some(
+        Testbed::behind_carrier(config)
+            .unwrap_or_else(|e| panic!("building the carrier testbed for {test}: {e}")),
+    )
 }
 
 /// The path of the example program `name` of pfwd-core, as `cargo test`

@@ -1,5 +1,7 @@
 //! Proof that a mapping works: bytes sent from the internet namespace to the
-//! router's public address reach a listener on the LAN host.
+//! router's public address reach a listener on the LAN host. Behind a
+//! carrier, the same proof from the carrier's namespace to the router's WAN
+//! address shows that the router's mapping itself works.
 //!
 //! The sender tries for a short while rather than once: a router may answer a
 //! mapping request a moment before its forwarding rule is live, and a single
@@ -8,14 +10,14 @@
 //! *not* forwarded is reported about as quickly as before.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use pfwd_core::Protocol;
 
-use crate::{EXTERNAL_IP, Testbed};
+use crate::{CARRIER_ROUTER_IP, EXTERNAL_IP, Netns, Testbed, WAN_HOST};
 
 /// How long the sender keeps trying to deliver the token.
 const SEND_FOR: Duration = Duration::from_millis(1200);
@@ -28,7 +30,53 @@ const LISTEN_AT_MOST: Duration = Duration::from_secs(6);
 
 /// Send a unique token from the wan namespace to `EXTERNAL_IP:external_port`
 /// and report whether a listener on the LAN host's `internal_port` got it.
+///
+/// Behind a carrier this is false even for a mapping the router granted:
+/// the carrier forwards nothing inbound.
 pub fn reaches(tb: &Testbed, protocol: Protocol, external_port: u16, internal_port: u16) -> bool {
+    reaches_at(
+        tb,
+        tb.wan(),
+        EXTERNAL_IP,
+        protocol,
+        external_port,
+        internal_port,
+    )
+}
+
+/// Behind a carrier: send a unique token from the carrier's namespace to the
+/// router's WAN address `CARRIER_ROUTER_IP:external_port` and report
+/// whether a listener on the LAN host's `internal_port` got it (whether the
+/// router's own mapping works). Panics on a testbed without a carrier.
+pub fn reaches_from_carrier(
+    tb: &Testbed,
+    protocol: Protocol,
+    external_port: u16,
+    internal_port: u16,
+) -> bool {
+    let carrier = tb
+        .carrier()
+        .expect("reaches_from_carrier needs a testbed behind a carrier");
+    reaches_at(
+        tb,
+        carrier,
+        CARRIER_ROUTER_IP,
+        protocol,
+        external_port,
+        internal_port,
+    )
+}
+
+/// Send a unique token from the namespace `from` to `address:external_port`
+/// and report whether a listener on the LAN host's `internal_port` got it.
+pub fn reaches_at(
+    tb: &Testbed,
+    from: &Netns,
+    address: Ipv4Addr,
+    protocol: Protocol,
+    external_port: u16,
+    internal_port: u16,
+) -> bool {
     static N: AtomicU64 = AtomicU64::new(0);
     let token = format!(
         "pfwd-probe-{}-{}-{:?}",
@@ -36,7 +84,7 @@ pub fn reaches(tb: &Testbed, protocol: Protocol, external_port: u16, internal_po
         N.fetch_add(1, Ordering::Relaxed),
         Instant::now()
     );
-    let target = SocketAddrV4::new(EXTERNAL_IP, external_port);
+    let target = SocketAddrV4::new(address, external_port);
     let (ready_tx, ready_rx) = mpsc::channel();
     let received = AtomicBool::new(false);
     let (done_tx, done_rx) = mpsc::channel::<()>();
@@ -55,7 +103,7 @@ pub fn reaches(tb: &Testbed, protocol: Protocol, external_port: u16, internal_po
             })
         });
         if ready_rx.recv_timeout(Duration::from_secs(5)).is_ok() {
-            tb.wan().run(|| match protocol {
+            from.run(|| match protocol {
                 Protocol::Tcp => send_tcp(target, &token, &received),
                 Protocol::Udp => send_udp(target, &token, &received),
             });
@@ -170,4 +218,37 @@ fn send_udp(target: SocketAddrV4, token: &str, received: &AtomicBool) {
         let _ = sock.send_to(token.as_bytes(), target);
         std::thread::sleep(RETRY_EVERY);
     }
+}
+
+/// Connect from the LAN host to a listener on the internet host
+/// `WAN_HOST:port` and return the source address the listener saw: the
+/// address the internet knows the LAN by ([`EXTERNAL_IP`] in both
+/// topologies, through the router's or the carrier's masquerade). `None`
+/// when no connection arrived within 5 s.
+pub fn source_seen_in_wan(tb: &Testbed, port: u16) -> Option<SocketAddr> {
+    let (ready_tx, ready_rx) = mpsc::channel();
+    std::thread::scope(|s| {
+        let listener = s.spawn(|| {
+            tb.wan().run(|| {
+                let listener = TcpListener::bind(SocketAddrV4::new(WAN_HOST, port)).ok()?;
+                listener.set_nonblocking(true).ok()?;
+                let _ = ready_tx.send(());
+                let until = Instant::now() + Duration::from_secs(5);
+                while Instant::now() < until {
+                    match listener.accept() {
+                        Ok((_, peer)) => return Some(peer),
+                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                    }
+                }
+                None
+            })
+        });
+        if ready_rx.recv_timeout(Duration::from_secs(5)).is_ok() {
+            tb.lan().run(|| {
+                let target = SocketAddr::from(SocketAddrV4::new(WAN_HOST, port));
+                let _ = TcpStream::connect_timeout(&target, Duration::from_secs(3));
+            });
+        }
+        listener.join().ok().flatten()
+    })
 }

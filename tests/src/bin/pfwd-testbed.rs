@@ -273,7 +273,7 @@ fn run_on_lan(args: Vec<String>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let [lan, gw, wan] = tb.namespaces();
+    let (lan, gw, wan) = (tb.lan().name(), tb.gw().name(), tb.wan().name());
     let status = tb
         .lan()
         .command(program)
