@@ -121,8 +121,10 @@ pub fn print(ctx: &Ctx, report: &CheckReport) {
     p.detail(&format!(
         "on the router: {}{}",
         match &f.router {
-            RouterState::Listed { external_port, .. } =>
-                format!("it lists {} port {external_port} to this server", f.protocol),
+            RouterState::Listed { external_port, .. } => format!(
+                "it lists {} port {external_port} to this server",
+                f.protocol
+            ),
             RouterState::Recorded {
                 method,
                 external_port,

@@ -5,9 +5,9 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
 
+use pfwd_core::check::ProberUrl;
 use pfwd_core::defaults::{CHECK_INTERVAL, KEPT_LEASE, MIN_CHECK_INTERVAL};
 use pfwd_core::parse::{parse_duration, parse_lease, parse_method, parse_transports};
-use pfwd_core::check::ProberUrl;
 use pfwd_core::{Lease, Method};
 use serde::Deserialize;
 
@@ -136,7 +136,10 @@ pub fn parse(text: &str) -> Result<Config, String> {
     let check_via = file
         .check_via
         .as_deref()
-        .map(|v| v.parse::<ProberUrl>().map_err(|e| format!("check_via: {}", e.reason)))
+        .map(|v| {
+            v.parse::<ProberUrl>()
+                .map_err(|e| format!("check_via: {}", e.reason))
+        })
         .transpose()?;
     if file.forward.is_empty() {
         return Err("no [[forward]] entries: add one per mapping, such as\n[[forward]]\nservice = \"http\"\nto = \"192.168.1.4\"".replace('\n', " "));

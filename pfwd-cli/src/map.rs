@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pfwd_core::defaults::{KEPT_LEASE, LEASE};
 use pfwd_core::check::{CheckOptions, ProberUrl};
+use pfwd_core::defaults::{KEPT_LEASE, LEASE};
 use pfwd_core::lease::{Event, Keeper, KeeperOptions};
 use pfwd_core::parse::parse_lease;
 use pfwd_core::{Client, Error, Instructions, Invalid, Lease, Mapping, MappingRequest, Record};

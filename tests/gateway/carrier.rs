@@ -22,8 +22,8 @@ use pfwd_core::{
     UpnpCode,
 };
 use pfwd_testbed::{
-    CARRIER_ROUTER_IP, EXTERNAL_IP, GatewayConfig, Testbed, Topology, can_run, carrier_testbed,
-    reaches, reaches_from_carrier, source_seen_in_wan,
+    CARRIER_PUBLIC_IP, CARRIER_ROUTER_IP, EXTERNAL_IP, GatewayConfig, Testbed, Topology, can_run,
+    carrier_testbed, reaches, reaches_at, reaches_from_carrier, source_seen_in_wan,
 };
 
 fn request(protocol: Protocol, port: u16) -> MappingRequest {
@@ -126,10 +126,22 @@ fn behind_a_carrier_a_mapping_reaches_the_router_but_not_the_internet() {
         !reaches(&tb, Protocol::Udp, udp.external().port(), 5353),
         "UDP from the internet arrived through the carrier"
     );
+    // Nor at the carrier's own public address.
+    assert!(
+        !reaches_at(
+            &tb,
+            tb.wan(),
+            CARRIER_PUBLIC_IP,
+            Protocol::Tcp,
+            tcp.external().port(),
+            8080
+        ),
+        "TCP from the internet to the carrier's address arrived"
+    );
 
     // Outbound, the internet sees the LAN as the carrier's public address.
     let seen = source_seen_in_wan(&tb, 9000).expect("no connection from the LAN arrived");
-    assert_eq!(seen.ip(), std::net::IpAddr::V4(EXTERNAL_IP), "{seen}");
+    assert_eq!(seen.ip(), std::net::IpAddr::V4(CARRIER_PUBLIC_IP), "{seen}");
 
     // Teardown: all four namespaces and the daemon go with the testbed.
     let names: Vec<String> = tb.namespaces().iter().map(|s| s.to_string()).collect();

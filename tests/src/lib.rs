@@ -17,14 +17,16 @@
 //! (100.64.0.0/10):
 //!
 //! ```text
-//!  [lan ns] 192.168.77.10 -- 192.168.77.1 [gw ns] 100.64.0.2 -- 100.64.0.1 [carrier ns] 5.5.5.7 -- 5.5.5.1 [wan ns]
-//!                             miniupnpd, nft NAT             masquerades 100.64/10 as 5.5.5.7,
+//!  [lan ns] 192.168.77.10 -- 192.168.77.1 [gw ns] 100.64.0.2 -- 100.64.0.1 [carrier ns] 5.5.5.8 -- 5.5.5.1 [wan ns]
+//!                             miniupnpd, nft NAT             masquerades 100.64/10 as 5.5.5.8,
 //!                             (told ext_ip=5.5.5.7)          forwards nothing inbound
 //! ```
 //!
 //! A mapping made on that router works from the carrier (to 100.64.0.2) and
-//! never from the internet (to 5.5.5.7): see [`reaches`] and
-//! [`reaches_from_carrier`].
+//! never from the internet (to 5.5.5.8, the carrier's public address, or
+//! 5.5.5.7, the address the router claims): see [`reaches`] and
+//! [`reaches_from_carrier`]. The internet sees the LAN as 5.5.5.8, not as
+//! the 5.5.5.7 the router reports: what `pfwd check` must notice.
 #![allow(clippy::unwrap_used)]
 
 pub mod bench;
@@ -68,11 +70,16 @@ pub const CARRIER_ROUTER_IP: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 2);
 /// Behind a carrier: the carrier's address on the router's side, the
 /// router's default route.
 pub const CARRIER_IP: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 1);
+/// The carrier's public address: the one the internet sees for every LAN
+/// behind it. It differs from the [`EXTERNAL_IP`] the router is told to
+/// report (see [`Topology::BehindCarrier`]), as a carrier's shared address
+/// differs from anything a router behind it can know.
+pub const CARRIER_PUBLIC_IP: Ipv4Addr = Ipv4Addr::new(5, 5, 5, 8);
 /// The carrier's shared address space, as the router's WAN prefix.
 pub const CARRIER_NET: &str = "100.64.0.0/10";
 /// The carrier's interface towards the router.
 pub const CARRIER_IN_IF: &str = "carin";
-/// The carrier's interface towards the internet (it holds [`EXTERNAL_IP`]).
+/// The carrier's interface towards the internet (it holds [`CARRIER_PUBLIC_IP`]).
 pub const CARRIER_OUT_IF: &str = "carout";
 
 /// The prefix of every namespace a testbed creates.
@@ -85,7 +92,7 @@ pub enum Topology {
     Home,
     /// Double NAT: the router's WAN address is [`CARRIER_ROUTER_IP`] and a
     /// carrier namespace (an ISP's carrier-grade NAT) between it and the
-    /// internet masquerades it as [`EXTERNAL_IP`], forwarding nothing
+    /// internet masquerades it as [`CARRIER_PUBLIC_IP`], forwarding nothing
     /// inbound: lan, gw, carrier, wan.
     BehindCarrier {
         /// The external address miniupnpd is told with `ext_ip=`.
@@ -174,7 +181,7 @@ impl Testbed {
             addresses.extend([
                 (&gw, GW_WAN_IF, format!("{CARRIER_ROUTER_IP}/10")),
                 (carrier, CARRIER_IN_IF, format!("{CARRIER_IP}/10")),
-                (carrier, CARRIER_OUT_IF, format!("{EXTERNAL_IP}/24")),
+                (carrier, CARRIER_OUT_IF, format!("{CARRIER_PUBLIC_IP}/24")),
             ]);
         } else {
             veth((&wan, WAN_IF), (&gw, GW_WAN_IF))?;
@@ -353,7 +360,7 @@ fn veth((a, a_if): (&Netns, &str), (b, b_if): (&Netns, &str)) -> io::Result<Stri
 }
 
 /// The carrier's firewall: forward what the router's WAN prefix sends out,
-/// and the answers to it, and masquerade it as [`EXTERNAL_IP`]; nothing
+/// and the answers to it, and masquerade it as [`CARRIER_PUBLIC_IP`]; nothing
 /// unsolicited from the internet gets through, and it is dropped silently,
 /// as a carrier-grade NAT does (no port forwards: that is the point).
 fn carrier_ruleset() -> String {

@@ -29,7 +29,10 @@ pub async fn ask(url: &ProberUrl, request: &ProbeRequest, limit: Duration) -> Re
         .map_err(|e| prober_error(format!("could not be asked: {e}")))?;
     let http = hyper::Request::post(uri)
         .header(hyper::header::CONTENT_TYPE, "application/json")
-        .header(hyper::header::USER_AGENT, concat!("pfwd/", env!("CARGO_PKG_VERSION")))
+        .header(
+            hyper::header::USER_AGENT,
+            concat!("pfwd/", env!("CARGO_PKG_VERSION")),
+        )
         .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))
         .map_err(|e| prober_error(format!("could not be asked: {e}")))?;
     let exchange = async {

@@ -143,9 +143,15 @@ fn conclude(f: &Facts) -> (Diagnosis, String) {
             );
         }
         let why = if f.host_is_local {
-            format!("your server holds port {}, so pfwd could not listen there to prove it", f.port)
+            format!(
+                "your server holds port {}, so pfwd could not listen there to prove it",
+                f.port
+            )
         } else {
-            format!("{} is another host, so pfwd could not listen there to prove it", f.host)
+            format!(
+                "{} is another host, so pfwd could not listen there to prove it",
+                f.host
+            )
         };
         return (
             Diagnosis::ReachableUnverified,
@@ -272,11 +278,15 @@ fn lan_words(f: &Facts) -> String {
     match &f.lan {
         LanState::Listening => format!("a server listens on {target}"),
         LanState::NothingListening => match &f.listen_error {
-            Some(e) => format!("nothing listens on {target} (and pfwd could not listen there: {e})"),
+            Some(e) => {
+                format!("nothing listens on {target} (and pfwd could not listen there: {e})")
+            }
             None => format!("nothing listens on {target}"),
         },
         LanState::HeldByPfwd => format!("nothing listens on {target} yet"),
-        LanState::Unknown { why } => format!("not known whether anything listens on {target} ({why})"),
+        LanState::Unknown { why } => {
+            format!("not known whether anything listens on {target} ({why})")
+        }
     }
 }
 

@@ -20,9 +20,9 @@ pub mod report;
 #[cfg(feature = "runtime")]
 pub(crate) mod run;
 
-pub use diagnosis::{Diagnosis, diagnose};
 use crate::error::Result;
 use crate::model::{Mapping, MappingRequest};
+pub use diagnosis::{Diagnosis, diagnose};
 
 /// What to check for a mapping that was made: its protocol, its LAN host
 /// and port, and exactly its outside port.

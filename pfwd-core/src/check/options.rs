@@ -164,7 +164,10 @@ mod tests {
             ("http://a b:1", "characters"),
         ] {
             let e = bad.parse::<ProberUrl>().unwrap_err().to_string();
-            assert!(e.contains(why) && e.contains("http://HOST:PORT"), "{bad}: {e}");
+            assert!(
+                e.contains(why) && e.contains("http://HOST:PORT"),
+                "{bad}: {e}"
+            );
         }
     }
 }

@@ -61,7 +61,10 @@ pub enum RouterState {
 impl RouterState {
     /// Whether the router (or pfwd's record of it) holds the mapping.
     pub fn holds(&self) -> bool {
-        matches!(self, RouterState::Listed { .. } | RouterState::Recorded { .. })
+        matches!(
+            self,
+            RouterState::Listed { .. } | RouterState::Recorded { .. }
+        )
     }
 }
 

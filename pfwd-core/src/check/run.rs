@@ -121,7 +121,13 @@ async fn steps(
     let token = fresh_token()?;
     let ((lan, listen_error, listener), (router, router_address)) = tokio::join!(
         lan_side(protocol, host, port, host_is_local, &token),
-        router_side(forwarder, known_address, request, host, options.state_dir.as_ref()),
+        router_side(
+            forwarder,
+            known_address,
+            request,
+            host,
+            options.state_dir.as_ref()
+        ),
     );
     // The router's word first; then the port asked for; then the same port.
     let external_port = match &router {
@@ -238,7 +244,11 @@ async fn lan_side(
                     )),
                     None,
                 ),
-                Hold::Failed(e) => (LanState::NothingListening, Some(listen_words(port, &e)), None),
+                Hold::Failed(e) => (
+                    LanState::NothingListening,
+                    Some(listen_words(port, &e)),
+                    None,
+                ),
             }
         }
         Protocol::Udp if host_is_local => {
@@ -253,7 +263,9 @@ async fn lan_side(
         }
         Protocol::Udp => (
             LanState::Unknown {
-                why: format!("UDP on {host}: only that host can tell whether a server holds the port"),
+                why: format!(
+                    "UDP on {host}: only that host can tell whether a server holds the port"
+                ),
             },
             None,
             None,
@@ -320,7 +332,9 @@ async fn router_side(
             address,
         );
     }
-    let dir = state_dir.cloned().unwrap_or_else(StateDir::default_location);
+    let dir = state_dir
+        .cloned()
+        .unwrap_or_else(StateDir::default_location);
     let recorded = dir.load().unwrap_or_default().into_iter().find(|r| {
         let m = &r.mapping;
         !r.ended()

@@ -59,9 +59,7 @@ impl From<&Error> for MethodFailure {
             Error::Cancelled { .. }
             | Error::Closed { .. }
             | Error::WouldDeadlock { .. }
-            | Error::Prober { .. } => {
-                (None, error.to_string())
-            }
+            | Error::Prober { .. } => (None, error.to_string()),
             Error::Io { operation, source } => (
                 None,
                 format!("{m}: a network error on this machine while {operation}: {source}"),

@@ -389,7 +389,10 @@ impl Run {
     }
 
     /// Report a finished check from outside.
-    fn checked(&mut self, done: Result<(usize, crate::Result<CheckReport>), tokio::task::JoinError>) {
+    fn checked(
+        &mut self,
+        done: Result<(usize, crate::Result<CheckReport>), tokio::task::JoinError>,
+    ) {
         match done {
             Ok((index, Ok(report))) => self.events.emit(Event::Checked {
                 index,

@@ -188,5 +188,8 @@ fn without_a_prober_nothing_is_called_open() {
     assert!(!text.to_lowercase().contains(" open."), "{text}");
     f.router_address = Some(Ipv4Addr::new(100, 100, 1, 1));
     let (_, text) = diagnose(&f);
-    assert!(text.starts_with("The router's internet address 100.100.1.1"), "{text}");
+    assert!(
+        text.starts_with("The router's internet address 100.100.1.1"),
+        "{text}"
+    );
 }
