@@ -130,6 +130,8 @@ The config file (TOML):
 
   lease = \"30m\"             # optional: each lease (pfwd renews it at about half)
   check = \"30s\"             # optional: how often to check that the router still has them
+  # check_via = \"http://vps.example.net:8099\"  # optional: check each mapping from
+  #                           # outside (pfwd probe-server) when made or restored
   # method = [\"pcp\", \"upnp\"] # optional: only these methods
   # gateway = \"192.168.1.1\"  # optional: the router, when not the default gateway
 

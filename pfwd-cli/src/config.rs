@@ -236,6 +236,7 @@ mod tests {
             r#"
 lease = "2h"
 check = "10s"
+check_via = "http://203.0.113.9:8099"
 method = ["pcp", "upnp"]
 
 [[forward]]
@@ -257,6 +258,10 @@ lease = "forever"
         )
         .unwrap();
         assert_eq!(c.settings.check, Duration::from_secs(10));
+        assert_eq!(
+            c.settings.check_via.as_ref().map(ToString::to_string),
+            Some("http://203.0.113.9:8099".to_string())
+        );
         assert_eq!(c.settings.methods, vec![Method::Pcp, Method::Upnp]);
         assert_eq!(c.entries.len(), 3);
         assert_eq!(c.entries[0].name, "pi4 web");
@@ -284,6 +289,10 @@ lease = "forever"
     fn mistakes_name_the_entry_and_the_fix() {
         let err = |t: &str| parse(t).unwrap_err();
         assert!(err("").contains("no [[forward]]"));
+        assert!(
+            err("check_via = \"https://x\"\n[[forward]]\nport = 1\n")
+                .contains("check_via: \"https://x\" is not a prober address: pfwd speaks plain HTTP")
+        );
         assert!(
             err("[[forward]]\nport = 70000\n").contains("number 1: port 70000 is out of range")
         );
