@@ -290,8 +290,9 @@ lease = "forever"
         let err = |t: &str| parse(t).unwrap_err();
         assert!(err("").contains("no [[forward]]"));
         assert!(
-            err("check_via = \"https://x\"\n[[forward]]\nport = 1\n")
-                .contains("check_via: \"https://x\" is not a prober address: pfwd speaks plain HTTP")
+            err("check_via = \"https://x\"\n[[forward]]\nport = 1\n").contains(
+                "check_via: \"https://x\" is not a prober address: pfwd speaks plain HTTP"
+            )
         );
         assert!(
             err("[[forward]]\nport = 70000\n").contains("number 1: port 70000 is out of range")

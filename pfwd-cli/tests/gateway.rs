@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
+#[path = "gateway/check.rs"]
+mod check;
 #[path = "gateway/fixes.rs"]
 mod fixes;
 #[path = "gateway/readopt.rs"]
