@@ -3,5 +3,8 @@
 //! the path reaches this host.
 //!
 //! - [`messages`]: what pfwd and the prober say to each other.
+//! - `prober` (feature `prober`): the probe server, `pfwd probe-server`.
 
 pub mod messages;
+#[cfg(feature = "prober")]
+pub mod prober;
