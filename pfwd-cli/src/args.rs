@@ -139,6 +139,21 @@ A systemd unit is in examples/pfwd.service.
 
 {EXIT_CODES}"))]
     Run(RunArgs),
+    /// Run the outside prober that `pfwd check` asks: on a machine outside
+    /// your network (a VPS), an HTTP server that probes a port at the
+    /// address each request comes from, and only there.
+    #[command(after_help = "\
+Examples:
+  pfwd probe-server --listen [::]:8700              IPv4 and IPv6 clients, port 8700
+  pfwd probe-server --listen 203.0.113.5:8700 --max-probes 64 --per-source-per-minute 10
+
+Clients post {\"protocol\": \"tcp\", \"port\": 8080, \"token\": \"...\"} to /v1/probe; the
+server connects back to the address the request came from (never another one),
+sends the token and answers what happened as JSON. One line per probe is
+logged on stderr (-q: none). Plain HTTP: the token proves the path, it is not
+a secret. Stops on Ctrl-C or SIGTERM. docs/probe-server.md has the details and
+contrib/systemd/pfwd-probe-server.service a systemd unit.")]
+    ProbeServer(ProbeServerArgs),
 }
 
 /// Which protocols to forward.
@@ -264,6 +279,29 @@ pub struct RunArgs {
     /// Check the file and print the mappings it asks for, then exit.
     #[arg(long)]
     pub check: bool,
+}
+
+/// `pfwd probe-server`.
+#[derive(Debug, Args)]
+pub struct ProbeServerArgs {
+    /// Where to listen: ADDRESS:PORT, such as [::]:8700 (IPv6 and IPv4) or
+    /// 0.0.0.0:8700 (IPv4 only).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Probes running at once, in total; beyond it, 503 busy.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub max_probes: usize,
+    /// Probes running at once for one client address (an IPv6 /64); beyond
+    /// it, 429 rate_limited.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub per_source_at_once: usize,
+    /// Probes one client address (an IPv6 /64) may start per minute; beyond
+    /// it, 429 rate_limited with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub per_source_per_minute: u32,
+    /// Connections open at once; more are closed as soon as they arrive.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_connections: usize,
 }
 
 #[cfg(test)]
