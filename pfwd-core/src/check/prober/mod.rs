@@ -190,7 +190,11 @@ async fn connection(
         .max_header_size(limits.max_header)
         .max_buf_size(limits.max_header.max(8192))
         .serve_connection(TokioIo::new(stream), service);
-    let at_most = limits.header_timeout + limits.body_timeout + PROBE_AT_MOST + LINGER;
+    let at_most = limits
+        .header_timeout
+        .saturating_add(limits.body_timeout)
+        .saturating_add(PROBE_AT_MOST)
+        .saturating_add(LINGER);
     let mut stopping = Box::pin(async move {
         let _ = stop.wait_for(|s| *s).await;
     });
@@ -208,8 +212,14 @@ async fn connection(
     .await;
     match served {
         Ok(Ok(())) => linger(conn.into_parts().io.into_inner()).await,
-        Ok(Err(e)) => log::debug!("connection from {peer}: {e}"),
-        Err(_) => log::debug!("connection from {peer}: cut after {} s", at_most.as_secs()),
+        Ok(Err(e)) => {
+            shared.counters.0.broken.fetch_add(1, Ordering::Relaxed);
+            log::debug!("connection from {peer}: {e}");
+        }
+        Err(_) => {
+            shared.counters.0.broken.fetch_add(1, Ordering::Relaxed);
+            log::debug!("connection from {peer}: cut after {} s", at_most.as_secs());
+        }
     }
 }
 
@@ -240,6 +250,7 @@ pub struct Counters(Arc<CounterCells>);
 struct CounterCells {
     connections: AtomicU64,
     dropped: AtomicU64,
+    broken: AtomicU64,
     probes: AtomicU64,
     rate_limited: AtomicU64,
     busy: AtomicU64,
@@ -254,6 +265,7 @@ impl Counters {
         Counts {
             connections: get(&c.connections),
             dropped: get(&c.dropped),
+            broken: get(&c.broken),
             probes: get(&c.probes),
             rate_limited: get(&c.rate_limited),
             busy: get(&c.busy),
@@ -284,13 +296,18 @@ pub struct Counts {
     /// Connections closed at once, over [`Limits::max_connections`] or
     /// [`Limits::per_source_connections`].
     pub dropped: u64,
+    /// Connections that ended in an HTTP error rather than an answer of
+    /// this server: a malformed or oversized head (hyper answers 400 or
+    /// 431), no head within the header timeout, a client gone mid-request.
+    pub broken: u64,
     /// Probes run (answered 200).
     pub probes: u64,
     /// Requests answered 429 `rate_limited`.
     pub rate_limited: u64,
     /// Requests answered 503 `busy`.
     pub busy: u64,
-    /// Requests refused otherwise (400, 403, 404, 405, 408, 413).
+    /// Requests refused otherwise, with a JSON answer (400, 403, 404, 405,
+    /// 408, 413).
     pub refused: u64,
 }
 
