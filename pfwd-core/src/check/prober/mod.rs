@@ -190,11 +190,12 @@ async fn connection(
         .max_header_size(limits.max_header)
         .max_buf_size(limits.max_header.max(8192))
         .serve_connection(TokioIo::new(stream), service);
+    // The head, the body, the probe, and a second to write the answer.
     let at_most = limits
         .header_timeout
         .saturating_add(limits.body_timeout)
         .saturating_add(PROBE_AT_MOST)
-        .saturating_add(LINGER);
+        .saturating_add(Duration::from_secs(1));
     let mut stopping = Box::pin(async move {
         let _ = stop.wait_for(|s| *s).await;
     });
