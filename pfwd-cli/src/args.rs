@@ -168,6 +168,21 @@ from outside.
 
 {EXIT_CODES}"))]
     Check(CheckArgs),
+    /// Run the outside prober that `pfwd check` asks: on a machine outside
+    /// your network (a VPS), an HTTP server that probes a port at the
+    /// address each request comes from, and only there.
+    #[command(after_help = "\
+Examples:
+  pfwd probe-server --listen [::]:8099              IPv4 and IPv6 clients, port 8099
+  pfwd probe-server --listen 203.0.113.5:8099 --max-probes 64 --per-source-per-minute 10
+
+Clients post {\"protocol\": \"tcp\", \"port\": 8080, \"token\": \"...\"} to /v1/probe; the
+server connects back to the address the request came from (never another one),
+sends the token and answers what happened as JSON. One line per probe is
+logged on stderr (-q: none). Plain HTTP: the token proves the path, it is not
+a secret. Stops on Ctrl-C or SIGTERM. docs/probe-server.md has the details and
+contrib/systemd/pfwd-probe-server.service a systemd unit.")]
+    ProbeServer(ProbeServerArgs),
 }
 
 /// Which protocols to forward.
@@ -321,6 +336,38 @@ pub struct RunArgs {
     pub check: bool,
 }
 
+/// A count of 1 or more (a limit of 0 would refuse everything).
+fn at_least_one<T>() -> clap::builder::RangedU64ValueParser<T>
+where
+    T: TryFrom<u64> + Clone + Send + Sync + 'static,
+    <T as TryFrom<u64>>::Error: std::error::Error + Send + Sync + 'static,
+{
+    clap::builder::RangedU64ValueParser::new().range(1..)
+}
+
+/// `pfwd probe-server`.
+#[derive(Debug, Args)]
+pub struct ProbeServerArgs {
+    /// Where to listen: ADDRESS:PORT, such as [::]:8099 (IPv6 and IPv4) or
+    /// 0.0.0.0:8099 (IPv4 only).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Probes running at once, in total; beyond it, 503 busy.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = at_least_one::<usize>())]
+    pub max_probes: usize,
+    /// Probes running at once for one client address (an IPv6 /64); beyond
+    /// it, 429 rate_limited.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = at_least_one::<usize>())]
+    pub per_source_at_once: usize,
+    /// Probes one client address (an IPv6 /64) may start per minute; beyond
+    /// it, 429 rate_limited with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = at_least_one::<u32>())]
+    pub per_source_per_minute: u32,
+    /// Connections open at once; more are closed as soon as they arrive.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = at_least_one::<usize>())]
+    pub max_connections: usize,
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -358,6 +405,33 @@ mod tests {
         assert!(guide.contains("The server: HOST or HOST:PORT (default: this machine)"));
         for text in [&map, &unmap, &guide] {
             assert!(text.contains("--tcp") && text.contains("--both"), "{text}");
+        }
+    }
+
+    #[test]
+    fn probe_server_takes_an_address_and_limits_of_at_least_one() {
+        let cli = Cli::try_parse_from([
+            "pfwd",
+            "probe-server",
+            "--listen",
+            "[::]:8099",
+            "--max-probes",
+            "8",
+        ])
+        .unwrap();
+        let Command::ProbeServer(a) = cli.command else {
+            panic!("not probe-server")
+        };
+        assert_eq!(a.listen.to_string(), "[::]:8099");
+        assert_eq!((a.max_probes, a.per_source_at_once), (8, 2));
+        assert_eq!((a.per_source_per_minute, a.max_connections), (20, 256));
+        for bad in [
+            &["--listen", "8099"][..],
+            &["--listen", "[::]:8099", "--per-source-per-minute", "0"],
+            &["--listen", "[::]:8099", "--max-connections", "-1"],
+        ] {
+            let args = ["pfwd", "probe-server"].iter().chain(bad);
+            assert!(Cli::try_parse_from(args).is_err(), "{bad:?}");
         }
     }
 

@@ -21,6 +21,7 @@ mod inspect;
 mod logger;
 mod map;
 pub mod output;
+mod probe_server;
 mod service;
 pub mod target;
 mod unmap;
@@ -110,6 +111,7 @@ async fn dispatch(ctx: Ctx, command: Command) -> i32 {
         // The long-running commands handle their own signals.
         Command::Map(a) if !a.once => return map::keep(&ctx, a).await,
         Command::Run(a) => return service::run(&ctx, a).await,
+        Command::ProbeServer(a) => return probe_server::run(&ctx, a).await,
         Command::Map(a) => OneShot::Map(a),
         Command::Unmap(a) => OneShot::Unmap(a),
         Command::List => OneShot::List,

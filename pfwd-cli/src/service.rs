@@ -20,14 +20,22 @@ use crate::output::code;
 use crate::{Ctx, events};
 
 /// SIGINT and SIGTERM: what stops the service, watched wherever it waits.
-struct Stop {
+pub(crate) struct Stop {
     sigint: Signal,
     sigterm: Signal,
 }
 
 impl Stop {
+    /// Watch for SIGINT and SIGTERM from now on.
+    pub(crate) fn new() -> std::io::Result<Stop> {
+        Ok(Stop {
+            sigint: signal(SignalKind::interrupt())?,
+            sigterm: signal(SignalKind::terminate())?,
+        })
+    }
+
     /// Until either signal arrives.
-    async fn recv(&mut self) {
+    pub(crate) async fn recv(&mut self) {
         tokio::select! {
             _ = self.sigint.recv() => {}
             _ = self.sigterm.recv() => {}

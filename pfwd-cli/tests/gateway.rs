@@ -9,6 +9,8 @@
 mod check;
 #[path = "gateway/fixes.rs"]
 mod fixes;
+#[path = "gateway/probe_server.rs"]
+mod probe_server;
 #[path = "gateway/readopt.rs"]
 mod readopt;
 #[path = "gateway/support.rs"]

@@ -33,6 +33,7 @@ pub mod bench;
 pub mod compare;
 pub mod miniupnpd;
 pub mod netns;
+pub mod outside;
 pub mod traffic;
 
 use std::io;

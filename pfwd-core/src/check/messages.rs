@@ -191,7 +191,9 @@ pub struct ProbeReply {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeRefusal {
     /// A stable name: `bad_request`, `not_found`, `method_not_allowed`,
-    /// `too_large`, `rate_limited`, `busy`.
+    /// `too_large`, `rate_limited`, `busy`, `forbidden` (a request from the
+    /// prober's own loopback: behind a proxy on the same machine every
+    /// client would look like the prober itself, so it refuses to probe).
     pub error: String,
     /// What was wrong and what to do, in words.
     pub message: String,

@@ -8,6 +8,7 @@
 //! - [`options`]: where the prober is ([`ProberUrl`]), time limits.
 //! - `ask`, `listen`, `run` (with the `runtime` feature): asking the
 //!   prober, pfwd's own token listener, and the steps of [`check`].
+//! - `prober` (feature `prober`): the probe server, `pfwd probe-server`.
 
 #[cfg(feature = "runtime")]
 mod ask;
@@ -16,6 +17,8 @@ pub mod diagnosis;
 mod listen;
 pub mod messages;
 pub mod options;
+#[cfg(feature = "prober")]
+pub mod prober;
 pub mod report;
 #[cfg(feature = "runtime")]
 pub(crate) mod run;
