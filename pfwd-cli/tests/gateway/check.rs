@@ -202,11 +202,13 @@ fn udp_verified_and_not_forwarded() {
     assert_eq!(r[0]["diagnosis"], "reachable", "{}", r[0]);
     assert_eq!(r[0]["facts"]["protocol"], "udp");
     assert_eq!(r[0]["facts"]["probe"]["outcome"], "answered");
-    // A UDP port nobody forwarded: no answer, nothing on the router.
+    // A UDP port nobody forwarded: the router's own kernel answers "port
+    // unreachable", and the router lists nothing.
     let (code, r, err) = check(&tb, &["5353", "--udp", "--via", &v]);
     assert_eq!(code, 6, "{err}");
     assert_eq!(r[0]["diagnosis"], "not_forwarded", "{}", r[0]);
-    assert_eq!(r[0]["facts"]["probe"]["outcome"], "no_answer");
+    assert_eq!(r[0]["facts"]["probe"]["outcome"], "refused");
+    assert_eq!(r[0]["facts"]["router"]["state"], "not_listed");
     let _ = pfwd(&tb, &["unmap", "wireguard"]);
     cleanup(&tb);
 }

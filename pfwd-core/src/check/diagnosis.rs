@@ -198,11 +198,9 @@ fn conclude(f: &Facts) -> (Diagnosis, String) {
             Diagnosis::NotForwarded,
             format!(
                 "Not reachable: {what} is not forwarded. The prober's {} to {at} {outcome}, and \
-                 {router}. Forward it: `pfwd map {} --to {}{}`.{nothing}",
+                 {router}. Forward it: `{}`.{nothing}",
                 contact(f.protocol),
-                f.port,
-                f.host,
-                udp_flag(f.protocol)
+                map_command(f)
             ),
         );
     }
@@ -253,6 +251,20 @@ fn contact(protocol: Protocol) -> &'static str {
         Protocol::Tcp => "connection",
         Protocol::Udp => "datagram",
     }
+}
+
+/// The `pfwd map` command that forwards what was checked.
+fn map_command(f: &Facts) -> String {
+    let to = if f.external_port == f.port {
+        format!("{}", f.host)
+    } else {
+        format!("{}:{}", f.host, f.port)
+    };
+    format!(
+        "pfwd map {} --to {to}{}",
+        f.external_port,
+        udp_flag(f.protocol)
+    )
 }
 
 fn udp_flag(protocol: Protocol) -> &'static str {

@@ -107,6 +107,10 @@ fn a_refusal_without_a_mapping_is_not_forwarded() {
         assert_eq!(d, Diagnosis::NotForwarded);
         assert!(text.contains("pfwd map 8080 --to 192.168.77.10"), "{text}");
     }
+    let mut f = facts(Protocol::Tcp, LanState::HeldByPfwd, RouterState::NotListed);
+    f.external_port = 80;
+    let (_, text) = diagnose(&probed(f, ROUTER, ProbeOutcome::Refused, false));
+    assert!(text.contains("`pfwd map 80 --to 192.168.77.10:8080`"), "{text}");
     let f = probed(
         facts(Protocol::Udp, LanState::HeldByPfwd, RouterState::NotListed),
         ROUTER,
