@@ -20,8 +20,8 @@
 #define PFWD_VERSION_PATCH 0
 
 
-// Every fallible function returns one of these. 1-12 are pfwd-core's
-// `ErrorKind` numbers, equal by construction (a test pins them); 13-99 are
+// Every fallible function returns one of these. 1-13 are pfwd-core's
+// `ErrorKind` numbers, equal by construction (a test pins them); 14-99 are
 // reserved for kinds the core may add; 100-199 are the C binding's own.
 enum pfwd_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -54,6 +54,8 @@ enum pfwd_result
   PFWD_CLOSED = 11,
   // The call would wait for itself (made from an event callback).
   PFWD_WOULD_DEADLOCK = 12,
+  // The prober of a check from outside could not be reached or refused.
+  PFWD_PROBER = 13,
   // A required pointer argument was NULL.
   PFWD_NULL_ARGUMENT = 100,
   // A string argument was not UTF-8.
@@ -213,6 +215,10 @@ enum pfwd_event_kind
   PFWD_EVENT_MISSED = 9,
   // The keeper closed: the last event.
   PFWD_EVENT_CLOSED = 10,
+  // A mapping just made or restored was checked from outside
+  // (`pfwd_keeper_options.check_via`); `pfwd_event_check_report` has
+  // the report.
+  PFWD_EVENT_CHECKED = 11,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -222,8 +228,52 @@ typedef uint32_t pfwd_event_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// What a check concluded: the core's diagnosis, by number. The stable
+// name (as in JSON) is `pfwd_check_report_diagnosis_name`.
+enum pfwd_diagnosis
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Reachable, and verified: the one-time token came back through the
+  // mapping to this host.
+  PFWD_DIAGNOSIS_REACHABLE = 1,
+  // Something answered from outside, but pfwd could not tell what (the
+  // server holds the port, so pfwd could not listen there).
+  PFWD_DIAGNOSIS_REACHABLE_UNVERIFIED = 2,
+  // The router does not forward the port.
+  PFWD_DIAGNOSIS_NOT_FORWARDED = 3,
+  // The router forwards the port, but nothing listens on the LAN host.
+  PFWD_DIAGNOSIS_NOTHING_LISTENING = 4,
+  // Something answered on the public address, but not this host.
+  PFWD_DIAGNOSIS_REACHED_SOMETHING_ELSE = 5,
+  // The internet sees another address than the router's: a second NAT
+  // sits in front.
+  PFWD_DIAGNOSIS_DOUBLE_NAT = 6,
+  // The router holds the mapping, yet nothing arrived: blocked before
+  // the router or by a firewall.
+  PFWD_DIAGNOSIS_BLOCKED_UPSTREAM = 7,
+  // UDP without an answer while the server holds the port: nothing can
+  // tell whether the datagram arrived.
+  PFWD_DIAGNOSIS_INCONCLUSIVE = 8,
+  // No prober was given: only the LAN-side steps ran.
+  PFWD_DIAGNOSIS_NOT_CHECKED = 9,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum pfwd_diagnosis pfwd_diagnosis;
+#else
+typedef uint32_t pfwd_diagnosis;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // Stops blocking calls from another thread. Threads may share one.
 typedef struct pfwd_cancel_token pfwd_cancel_token;
+
+// What a check found, and what it means. Read-only: threads may share
+// one. Freed with `pfwd_check_report_free`; one an event carries is the
+// event's.
+typedef struct pfwd_check_report pfwd_check_report;
 
 // A client of the router: `Send` and `Sync`, so threads may share one.
 typedef struct pfwd_client pfwd_client;
@@ -232,7 +282,8 @@ typedef struct pfwd_client pfwd_client;
 // with its details. Made by pfwd, freed by the caller with `pfwd_error_free`.
 typedef struct pfwd_error pfwd_error;
 
-// One event: its kind, the item, the mapping, the error, a line of text.
+// One event: its kind, the item, the mapping, the error, the check's
+// report, a line of text.
 typedef struct pfwd_event pfwd_event;
 
 // Keeps mappings alive. Threads may share one. Freed (and closed, deleting
@@ -247,6 +298,18 @@ typedef struct pfwd_mapping pfwd_mapping;
 // `pfwd_request_free`; read-only once made, so threads may share one.
 typedef struct pfwd_request pfwd_request;
 
+// One blocking call's deadline and cancellation. Set with
+// `pfwd_call_options_init`; NULL where a call takes it means the defaults.
+typedef struct {
+  // `sizeof(pfwd_call_options)`; set by `pfwd_call_options_init`.
+  uint32_t size;
+  // The call's deadline in milliseconds; 0 is pfwd's default (30 s).
+  uint32_t timeout_ms;
+  // A token that stops the call when cancelled from another thread; NULL
+  // for none. Borrowed for the call.
+  const pfwd_cancel_token *cancel;
+} pfwd_call_options;
+
 // How the client finds the router. Set with `pfwd_client_options_init`.
 typedef struct {
   // `sizeof(pfwd_client_options)`; set by `pfwd_client_options_init`.
@@ -260,18 +323,6 @@ typedef struct {
   const char *gateway;
 } pfwd_client_options;
 
-// One blocking call's deadline and cancellation. Set with
-// `pfwd_call_options_init`; NULL where a call takes it means the defaults.
-typedef struct {
-  // `sizeof(pfwd_call_options)`; set by `pfwd_call_options_init`.
-  uint32_t size;
-  // The call's deadline in milliseconds; 0 is pfwd's default (30 s).
-  uint32_t timeout_ms;
-  // A token that stops the call when cancelled from another thread; NULL
-  // for none. Borrowed for the call.
-  const pfwd_cancel_token *cancel;
-} pfwd_call_options;
-
 // How a keeper works. Set with `pfwd_keeper_options_init`.
 typedef struct {
   // `sizeof(pfwd_keeper_options)`; set by `pfwd_keeper_options_init`.
@@ -281,6 +332,11 @@ typedef struct {
   uint32_t check_interval_ms;
   // How long closing may take, in milliseconds; 0 is pfwd's default (5 s).
   uint32_t close_timeout_ms;
+  // A prober ("http://HOST:PORT", running `pfwd probe-server` outside
+  // this network): each mapping is checked from outside when first held
+  // and whenever restored, and reported as `PFWD_EVENT_CHECKED`. NULL
+  // (the default): no check. Borrowed for the call only.
+  const char *check_via;
 } pfwd_keeper_options;
 
 // Receives each event on pfwd's `pfwd-events` thread, one at a time, in
@@ -329,6 +385,168 @@ extern "C" {
 //
 // Thread-safety: any thread.
 const char *pfwd_version(void);
+
+// Is `request` reachable from the internet? On the LAN, whether a server
+// listens (on this host a free port is held by pfwd for the check); on
+// the router, whether it holds the mapping, and its internet address;
+// with `via` (a prober, "http://HOST:PORT", running `pfwd probe-server`
+// outside this network), the prober probes the port with a one-time
+// token. Without `via` (NULL) the diagnosis is
+// `PFWD_DIAGNOSIS_NOT_CHECKED`: pfwd never calls a port reachable without
+// an outside probe. `call`'s `timeout_ms`, when set, also limits the check
+// (15 s by default). Writes `*report_out` only on success:
+// `PFWD_PROBER` when the prober cannot be reached or refuses,
+// `PFWD_INVALID_REQUEST` for a bad `via` (before anything is sent). Blocks.
+//
+// Thread-safety: as `pfwd_client_map`.
+//
+// # Safety
+//
+// `client` and `request` live; `via` NULL or a string; `call` NULL or
+// sized; `report_out` writable; `error_out` NULL or writable.
+pfwd_result pfwd_client_check(const pfwd_client *client,
+                              const pfwd_request *request,
+                              const char *via,
+                              const pfwd_call_options *call,
+                              pfwd_check_report **report_out,
+                              pfwd_error **error_out);
+
+// `pfwd_client_check` without a client: find the router first. With
+// `options` NULL, the core's own discovery, and a router that cannot be
+// found does not stop the check (the report says what could not be
+// asked); with `options`, discovery as `pfwd_client_new` does it, then
+// the check. Writes `*report_out` only on success. Blocks.
+//
+// Thread-safety: as `pfwd_client_new`.
+//
+// # Safety
+//
+// `options` NULL or sized, its `gateway` NULL or a string; `request`
+// live; `via` NULL or a string; `call` NULL or sized; `report_out`
+// writable; `error_out` NULL or writable.
+pfwd_result pfwd_check(const pfwd_client_options *options,
+                       const pfwd_request *request,
+                       const char *via,
+                       const pfwd_call_options *call,
+                       pfwd_check_report **report_out,
+                       pfwd_error **error_out);
+
+// The request that checks `mapping` (one pfwd made, or loaded with
+// `pfwd_mapping_from_json`): its protocol, LAN host and port, and exactly
+// its outside port. Writes `*request_out` (free it with
+// `pfwd_request_free`) only on success. Does not block.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `mapping` NULL or live; `request_out` writable; `error_out` NULL or writable.
+pfwd_result pfwd_request_from_mapping(const pfwd_mapping *mapping,
+                                      pfwd_request **request_out,
+                                      pfwd_error **error_out);
+
+// Whether something answered from outside and was not shown to be
+// something else; false for NULL.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `report` is NULL or live.
+bool pfwd_check_report_reachable(const pfwd_check_report *report);
+
+// Whether the one-time token came back through the mapping to this host:
+// the path is proven; false for NULL.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `report` is NULL or live.
+bool pfwd_check_report_verified(const pfwd_check_report *report);
+
+// What the check concluded, a `pfwd_diagnosis`; 0 for NULL.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `report` is NULL or live.
+uint32_t pfwd_check_report_diagnosis(const pfwd_check_report *report);
+
+// The diagnosis's stable name, "reachable", "not_forwarded", ... (as in
+// the JSON); borrowed until `pfwd_check_report_free`. "" for NULL.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `report` is NULL or live.
+const char *pfwd_check_report_diagnosis_name(const pfwd_check_report *report);
+
+// What it means in plain words, with what to do; borrowed until
+// `pfwd_check_report_free`. "" for NULL.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `report` is NULL or live.
+const char *pfwd_check_report_explanation(const pfwd_check_report *report);
+
+// The address the internet sees for this network, from the prober
+// ("203.0.113.7", or an IPv6 address); "" when no prober answered (and
+// for NULL). Borrowed until `pfwd_check_report_free`.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `report` is NULL or live.
+const char *pfwd_check_report_observed_address(const pfwd_check_report *report);
+
+// The router's internet address, as the router tells it; "" when it
+// could not be asked (and for NULL). Borrowed until
+// `pfwd_check_report_free`.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `report` is NULL or live.
+const char *pfwd_check_report_router_address(const pfwd_check_report *report);
+
+// How long the whole check took, in milliseconds; 0 for NULL.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `report` is NULL or live.
+uint64_t pfwd_check_report_took_ms(const pfwd_check_report *report);
+
+// The report as one JSON object, as `pfwd check --json` prints it
+// (`reachable`, `verified`, `observed_address`, `router_address`,
+// `diagnosis`, `explanation`, `facts` with every step's findings,
+// `took_ms`): a string to free with `pfwd_string_free`; NULL for NULL.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `report` is NULL or live.
+char *pfwd_check_report_to_json(const pfwd_check_report *report);
+
+// Free a report. NULL is accepted. (A report borrowed from an event with
+// `pfwd_event_check_report` is the event's: do not free it.)
+//
+// Thread-safety: any thread, once no other thread uses it.
+//
+// # Safety
+//
+// `report` is NULL or a report from `pfwd_client_check` or `pfwd_check`
+// not yet freed.
+void pfwd_check_report_free(pfwd_check_report *report);
 
 // Set `options` to the defaults. NULL is ignored. Thread-safety: any thread.
 //
@@ -624,7 +842,8 @@ void pfwd_keeper_options_init(pfwd_keeper_options *options);
 // # Safety
 //
 // `client` and `request` live; `held` NULL or live; `options` NULL or
-// sized; `keeper_out` writable; `error_out` NULL or writable.
+// sized, its `check_via` NULL or a string; `keeper_out` writable;
+// `error_out` NULL or writable.
 pfwd_result pfwd_client_keep(const pfwd_client *client,
                              const pfwd_request *request,
                              const pfwd_mapping *held,
@@ -759,6 +978,16 @@ const pfwd_mapping *pfwd_event_mapping(const pfwd_event *event);
 //
 // `event` is NULL or live.
 const pfwd_error *pfwd_event_error(const pfwd_event *event);
+
+// The check's report (CHECKED), borrowed for the event's life: do not
+// free it; NULL when none.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `event` is NULL or live.
+const pfwd_check_report *pfwd_event_check_report(const pfwd_event *event);
 
 // The event in words, borrowed for the event's life.
 //

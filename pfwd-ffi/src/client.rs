@@ -83,16 +83,30 @@ pub struct pfwd_client(pub(crate) Client);
 /// `call` is NULL or sized; its `cancel` NULL or a live token.
 pub(crate) unsafe fn call_of(call: *const pfwd_call_options) -> Result<Call, Failure> {
     // SAFETY: forwarded contract.
+    unsafe { call_and_timeout(call) }.map(|(c, _)| c)
+}
+
+/// The core's call from C's options, and the deadline the caller set
+/// (`None`: `timeout_ms` was 0, pfwd's default).
+///
+/// # Safety
+///
+/// As [`call_of`].
+pub(crate) unsafe fn call_and_timeout(
+    call: *const pfwd_call_options,
+) -> Result<(Call, Option<Duration>), Failure> {
+    // SAFETY: forwarded contract.
     let o = unsafe { options::read(call, "pfwd_call_options") }?;
     let mut c = Call::new();
-    if o.timeout_ms != 0 {
-        c = c.timeout(Duration::from_millis(u64::from(o.timeout_ms)));
+    let timeout = (o.timeout_ms != 0).then(|| Duration::from_millis(u64::from(o.timeout_ms)));
+    if let Some(t) = timeout {
+        c = c.timeout(t);
     }
     // SAFETY: NULL or a live token (contract).
     if let Some(token) = unsafe { o.cancel.as_ref() } {
         c = c.cancel_token(&token.0);
     }
-    Ok(c)
+    Ok((c, timeout))
 }
 
 /// The core's client options from C's.
@@ -100,7 +114,9 @@ pub(crate) unsafe fn call_of(call: *const pfwd_call_options) -> Result<Call, Fai
 /// # Safety
 ///
 /// `options` is NULL or sized; `gateway` NULL or a string.
-unsafe fn client_options(options: *const pfwd_client_options) -> Result<ClientOptions, Failure> {
+pub(crate) unsafe fn client_options(
+    options: *const pfwd_client_options,
+) -> Result<ClientOptions, Failure> {
     // SAFETY: forwarded contract.
     let o = unsafe { options::read(options, "pfwd_client_options") }?;
     let mut c = ClientOptions::default();

@@ -77,6 +77,7 @@ pub extern "C" fn pfwd_result_name(result: u32) -> *const c_char {
         PFWD_CANCELLED,
         PFWD_CLOSED,
         PFWD_WOULD_DEADLOCK,
+        PFWD_PROBER,
         PFWD_NULL_ARGUMENT,
         PFWD_INVALID_UTF8,
         PFWD_PANIC,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use pfwd_core::blocking::{self, Keeper};
 use pfwd_core::lease::{Event, Keep, KeeperOptions};
 
+use crate::check::{pfwd_check_report, prober};
 use crate::client::{call_of, pfwd_call_options, pfwd_client};
 use crate::mapping::pfwd_mapping;
 use crate::options::{self, Sized_, size_u32};
@@ -29,15 +30,21 @@ pub struct pfwd_keeper_options {
     pub check_interval_ms: u32,
     /// How long closing may take, in milliseconds; 0 is pfwd's default (5 s).
     pub close_timeout_ms: u32,
+    /// A prober ("http://HOST:PORT", running `pfwd probe-server` outside
+    /// this network): each mapping is checked from outside when first held
+    /// and whenever restored, and reported as `PFWD_EVENT_CHECKED`. NULL
+    /// (the default): no check. Borrowed for the call only.
+    pub check_via: *const c_char,
 }
 
-// SAFETY: repr(C), starts with `size: u32`; integers only.
+// SAFETY: repr(C), starts with `size: u32`; integers and a pointer only.
 unsafe impl Sized_ for pfwd_keeper_options {
     fn defaults() -> Self {
         pfwd_keeper_options {
             size: size_u32::<Self>(),
             check_interval_ms: 0,
             close_timeout_ms: 0,
+            check_via: std::ptr::null(),
         }
     }
 }
@@ -70,14 +77,20 @@ pub enum pfwd_event_kind {
     PFWD_EVENT_MISSED = 9,
     /// The keeper closed: the last event.
     PFWD_EVENT_CLOSED = 10,
+    /// A mapping just made or restored was checked from outside
+    /// (`pfwd_keeper_options.check_via`); `pfwd_event_check_report` has
+    /// the report.
+    PFWD_EVENT_CHECKED = 11,
 }
 
-/// One event: its kind, the item, the mapping, the error, a line of text.
+/// One event: its kind, the item, the mapping, the error, the check's
+/// report, a line of text.
 pub struct pfwd_event {
     kind: pfwd_event_kind,
     index: i64,
     mapping: Option<pfwd_mapping>,
     error: Option<pfwd_error>,
+    report: Option<pfwd_check_report>,
     text: CString,
 }
 
@@ -89,6 +102,7 @@ impl pfwd_event {
             Some(pfwd_error::from(Failure::Core((**e).clone())))
         };
         let idx = |i: usize| i64::try_from(i).unwrap_or(i64::MAX);
+        let mut report = None;
         let (kind, index, mapping, error) = match event {
             Event::Mapped { index, mapping } => {
                 (PFWD_EVENT_MAPPED, idx(index), Some(mapping), None)
@@ -116,6 +130,10 @@ impl pfwd_event {
             ),
             Event::Removed { index, mapping } => (PFWD_EVENT_REMOVED, idx(index), mapping, None),
             Event::Missed { .. } => (PFWD_EVENT_MISSED, -1, None, None),
+            Event::Checked { index, report: r } => {
+                report = Some(pfwd_check_report::new(*r));
+                (PFWD_EVENT_CHECKED, idx(index), None, None)
+            }
             Event::Closed { .. } => (PFWD_EVENT_CLOSED, -1, None, None),
             // A kind the core adds later: reported as a warning, with its text.
             #[allow(unreachable_patterns)]
@@ -126,6 +144,7 @@ impl pfwd_event {
             index,
             mapping: mapping.map(pfwd_mapping::new),
             error,
+            report,
             text,
         }
     }
@@ -164,7 +183,8 @@ pub unsafe extern "C" fn pfwd_keeper_options_init(options: *mut pfwd_keeper_opti
 /// # Safety
 ///
 /// `client` and `request` live; `held` NULL or live; `options` NULL or
-/// sized; `keeper_out` writable; `error_out` NULL or writable.
+/// sized, its `check_via` NULL or a string; `keeper_out` writable;
+/// `error_out` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pfwd_client_keep(
     client: *const pfwd_client,
@@ -187,6 +207,8 @@ pub unsafe extern "C" fn pfwd_client_keep(
         if o.close_timeout_ms != 0 {
             ko.close_timeout = Duration::from_millis(u64::from(o.close_timeout_ms));
         }
+        // SAFETY: NULL or a string (contract).
+        ko.check_via = unsafe { prober(o.check_via, "options.check_via") }?;
         // SAFETY: NULL or live (contract).
         let item = match unsafe { held.as_ref() } {
             Some(m) => Keep::held(r.request.clone(), m.mapping.clone()),
@@ -440,6 +462,27 @@ pub unsafe extern "C" fn pfwd_event_error(event: *const pfwd_event) -> *const pf
         })
     })
 }
+/// The check's report (CHECKED), borrowed for the event's life: do not
+/// free it; NULL when none.
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+///
+/// `event` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfwd_event_check_report(
+    event: *const pfwd_event,
+) -> *const pfwd_check_report {
+    guard_value(std::ptr::null(), || {
+        // SAFETY: NULL or live (contract).
+        unsafe { arg(event, "event") }.map_or(std::ptr::null(), |e| {
+            e.report
+                .as_ref()
+                .map_or(std::ptr::null(), |r| r as *const pfwd_check_report)
+        })
+    })
+}
 /// The event in words, borrowed for the event's life.
 ///
 /// Thread-safety: any thread.
@@ -466,5 +509,35 @@ pub unsafe extern "C" fn pfwd_event_free(event: *mut pfwd_event) {
     if !event.is_null() {
         // SAFETY: made by `Box::into_raw` here, not yet freed (contract).
         drop(unsafe { Box::from_raw(event) });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checked_event_carries_its_report() {
+        let report = crate::check::tests::sample();
+        let event = pfwd_event::new(Event::Checked {
+            index: 2,
+            report: Box::new(report.clone()),
+        });
+        let e: *const pfwd_event = &event;
+        // SAFETY: `e` is live for the test; the report is borrowed from it.
+        unsafe {
+            assert_eq!(
+                pfwd_event_get_kind(e),
+                pfwd_event_kind::PFWD_EVENT_CHECKED as u32
+            );
+            assert_eq!(pfwd_event_index(e), 2);
+            assert!(pfwd_event_mapping(e).is_null() && pfwd_event_error(e).is_null());
+            let r = pfwd_event_check_report(e);
+            assert!(!r.is_null() && crate::check::pfwd_check_report_verified(r));
+            assert!(pfwd_event_check_report(std::ptr::null()).is_null());
+        }
+        let missed = pfwd_event::new(Event::Missed { count: 1 });
+        // SAFETY: live for the test.
+        assert!(unsafe { pfwd_event_check_report(&missed) }.is_null());
     }
 }

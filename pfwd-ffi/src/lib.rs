@@ -6,9 +6,10 @@
 //! and the conventions are in `docs/ffi.md`:
 //!
 //! - opaque handles (`pfwd_client`, `pfwd_request`, `pfwd_mapping`,
-//!   `pfwd_keeper`, `pfwd_event`, `pfwd_error`, `pfwd_cancel_token`) made by
-//!   `_new` (or returned by a call) and freed by `_free`, which accepts NULL;
-//! - every fallible function returns a [`pfwd_result`] (1-12 are the core's
+//!   `pfwd_keeper`, `pfwd_event`, `pfwd_check_report`, `pfwd_error`,
+//!   `pfwd_cancel_token`) made by `_new` (or returned by a call) and freed
+//!   by `_free`, which accepts NULL;
+//! - every fallible function returns a [`pfwd_result`] (1-13 are the core's
 //!   `ErrorKind` numbers) and takes a `pfwd_error **` last, written (when
 //!   not NULL) only on failure; outputs are written only on success;
 //! - strings are UTF-8; a `char *` result is the caller's, freed with
@@ -18,6 +19,7 @@
 //!
 //! All conversion of errors lives in `result.rs`; no logic of its own.
 
+mod check;
 mod client;
 mod error;
 mod keeper;
@@ -27,6 +29,7 @@ mod options;
 mod request;
 mod result;
 
+pub use check::*;
 pub use client::*;
 pub use error::*;
 pub use keeper::*;

@@ -10,8 +10,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use pfwd_core::{Error, ErrorKind, Method, Protocol};
 
-/// Every fallible function returns one of these. 1-12 are pfwd-core's
-/// `ErrorKind` numbers, equal by construction (a test pins them); 13-99 are
+/// Every fallible function returns one of these. 1-13 are pfwd-core's
+/// `ErrorKind` numbers, equal by construction (a test pins them); 14-99 are
 /// reserved for kinds the core may add; 100-199 are the C binding's own.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -340,14 +340,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_1_to_12_keep_their_numbers() {
-        for n in 1..=12u32 {
-            let kind = ErrorKind::try_from(n).expect("a kind");
+    fn the_core_kinds_keep_their_numbers_and_names() {
+        for kind in ErrorKind::ALL {
+            let n = kind.number();
             assert_eq!(pfwd_result::of_kind(kind) as u32, n, "{kind:?}");
             assert_eq!(
                 pfwd_result::of_kind(kind).name().to_str().ok(),
                 Some(kind.name())
             );
+            let named = crate::error::pfwd_result_name(n);
+            // SAFETY: pfwd_result_name returns a static C string.
+            let named = unsafe { CStr::from_ptr(named) }.to_str().ok();
+            assert_eq!(named, Some(kind.name()), "pfwd_result_name({n})");
         }
     }
 }

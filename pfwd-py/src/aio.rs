@@ -13,6 +13,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
 use crate::call::duration;
+use crate::check;
 use crate::client::{Keeper, guide_args, keep_on, mapping, options, requests};
 use crate::errors;
 use crate::events;
@@ -29,7 +30,11 @@ impl Drop for CancelOnDrop {
 
 /// Run the core's blocking `f` off the event loop; an awaitable for its
 /// result.
-fn awaitable<'py, T, F>(py: Python<'py>, timeout: Option<f64>, f: F) -> PyResult<Bound<'py, PyAny>>
+pub(crate) fn awaitable<'py, T, F>(
+    py: Python<'py>,
+    timeout: Option<f64>,
+    f: F,
+) -> PyResult<Bound<'py, PyAny>>
 where
     F: FnOnce(&Call) -> pfwd_core::Result<T> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
@@ -201,16 +206,37 @@ impl AsyncClient {
         })
     }
 
+    /// Check `request` from outside through the prober at `via` (none: the
+    /// LAN side only); the report as JSON, awaited.
+    #[pyo3(signature = (request, via=None, timeout=None))]
+    fn check<'py>(
+        &self,
+        py: Python<'py>,
+        request: Request,
+        via: Option<&str>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = check::check_options(py, via, timeout)?;
+        let client = self.inner.clone();
+        awaitable(py, timeout, move |call| {
+            client
+                .check(&request.inner, &options, call)
+                .map(|r| r.to_json())
+        })
+    }
+
     /// Keep the requests mapped; the keeper (starting it does not wait).
-    #[pyo3(signature = (requests, held, check_interval=None))]
+    /// With `check_via`, each is checked from outside once held.
+    #[pyo3(signature = (requests, held, check_interval=None, check_via=None))]
     fn keep(
         &self,
         py: Python<'_>,
         requests: Vec<Option<Request>>,
         held: Vec<Option<String>>,
         check_interval: Option<f64>,
+        check_via: Option<&str>,
     ) -> PyResult<Keeper> {
-        keep_on(&self.inner, py, requests, held, check_interval)
+        keep_on(&self.inner, py, requests, held, check_interval, check_via)
     }
 
     /// The keeper's next event (JSON), awaited; `None` after `timeout`

@@ -11,6 +11,7 @@ use pfwd_core::{ClientOptions, Error, Invalid, Mapping};
 use pyo3::prelude::*;
 
 use crate::call::{blocking, duration};
+use crate::check;
 use crate::errors::{self, Guide};
 use crate::events;
 use crate::request::Request;
@@ -97,20 +98,32 @@ pub(crate) fn keep_on(
     requests: Vec<Option<Request>>,
     held: Vec<Option<String>>,
     check_interval: Option<f64>,
+    check_via: Option<&str>,
 ) -> PyResult<Keeper> {
+    let options = keeper_options(py, check_interval, check_via)?;
     let items = keep_items(requests, held).map_err(|e| errors::to_py(py, &e))?;
     client
-        .keep(items, keeper_options(check_interval)?)
+        .keep(items, options)
         .map(|inner| Keeper { inner })
         .map_err(|e| errors::to_py(py, &e))
 }
 
-/// The keeper's options: leases checked every `check_interval` seconds.
-fn keeper_options(check_interval: Option<f64>) -> PyResult<KeeperOptions> {
+/// The keeper's options: leases checked every `check_interval` seconds;
+/// each mapping checked from outside through the prober at `check_via`
+/// when it is first held and whenever it is restored.
+fn keeper_options(
+    py: Python<'_>,
+    check_interval: Option<f64>,
+    check_via: Option<&str>,
+) -> PyResult<KeeperOptions> {
     let mut options = KeeperOptions::default();
     if let Some(s) = check_interval {
         options.check_interval = Some(duration(s, "check_interval")?);
     }
+    options.check_via = check_via
+        .map(|v| check::prober(v, "check_via"))
+        .transpose()
+        .map_err(|e| errors::to_py(py, &e))?;
     Ok(options)
 }
 
@@ -216,16 +229,35 @@ impl Client {
         .map(|i| errors::guide(&i))
     }
 
-    /// Keep the requests mapped (each with its granted mapping, if any).
-    #[pyo3(signature = (requests, held, check_interval=None))]
+    /// Check `request` from outside through the prober at `via` (none: the
+    /// LAN side only); the report as JSON.
+    #[pyo3(signature = (request, via=None, timeout=None))]
+    fn check(
+        &self,
+        py: Python<'_>,
+        request: Request,
+        via: Option<&str>,
+        timeout: Option<f64>,
+    ) -> PyResult<String> {
+        let options = check::check_options(py, via, timeout)?;
+        blocking(py, timeout, |call| {
+            self.inner.check(&request.inner, &options, call)
+        })
+        .map(|r| r.to_json())
+    }
+
+    /// Keep the requests mapped (each with its granted mapping, if any);
+    /// with `check_via`, each is checked from outside once held.
+    #[pyo3(signature = (requests, held, check_interval=None, check_via=None))]
     fn keep(
         &self,
         py: Python<'_>,
         requests: Vec<Option<Request>>,
         held: Vec<Option<String>>,
         check_interval: Option<f64>,
+        check_via: Option<&str>,
     ) -> PyResult<Keeper> {
-        keep_on(&self.inner, py, requests, held, check_interval)
+        keep_on(&self.inner, py, requests, held, check_interval, check_via)
     }
 }
 

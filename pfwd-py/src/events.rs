@@ -61,6 +61,8 @@ pub(crate) fn event(e: &Event) -> Value {
             json!({"kind": "removed", "index": index, "mapping": m.as_ref().map(mapping)})
         }
         Event::Missed { count } => json!({"kind": "missed", "count": count}),
+        Event::Checked { index, report } => json!({"kind": "checked", "index": index,
+                    "report": serde_json::to_value(&**report).unwrap_or(Value::Null)}),
         Event::Closed { report: r } => json!({"kind": "closed", "report": report(r)}),
         other => {
             json!({"kind": "warning", "index": null, "message": other.to_string(), "error": null})

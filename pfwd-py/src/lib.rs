@@ -4,12 +4,13 @@
 //! async client on the same runtime): it converts arguments to the core's
 //! requests with the core's parsers, runs every blocking call with the GIL
 //! released and Ctrl-C checked every 100 ms, converts errors in one place
-//! (`src/errors.rs`), and hands mappings, events and guides to Python as the
-//! core's own JSON, which the pure-Python package (`python/pfwd/`) turns
-//! into typed objects. It makes no decision of its own.
+//! (`src/errors.rs`), and hands mappings, events, guides and check reports
+//! to Python as the core's own JSON, which the pure-Python package
+//! (`python/pfwd/`) turns into typed objects. It makes no decision of its own.
 
 mod aio;
 mod call;
+mod check;
 mod client;
 mod errors;
 mod events;
@@ -41,6 +42,10 @@ fn _pfwd(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mapping_json, m)?)?;
     m.add_function(wrap_pyfunction!(request::build_requests, m)?)?;
     m.add_function(wrap_pyfunction!(request::parse_port, m)?)?;
+    m.add_function(wrap_pyfunction!(check::parse_prober, m)?)?;
+    m.add_function(wrap_pyfunction!(check::check_request, m)?)?;
+    m.add_function(wrap_pyfunction!(check::check, m)?)?;
+    m.add_function(wrap_pyfunction!(check::check_async, m)?)?;
     m.add_function(wrap_pyfunction!(pylog::install_logger, m)?)?;
     m.add_class::<request::Request>()?;
     m.add_class::<client::Client>()?;

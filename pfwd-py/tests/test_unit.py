@@ -142,3 +142,163 @@ def test_events_are_frozen_dataclasses() -> None:
     e = pfwd.Mapped(0, m)
     with pytest.raises(AttributeError):
         e.index = 1  # type: ignore[misc]
+
+
+# A check's report as the core writes it (CheckReport::to_json): through a
+# prober, verified.
+CHECK_JSON = json.dumps(
+    {
+        "reachable": True,
+        "verified": True,
+        "observed_address": "5.5.5.7",
+        "router_address": "5.5.5.7",
+        "diagnosis": "reachable",
+        "explanation": "Reachable: the prober at http://5.5.5.1:8099 reached 5.5.5.7:8080 and the one-time "
+        "token came back through the mapping to 192.168.77.10:8080.",
+        "facts": {
+            "protocol": "tcp",
+            "host": "192.168.77.10",
+            "port": 8080,
+            "external_port": 8080,
+            "host_is_local": True,
+            "lan": {"state": "held_by_pfwd"},
+            "router": {"state": "listed", "external_port": 8080, "description": "pfwd http-alt"},
+            "router_address": "5.5.5.7",
+            "via": "http://5.5.5.1:8099",
+            "probe": {
+                "observed_address": "5.5.5.7",
+                "protocol": "tcp",
+                "port": 8080,
+                "outcome": "accepted",
+                "token_returned": True,
+                "elapsed_ms": 3,
+            },
+            "token_seen": True,
+        },
+        "took_ms": 12,
+    },
+    separators=(",", ":"),
+)
+
+
+def test_diagnoses_have_the_core_names() -> None:
+    assert [d.value for d in pfwd.Diagnosis] == [
+        "reachable",
+        "reachable_unverified",
+        "not_forwarded",
+        "nothing_listening",
+        "reached_something_else",
+        "double_nat",
+        "blocked_upstream",
+        "inconclusive",
+        "not_checked",
+    ]
+    assert str(pfwd.Diagnosis.DOUBLE_NAT) == "double_nat"
+
+
+def test_a_check_report_from_the_core_json() -> None:
+    r = pfwd.CheckReport.from_json(CHECK_JSON)
+    assert r.reachable and r.verified and r.diagnosis is pfwd.Diagnosis.REACHABLE
+    assert r.observed_address == ipaddress.IPv4Address("5.5.5.7")
+    assert r.router_address == ipaddress.IPv4Address("5.5.5.7")
+    assert r.facts["lan"] == {"state": "held_by_pfwd"} and r.facts["probe"]["outcome"] == "accepted"
+    assert r.took_ms == 12 and str(r) == r.explanation and r.explanation.startswith("Reachable:")
+    assert r.to_json() == CHECK_JSON and r.to_dict() == json.loads(CHECK_JSON)
+    assert pickle.loads(pickle.dumps(r)) == r and hash(r) == hash(pfwd.CheckReport.from_json(CHECK_JSON))
+    with pytest.raises(AttributeError):
+        r.reachable = False  # type: ignore[misc]
+    # No truth value of its own: test .reachable or .verified.
+    assert "__bool__" not in vars(pfwd.CheckReport)
+
+
+def test_a_report_without_a_prober_and_an_ipv6_address() -> None:
+    d = json.loads(CHECK_JSON)
+    d.update(reachable=False, verified=False, observed_address=None, router_address=None, diagnosis="not_checked")
+    r = pfwd.CheckReport.from_json(json.dumps(d))
+    assert (r.reachable, r.observed_address, r.router_address) == (False, None, None)
+    assert r.diagnosis is pfwd.Diagnosis.NOT_CHECKED
+    d["observed_address"] = "2001:db8::7"
+    assert pfwd.CheckReport.from_json(json.dumps(d)).observed_address == ipaddress.IPv6Address("2001:db8::7")
+
+
+def test_a_checked_event() -> None:
+    from pfwd._events import _event
+
+    e = _event(json.dumps({"kind": "checked", "index": 1, "report": json.loads(CHECK_JSON)}))
+    assert isinstance(e, pfwd.Checked) and e.index == 1
+    assert e.report == pfwd.CheckReport.from_json(CHECK_JSON)
+    assert json.loads(e.report.to_json()) == json.loads(CHECK_JSON)
+
+
+def test_the_request_that_checks_a_mapping() -> None:
+    from pfwd._args import check_requests
+
+    (r,) = check_requests(pfwd.Mapping.from_json(CORE_JSON))
+    assert (r.protocol, r.internal_ip, r.internal_port) == ("tcp", "192.168.77.10", 8080)
+    assert (r.external_port, r.exact) == (8080, True)
+
+
+# Every case fails while the arguments are read, before discovery or a
+# probe: these tests send nothing.
+BAD_CHECKS = [
+    ({"via": "https://5.5.5.1:8099"}, pfwd.InvalidRequestError, "via: .*plain HTTP"),
+    ({"via": "http://5.5.5.1:0"}, ValueError, "1 to 65535"),
+    ({"via": "http://5.5.5.1:8099/v1/probe"}, ValueError, "no path"),
+    ({"via": "http://user:pw@5.5.5.1"}, ValueError, "no user name"),
+    ({"via": 8099}, TypeError, "via must be a prober address"),
+    ({"via": "http://5.5.5.1", "timeout": -1}, ValueError, "timeout must be a positive"),
+    ({"timeout": "soon"}, TypeError, "timeout"),
+    ({"methods": ["smoke"]}, ValueError, "unknown method"),
+    ({"gateway": 5}, TypeError, "gateway"),
+    ({"gateway": "router"}, ValueError, "not an IPv4 address"),
+    ({"protocol": "sctp"}, ValueError, "protocol"),
+    ({"to": 5}, TypeError, "IPv4"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "error", "says"), BAD_CHECKS)
+def test_bad_check_arguments(kwargs: Dict[str, Any], error: type, says: str) -> None:
+    with pytest.raises(error, match=says):
+        pfwd.check(8080, **kwargs)
+
+
+@pytest.mark.parametrize(("kwargs", "error", "says"), BAD_CHECKS)
+async def test_bad_check_arguments_async(kwargs: Dict[str, Any], error: type, says: str) -> None:
+    with pytest.raises(error, match=says):
+        await pfwd.aio.check(8080, **kwargs)
+
+
+def test_bad_check_targets() -> None:
+    with pytest.raises(TypeError, match="port number"):
+        pfwd.check(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="a Mapping says what to check"):
+        pfwd.check(pfwd.Mapping.from_json(CORE_JSON), protocol="udp", via="http://5.5.5.1:8099")
+
+
+@pytest.mark.parametrize(
+    ("check_via", "error", "says"),
+    [
+        ("https://5.5.5.1:8099", ValueError, "check_via: .*plain HTTP"),
+        ("http://5.5.5.1:99999", ValueError, "1 to 65535"),
+        (["http://5.5.5.1"], TypeError, "check_via must be a prober address"),
+    ],
+)
+def test_a_bad_check_via_fails_before_forwarding(check_via: object, error: type, says: str) -> None:
+    with pytest.raises(error, match=says):
+        pfwd.forward(8080, check_via=check_via)  # type: ignore[arg-type]
+    with pytest.raises(error, match=says):
+        pfwd.aio.forward(8080, check_via=check_via)  # type: ignore[arg-type]
+
+
+def test_check_via_needs_a_keeper() -> None:
+    with pytest.raises(ValueError, match="keep=True"):
+        pfwd.forward(8080, keep=False, check_via="http://5.5.5.1:8099")
+    with pytest.raises(ValueError, match="keep=True"):
+        pfwd.aio.forward(8080, keep=False, check_via="http://5.5.5.1:8099")
+
+
+def test_prober_addresses_read_as_the_core_reads_them() -> None:
+    from pfwd import _pfwd
+
+    assert _pfwd.parse_prober("5.5.5.1", "via") == "http://5.5.5.1:8099"
+    assert _pfwd.parse_prober("HTTP://[2001:db8::1]:80/", "via") == "http://[2001:db8::1]:80"

@@ -109,7 +109,7 @@ impl Facts {
 /// The result of [`check`](super::check): the facts, and what they mean.
 ///
 /// In JSON (`pfwd check --json`, Python's `to_json`, C's
-/// `pfwd_check_report_json`) the keys a script needs are at the top level:
+/// `pfwd_check_report_to_json`) the keys a script needs are at the top level:
 /// `reachable`, `verified`, `observed_address`, `router_address`,
 /// `diagnosis` and `explanation`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -79,6 +79,9 @@ static void arguments(void) {
     EXPECT(PFWD_NULL_ARGUMENT, pfwd_keeper_close(NULL, NULL, NULL, ep_));
     EXPECT(PFWD_NULL_ARGUMENT, pfwd_mapping_to_json(NULL, NULL, ep_));
     EXPECT(PFWD_NULL_ARGUMENT, pfwd_mapping_from_json(NULL, NULL, ep_));
+    EXPECT(PFWD_NULL_ARGUMENT, pfwd_client_check(NULL, NULL, NULL, NULL, NULL, ep_));
+    EXPECT(PFWD_NULL_ARGUMENT, pfwd_check(NULL, NULL, NULL, NULL, NULL, ep_));
+    EXPECT(PFWD_NULL_ARGUMENT, pfwd_request_from_mapping(NULL, NULL, ep_));
     /* Frees accept NULL; getters of NULL give their documented fallback. */
     pfwd_request_free(NULL);
     pfwd_client_free(NULL);
@@ -90,16 +93,27 @@ static void arguments(void) {
     pfwd_cancel_token_free(NULL);
     pfwd_cancel_token_cancel(NULL);
     pfwd_request_options_init(NULL);
+    pfwd_check_report_free(NULL);
     CHECK(pfwd_mapping_external_port(NULL) == 0 && strcmp(pfwd_mapping_external_ip(NULL), "") == 0);
     CHECK(pfwd_mapping_method(NULL) == PFWD_METHOD_NONE && pfwd_mapping_expires_at(NULL) == 0);
     CHECK(pfwd_event_get_kind(NULL) == 0 && pfwd_event_mapping(NULL) == NULL && pfwd_event_index(NULL) == -1);
     CHECK(pfwd_error_result(NULL) == PFWD_NULL_ARGUMENT && pfwd_error_message(NULL) != NULL);
     CHECK(pfwd_error_guide(NULL, PFWD_FORMAT_TEXT) == NULL && pfwd_error_to_json(NULL) == NULL);
     CHECK(pfwd_client_discovery(NULL) == NULL);
+    CHECK(!pfwd_check_report_reachable(NULL) && !pfwd_check_report_verified(NULL));
+    CHECK(pfwd_check_report_diagnosis(NULL) == 0 && pfwd_check_report_took_ms(NULL) == 0);
+    CHECK(strcmp(pfwd_check_report_diagnosis_name(NULL), "") == 0 && strcmp(pfwd_check_report_explanation(NULL), "") == 0);
+    CHECK(strcmp(pfwd_check_report_observed_address(NULL), "") == 0 && strcmp(pfwd_check_report_router_address(NULL), "") == 0);
+    CHECK(pfwd_check_report_to_json(NULL) == NULL && pfwd_event_check_report(NULL) == NULL);
     CHECK(strcmp(pfwd_result_name(12), "would_deadlock") == 0 && strcmp(pfwd_result_name(13), "prober") == 0 && strcmp(pfwd_result_name(99), "unknown") == 0);
 
     /* Not UTF-8. */
     EXPECT(PFWD_INVALID_UTF8, pfwd_request_new("\xff\xfe", NULL, &r, ep_));
+    pfwd_request *checked = NULL;
+    EXPECT(PFWD_OK, pfwd_request_new("8080", NULL, &checked, ep_));
+    pfwd_check_report *report = SENTINEL;
+    EXPECT(PFWD_INVALID_UTF8, pfwd_check(NULL, checked, "\xff", NULL, &report, ep_));
+    CHECK(report == SENTINEL);
     seen(PFWD_INVALID_UTF8);
 
     /* The binding's own checks: an options size of 0, an unknown protocol,
@@ -125,6 +139,26 @@ static void arguments(void) {
     o.target = "255.255.255.255";
     EXPECT(PFWD_INVALID_REQUEST, pfwd_request_new("80", &o, &r, ep_));
     CHECK(r == SENTINEL);
+    /* A prober that is not plain HTTP, or has a path: refused before
+     * anything is sent (no discovery, no probe). */
+    pfwd_error *bad = NULL;
+    CHECK(pfwd_check(NULL, checked, "https://203.0.113.5:8099", NULL, &report, &bad) == PFWD_INVALID_REQUEST);
+    CHECK(report == SENTINEL && strstr(pfwd_error_message(bad), "plain HTTP"));
+    pfwd_error_free(bad);
+    EXPECT(PFWD_INVALID_REQUEST, pfwd_check(NULL, checked, "http://203.0.113.5:8099/v1", NULL, &report, ep_));
+    CHECK(report == SENTINEL);
+    pfwd_request_free(checked);
+    /* The request that checks a mapping: exactly its outside port. */
+    const char *record =
+        "{\"method\":\"natpmp\",\"protocol\":\"udp\",\"external\":\"5.5.5.7:40000\","
+        "\"internal\":\"192.168.77.10:51820\",\"gateway\":\"192.168.77.1\","
+        "\"lease_seconds\":600,\"granted_at\":1795000000}";
+    EXPECT(PFWD_OK, pfwd_mapping_from_json(record, &m, ep_));
+    pfwd_request *of_mapping = NULL;
+    EXPECT(PFWD_OK, pfwd_request_from_mapping(m, &of_mapping, ep_));
+    CHECK(of_mapping != NULL);
+    pfwd_request_free(of_mapping);
+    pfwd_mapping_free(m);
     seen(PFWD_INVALID_REQUEST);
 }
 

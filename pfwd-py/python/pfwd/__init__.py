@@ -7,8 +7,10 @@
         serve_forever()                      # renewed while open, removed on exit
 
 When the router cannot be asked, ``pfwd.ManualForwardingRequired`` carries
-``.instructions``: how to do it by hand on this router. ``pfwd.aio`` is the
-same for asyncio. The work is done by the Rust library pfwd-core.
+``.instructions``: how to do it by hand on this router. ``pfwd.check(8080,
+via="http://PROBER:8099")`` says whether the port is really reachable from
+the internet, and why not. ``pfwd.aio`` is the same for asyncio. The work
+is done by the Rust library pfwd-core.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from ._errors import (
     WouldDeadlockError,
     ProberError,
 )
+from ._check import CheckReport, Diagnosis
 from ._events import (
+    Checked,
     Closed,
     CloseReport,
     Event,
@@ -48,13 +52,14 @@ from ._events import (
     Restored,
     Warning,
 )
-from ._sync import Client, Forwarding, Request, forward, request
+from ._sync import Client, Forwarding, Request, check, forward, request
 from ._types import Discovery, ErrorKind, GatewayMapping, Instructions, Mapping, Method, MethodStatus, Protocol
 
 __version__: str = _pfwd.__version__
 
 __all__ = [
     "forward",
+    "check",
     "request",
     "Forwarding",
     "Client",
@@ -64,6 +69,8 @@ __all__ = [
     "Instructions",
     "Discovery",
     "MethodStatus",
+    "CheckReport",
+    "Diagnosis",
     "Protocol",
     "Method",
     "ErrorKind",
@@ -93,6 +100,7 @@ __all__ = [
     "Warning",
     "Removed",
     "Missed",
+    "Checked",
     "Closed",
     "CloseReport",
     "parse_port",

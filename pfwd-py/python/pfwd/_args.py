@@ -8,9 +8,9 @@ from datetime import timedelta
 from typing import Iterable, List, Optional, Union
 
 from . import _pfwd
-from ._types import Method, Protocol
+from ._types import Mapping, Method, Protocol
 
-__all__ = ["PortLike", "HostLike", "LeaseLike", "requests"]
+__all__ = ["PortLike", "HostLike", "LeaseLike", "requests", "check_requests", "prober_text"]
 
 PortLike = Union[int, str]
 HostLike = Union[str, ipaddress.IPv4Address]
@@ -110,3 +110,36 @@ def requests(
         permanent=bool(permanent),
         description=description,
     )
+
+
+def prober_text(via: Optional[str], what: str) -> Optional[str]:
+    """A prober's address (``http://HOST:PORT``) checked by the core.
+
+    Raises ``TypeError`` for anything but text, and
+    ``pfwd.InvalidRequestError`` (a ``ValueError``) for an address the core
+    cannot read, saying how to write it.
+    """
+    if via is None:
+        return None
+    if not isinstance(via, str):
+        raise TypeError(
+            f"{what} must be a prober address such as 'http://203.0.113.5:8099', not {_type_name(via)}"
+        )
+    return _pfwd.parse_prober(via, what)
+
+
+def check_requests(
+    target: Union[PortLike, Mapping],
+    *,
+    to: Optional[HostLike] = None,
+    protocol: Optional[Union[str, Protocol]] = None,
+    external: Optional[PortLike] = None,
+) -> List[_pfwd.Request]:
+    """The requests to check (one per protocol): for a port or service as
+    ``requests`` makes them, for a ``Mapping`` the core's request for it
+    (its protocol, LAN host and port, exactly its outside port)."""
+    if isinstance(target, Mapping):
+        if to is not None or protocol is not None or external is not None:
+            raise TypeError("a Mapping says what to check: give no to, protocol or external with it")
+        return [_pfwd.check_request(target.to_json())]
+    return requests(target, to=to, protocol=protocol, external=external)

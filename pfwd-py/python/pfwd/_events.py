@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Dict, List, Optional, Tuple, Union
 
+from ._check import CheckReport
 from ._errors import Error, _from_carried
 from ._types import Mapping
 
@@ -22,6 +23,7 @@ __all__ = [
     "Warning",
     "Removed",
     "Missed",
+    "Checked",
     "Closed",
     "CloseReport",
 ]
@@ -115,13 +117,23 @@ class Missed:
 
 
 @dataclass(frozen=True)
+class Checked:
+    """A check from outside (``check_via``) of a mapping just made or restored."""
+
+    index: int
+    report: CheckReport
+
+
+@dataclass(frozen=True)
 class Closed:
     """The keeper closed; the last event."""
 
     report: CloseReport
 
 
-Event = Union[Mapped, Renewed, Lost, Restored, ExternalAddressChanged, Failed, Warning, Removed, Missed, Closed]
+Event = Union[
+    Mapped, Renewed, Lost, Restored, ExternalAddressChanged, Failed, Warning, Removed, Missed, Checked, Closed
+]
 
 
 def _mapping(d: Dict[str, Any]) -> Mapping:
@@ -159,6 +171,8 @@ def _event(text: str) -> Event:
         return Removed(d["index"], _mapping(m) if m else None)
     if k == "missed":
         return Missed(d["count"])
+    if k == "checked":
+        return Checked(d["index"], CheckReport._from_dict(d["report"]))
     if k == "closed":
         return Closed(_report(d["report"]))
     e = d.get("error")

@@ -8,6 +8,10 @@ __all__ = [
     "mapping_json",
     "build_requests",
     "parse_port",
+    "parse_prober",
+    "check_request",
+    "check",
+    "check_async",
     "install_logger",
     "Request",
     "Client",
@@ -32,6 +36,22 @@ def build_requests(
     description: Optional[str] = None,
 ) -> List[Request]: ...
 def parse_port(text: str) -> Tuple[int, Optional[str], List[str]]: ...
+def parse_prober(text: str, what: str) -> str: ...
+def check_request(mapping: str) -> Request: ...
+def check(
+    request: Request,
+    via: Optional[str] = None,
+    methods: Optional[List[str]] = None,
+    gateway: Optional[str] = None,
+    timeout: Optional[float] = None,
+) -> str: ...
+def check_async(
+    request: Request,
+    via: Optional[str] = None,
+    methods: Optional[List[str]] = None,
+    gateway: Optional[str] = None,
+    timeout: Optional[float] = None,
+) -> Any: ...
 def install_logger() -> None: ...
 @final
 class Request:
@@ -76,8 +96,13 @@ class Client:
     def external_address(self, timeout: Optional[float] = None) -> str: ...
     def discovery(self) -> str: ...
     def guide(self, requests: List[Request], timeout: Optional[float] = None) -> Tuple[str, str, str]: ...
+    def check(self, request: Request, via: Optional[str] = None, timeout: Optional[float] = None) -> str: ...
     def keep(
-        self, requests: List[Optional[Request]], held: List[Optional[str]], check_interval: Optional[float] = None
+        self,
+        requests: List[Optional[Request]],
+        held: List[Optional[str]],
+        check_interval: Optional[float] = None,
+        check_via: Optional[str] = None,
     ) -> Keeper: ...
 
 @final
@@ -100,8 +125,13 @@ class AsyncClient:
     def external_address(self, timeout: Optional[float] = None) -> Any: ...
     def discovery(self) -> str: ...
     def guide(self, requests: List[Request], timeout: Optional[float] = None) -> Any: ...
+    def check(self, request: Request, via: Optional[str] = None, timeout: Optional[float] = None) -> Any: ...
     def keep(
-        self, requests: List[Optional[Request]], held: List[Optional[str]], check_interval: Optional[float] = None
+        self,
+        requests: List[Optional[Request]],
+        held: List[Optional[str]],
+        check_interval: Optional[float] = None,
+        check_via: Optional[str] = None,
     ) -> Keeper: ...
     @staticmethod
     def next_event(keeper: Keeper, timeout: float) -> Any: ...

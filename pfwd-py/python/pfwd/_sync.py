@@ -13,12 +13,23 @@ from datetime import timedelta
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Union
 
 from . import _pfwd
-from ._args import HostLike, LeaseLike, PortLike, gateway_text, methods_list, requests, timeout_seconds
+from ._args import (
+    HostLike,
+    LeaseLike,
+    PortLike,
+    check_requests,
+    gateway_text,
+    methods_list,
+    prober_text,
+    requests,
+    timeout_seconds,
+)
+from ._check import CheckReport
 from ._errors import ClosedError
 from ._events import CloseReport, Closed, Event, _event, _report_from_json
 from ._types import Discovery, GatewayMapping, Instructions, Mapping, Method, Protocol
 
-__all__ = ["forward", "Forwarding", "Client", "Request", "request"]
+__all__ = ["forward", "check", "Forwarding", "Client", "Request", "request"]
 
 Request = _pfwd.Request
 Timeout = Optional[Union[int, float, timedelta]]
@@ -244,6 +255,23 @@ class Client:
         """The router's internet address."""
         return ipaddress.IPv4Address(self._native.external_address(timeout_seconds(timeout)))
 
+    def check(
+        self,
+        port_or_service: Union[PortLike, Mapping],
+        *,
+        to: Optional[HostLike] = None,
+        protocol: Optional[Union[str, Protocol]] = None,
+        external: Optional[PortLike] = None,
+        via: Optional[str] = None,
+        timeout: Timeout = None,
+    ) -> List[CheckReport]:
+        """Is it reachable from the internet? One report per protocol (a
+        service may be TCP and UDP), in the order of ``pfwd.request``; see
+        ``pfwd.check``. Asks this client's router."""
+        reqs = check_requests(port_or_service, to=to, protocol=protocol, external=external)
+        prober, wait = prober_text(via, "via"), timeout_seconds(timeout)
+        return [CheckReport.from_json(self._native.check(r, prober, wait)) for r in reqs]
+
     def guide(
         self,
         port_or_service: PortLike,
@@ -263,9 +291,13 @@ class Client:
         *,
         on_event: Optional[EventCallback] = None,
         check_interval: Timeout = None,
+        check_via: Optional[str] = None,
     ) -> Forwarding:
         """Keep several mappings alive: granted ``Mapping``s are adopted,
-        ``Request``s (from ``pfwd.request``) are made now."""
+        ``Request``s (from ``pfwd.request``) are made now. With
+        ``check_via`` (a prober, ``http://HOST:PORT``), each is checked from
+        outside once held and whenever restored: a ``Checked`` event."""
+        prober = prober_text(check_via, "check_via")
         reqs: List[Optional[Request]] = []
         held: List[Optional[str]] = []
         for item in items:
@@ -277,7 +309,7 @@ class Client:
                 held.append(None)
             else:
                 raise TypeError(f"keep() takes Mapping or Request items, not {type(item).__name__}")
-        keeper = self._native.keep(reqs, held, timeout_seconds(check_interval))
+        keeper = self._native.keep(reqs, held, timeout_seconds(check_interval), prober)
         mappings = [i for i in items if isinstance(i, Mapping)]
         return Forwarding(self, mappings, keeper, on_event)
 
@@ -303,15 +335,22 @@ def forward(
     keep: bool = True,
     timeout: Timeout = None,
     on_event: Optional[EventCallback] = None,
+    check_via: Optional[str] = None,
 ) -> Forwarding:
     """Forward a port (or a service's ports) on the router to this host or ``to``.
 
     Returns a ``Forwarding``: used as a context manager it keeps the mappings
     renewed while open and removes them on exit. With ``keep=False`` it maps
     once and returns (the mapping lasts its lease unless closed).
+    With ``check_via`` (a prober, ``http://HOST:PORT``), the keeper checks
+    each mapping from outside once held and whenever restored, and reports
+    it as a ``Checked`` event.
     Raises ``ManualForwardingRequired`` (with ``.instructions``) when the
     router cannot be asked.
     """
+    prober = prober_text(check_via, "check_via")
+    if prober is not None and not keep:
+        raise ValueError("check_via needs keep=True: the keeper runs the check; or use pfwd.check()")
     reqs = requests(
         port_or_service,
         to=to,
@@ -329,9 +368,43 @@ def forward(
     if not keep:
         return Forwarding(client, mappings, None)
     try:
-        keeper = native.keep(list(reqs), [m.to_json() for m in mappings], None)
+        keeper = native.keep(list(reqs), [m.to_json() for m in mappings], None, prober)
     except BaseException:
         for m in mappings:
             native.unmap(m.to_json(), None)
         raise
     return Forwarding(client, mappings, keeper, on_event)
+
+
+def check(
+    port_or_service: Union[PortLike, Mapping],
+    *,
+    to: Optional[HostLike] = None,
+    protocol: Optional[Union[str, Protocol]] = None,
+    external: Optional[PortLike] = None,
+    via: Optional[str] = None,
+    methods: Optional[Iterable[Union[str, Method]]] = None,
+    gateway: Optional[HostLike] = None,
+    timeout: Timeout = None,
+) -> List[CheckReport]:
+    """Is a port (or a service's ports, or a ``Mapping``) reachable from the internet?
+
+    Returns one ``CheckReport`` per protocol (a service may be TCP and UDP),
+    in the order of ``pfwd.request``. The core checks the LAN side and the
+    router, then, with ``via`` (a prober, ``http://HOST:PORT``, that runs
+    ``pfwd probe-server`` outside this network), has the prober probe the
+    port with a one-time token. Without ``via`` the diagnosis is
+    ``NOT_CHECKED``: pfwd never calls a port reachable without an outside
+    probe. The router is found first (``methods``, ``gateway`` as for
+    ``forward``); a router that cannot be found does not stop the check.
+    ``timeout`` is the most each check may take (15 s by default).
+
+    Raises ``ProberError`` when the prober cannot be reached or refuses;
+    ``TypeError``/``InvalidRequestError`` for bad arguments, before anything
+    is sent.
+    """
+    reqs = check_requests(port_or_service, to=to, protocol=protocol, external=external)
+    prober = prober_text(via, "via")
+    meth, gw, wait = methods_list(methods), gateway_text(gateway), timeout_seconds(timeout)
+    _pfwd.install_logger()
+    return [CheckReport.from_json(_pfwd.check(r, prober, meth, gw, wait)) for r in reqs]

@@ -17,13 +17,24 @@ import json
 from typing import AsyncIterator, Awaitable, Callable, Generator, Iterable, List, Optional, Sequence, Union
 
 from . import _pfwd
-from ._args import HostLike, LeaseLike, PortLike, gateway_text, methods_list, requests, timeout_seconds
+from ._args import (
+    HostLike,
+    LeaseLike,
+    PortLike,
+    check_requests,
+    gateway_text,
+    methods_list,
+    prober_text,
+    requests,
+    timeout_seconds,
+)
+from ._check import CheckReport
 from ._errors import ClosedError
 from ._events import CloseReport, Closed, Event, _event, _report_from_json
 from ._sync import Request, Timeout, _mapping_json
 from ._types import Discovery, GatewayMapping, Instructions, Mapping, Method, Protocol
 
-__all__ = ["forward", "Forwarding", "Client"]
+__all__ = ["forward", "check", "Forwarding", "Client"]
 
 EventCallback = Callable[[Event], Union[None, Awaitable[None]]]
 
@@ -185,6 +196,22 @@ class Client:
         """The router's internet address."""
         return ipaddress.IPv4Address(await self._native.external_address(timeout_seconds(timeout)))
 
+    async def check(
+        self,
+        port_or_service: Union[PortLike, Mapping],
+        *,
+        to: Optional[HostLike] = None,
+        protocol: Optional[Union[str, Protocol]] = None,
+        external: Optional[PortLike] = None,
+        via: Optional[str] = None,
+        timeout: Timeout = None,
+    ) -> List[CheckReport]:
+        """Is it reachable from the internet? One report per protocol; see
+        ``pfwd.check``. Asks this client's router."""
+        reqs = check_requests(port_or_service, to=to, protocol=protocol, external=external)
+        prober, wait = prober_text(via, "via"), timeout_seconds(timeout)
+        return [CheckReport.from_json(await self._native.check(r, prober, wait)) for r in reqs]
+
     async def guide(
         self,
         port_or_service: PortLike,
@@ -204,8 +231,11 @@ class Client:
         *,
         on_event: Optional[EventCallback] = None,
         check_interval: Timeout = None,
+        check_via: Optional[str] = None,
     ) -> Forwarding:
-        """Keep several mappings alive (starting does not wait)."""
+        """Keep several mappings alive (starting does not wait); with
+        ``check_via``, each is checked from outside once held (``Checked``)."""
+        prober = prober_text(check_via, "check_via")
         reqs: List[Optional[Request]] = []
         held: List[Optional[str]] = []
         for item in items:
@@ -215,7 +245,7 @@ class Client:
             else:
                 reqs.append(item)
                 held.append(None)
-        keeper = self._native.keep(reqs, held, timeout_seconds(check_interval))
+        keeper = self._native.keep(reqs, held, timeout_seconds(check_interval), prober)
         return Forwarding(self, [i for i in items if isinstance(i, Mapping)], keeper, on_event)
 
 
@@ -254,10 +284,14 @@ def forward(
     keep: bool = True,
     timeout: Timeout = None,
     on_event: Optional[EventCallback] = None,
+    check_via: Optional[str] = None,
 ) -> _Forward:
     """``pfwd.forward`` for asyncio: ``async with pfwd.aio.forward(8080) as fwd``
     or ``fwd = await pfwd.aio.forward(8080, keep=False)``. Arguments are
     checked at once (``TypeError``/``ValueError``), before anything is sent."""
+    prober = prober_text(check_via, "check_via")
+    if prober is not None and not keep:
+        raise ValueError("check_via needs keep=True: the keeper runs the check; or use pfwd.aio.check()")
     reqs = requests(
         port_or_service,
         to=to,
@@ -277,7 +311,32 @@ def forward(
         mappings = [Mapping._from_core(m) for m in made]
         if not keep:
             return Forwarding(client, mappings, None)
-        keeper = native.keep(list(reqs), [m.to_json() for m in mappings], None)
+        try:
+            keeper = native.keep(list(reqs), [m.to_json() for m in mappings], None, prober)
+        except BaseException:
+            for m in mappings:
+                await native.unmap(m.to_json(), None)
+            raise
         return Forwarding(client, mappings, keeper, on_event)
 
     return _Forward(make)
+
+
+async def check(
+    port_or_service: Union[PortLike, Mapping],
+    *,
+    to: Optional[HostLike] = None,
+    protocol: Optional[Union[str, Protocol]] = None,
+    external: Optional[PortLike] = None,
+    via: Optional[str] = None,
+    methods: Optional[Iterable[Union[str, Method]]] = None,
+    gateway: Optional[HostLike] = None,
+    timeout: Timeout = None,
+) -> List[CheckReport]:
+    """``pfwd.check`` for asyncio: one ``CheckReport`` per protocol.
+    Cancelling the task cancels the check."""
+    reqs = check_requests(port_or_service, to=to, protocol=protocol, external=external)
+    prober = prober_text(via, "via")
+    meth, gw, wait = methods_list(methods), gateway_text(gateway), timeout_seconds(timeout)
+    _pfwd.install_logger()
+    return [CheckReport.from_json(await _pfwd.check_async(r, prober, meth, gw, wait)) for r in reqs]
