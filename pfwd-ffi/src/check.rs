@@ -6,7 +6,7 @@
 
 use std::ffi::{CString, c_char};
 
-use pfwd_core::blocking::{self, Call, Client};
+use pfwd_core::blocking::{self, Call};
 use pfwd_core::check::{CheckOptions, CheckReport, Diagnosis, ProberUrl};
 use pfwd_core::{ClientOptions, Error};
 
@@ -212,16 +212,15 @@ pub unsafe extern "C" fn pfwd_check(
         out_arg(report_out, "report_out")?;
         // SAFETY: forwarded contract.
         let (check, call) = unsafe { check_args(via, call) }?;
-        let discovery: Option<ClientOptions> = if options.is_null() {
-            None
+        let discovery = if options.is_null() {
+            ClientOptions::default()
         } else {
             // SAFETY: forwarded contract.
-            Some(unsafe { client_options(options) }?)
+            unsafe { client_options(options) }?
         };
-        let report = match discovery {
-            None => blocking::check(&r.request, &check, &call)?,
-            Some(o) => Client::discover(o, &call)?.check(&r.request, &check, &call)?,
-        };
+        let report = blocking::check(discovery, std::slice::from_ref(&r.request), &check, &call)?
+            .pop()
+            .ok_or_else(|| pfwd_core::Error::invalid("the check made no report"))?;
         // SAFETY: checked non-NULL, writable per the contract.
         unsafe { give(report_out, report) };
         Ok(())

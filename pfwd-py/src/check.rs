@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 
 use crate::aio::awaitable;
 use crate::call::{blocking, duration};
-use crate::client::{mapping, options};
+use crate::client::{mapping, options as options_of};
 use crate::errors;
 use crate::request::Request;
 
@@ -38,33 +38,17 @@ pub(crate) fn check_options(
     })
 }
 
-/// The client's options, when `methods` or `gateway` narrow discovery;
-/// `None` for the core's own discovery (`blocking::check`).
-fn discovery_options(
-    py: Python<'_>,
-    methods: Option<Vec<String>>,
-    gateway: Option<&str>,
-) -> PyResult<Option<ClientOptions>> {
-    if methods.is_none() && gateway.is_none() {
-        return Ok(None);
-    }
-    options(methods, gateway)
-        .map(Some)
-        .map_err(|e| errors::to_py(py, &e))
-}
-
-/// Find the router, then check: the core's `blocking::check`, or, with
-/// narrowed discovery, `blocking::Client::discover` then its `check`.
-fn discover_and_check(
-    discovery: Option<ClientOptions>,
-    request: &MappingRequest,
+/// Check every request (a service's TCP and UDP), discovering the router
+/// once with `client` options: the core's `blocking::check`.
+fn check_all(
+    client: ClientOptions,
+    requests: &[Request],
     options: &CheckOptions,
     call: &Call,
-) -> pfwd_core::Result<CheckReport> {
-    match discovery {
-        None => blocking::check(request, options, call),
-        Some(o) => blocking::Client::discover(o, call)?.check(request, options, call),
-    }
+) -> pfwd_core::Result<Vec<String>> {
+    let list: Vec<MappingRequest> = requests.iter().map(|r| r.inner.clone()).collect();
+    blocking::check(client, &list, options, call)
+        .map(|reports| reports.iter().map(CheckReport::to_json).collect())
 }
 
 /// Check `text` as a prober address (`what` names the argument); the
@@ -86,42 +70,41 @@ pub(crate) fn check_request(py: Python<'_>, mapping: &str) -> PyResult<Request> 
         .map_err(|e| errors::to_py(py, &e))
 }
 
-/// Check `request` from outside through the prober at `via`, finding the
-/// router first; the report as JSON. Everything is checked before anything
-/// is sent.
+/// Check `requests` from outside through the prober at `via`, finding the
+/// router once; each report as JSON, in order. Everything is checked before
+/// anything is sent.
 #[pyfunction]
-#[pyo3(signature = (request, via=None, methods=None, gateway=None, timeout=None))]
+#[pyo3(signature = (requests, via=None, methods=None, gateway=None, timeout=None))]
 pub(crate) fn check(
     py: Python<'_>,
-    request: Request,
+    requests: Vec<Request>,
     via: Option<&str>,
     methods: Option<Vec<String>>,
     gateway: Option<&str>,
     timeout: Option<f64>,
-) -> PyResult<String> {
+) -> PyResult<Vec<String>> {
     let options = check_options(py, via, timeout)?;
-    let discovery = discovery_options(py, methods, gateway)?;
+    let client = options_of(methods, gateway).map_err(|e| errors::to_py(py, &e))?;
     blocking(py, timeout, |call| {
-        discover_and_check(discovery, &request.inner, &options, call)
+        check_all(client, &requests, &options, call)
     })
-    .map(|r| r.to_json())
 }
 
 /// [`check`] as an awaitable (for `pfwd.aio.check`); the arguments are
 /// checked at once.
 #[pyfunction]
-#[pyo3(signature = (request, via=None, methods=None, gateway=None, timeout=None))]
+#[pyo3(signature = (requests, via=None, methods=None, gateway=None, timeout=None))]
 pub(crate) fn check_async<'py>(
     py: Python<'py>,
-    request: Request,
+    requests: Vec<Request>,
     via: Option<&str>,
     methods: Option<Vec<String>>,
     gateway: Option<&str>,
     timeout: Option<f64>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let options = check_options(py, via, timeout)?;
-    let discovery = discovery_options(py, methods, gateway)?;
+    let client = options_of(methods, gateway).map_err(|e| errors::to_py(py, &e))?;
     awaitable(py, timeout, move |call| {
-        discover_and_check(discovery, &request.inner, &options, call).map(|r| r.to_json())
+        check_all(client, &requests, &options, call)
     })
 }

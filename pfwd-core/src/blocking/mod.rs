@@ -45,25 +45,33 @@ pub use client::Client;
 pub use keeper::Keeper;
 pub use runtime::runtime;
 
+use crate::auto::ClientOptions;
 use crate::check::{CheckOptions, CheckReport};
 use crate::error::Result;
 use crate::model::{MappingRequest, Method};
 
-/// Check whether `request` is reachable from the internet, finding the
-/// router first; see [`crate::check::check`] and [`Client::check`].
+/// Check whether each of `requests` is reachable from the internet,
+/// finding the router once with `client_options` (a router that cannot be
+/// found does not stop the checks); see [`crate::check::check_all`] and
+/// [`Client::check`].
 ///
 /// # Errors
 ///
-/// As [`crate::Client::check`]; the call's own errors.
-pub fn check(request: &MappingRequest, options: &CheckOptions, call: &Call) -> Result<CheckReport> {
-    let request = request.clone();
+/// As [`crate::check::check_all`]; the call's own errors.
+pub fn check(
+    client_options: ClientOptions,
+    requests: &[MappingRequest],
+    options: &CheckOptions,
+    call: &Call,
+) -> Result<Vec<CheckReport>> {
+    let requests = requests.to_vec();
     let options = options.clone();
     call::wait(
         runtime()?,
         call,
         "checking from outside",
         Method::Manual,
-        async move { crate::check::check(&request, &options).await },
+        async move { crate::check::check_all(client_options, &requests, &options).await },
         None,
     )
 }

@@ -35,17 +35,50 @@ const ROUTER_TIMEOUT: Duration = Duration::from_secs(3);
 ///
 /// As [`Client::check`].
 pub async fn check(request: &MappingRequest, options: &CheckOptions) -> Result<CheckReport> {
-    let client = match Client::discover_with(ClientOptions::default()).await {
+    let mut reports = check_all(
+        ClientOptions::default(),
+        std::slice::from_ref(request),
+        options,
+    )
+    .await?;
+    reports
+        .pop()
+        .ok_or_else(|| Error::invalid("nothing to check"))
+}
+
+/// Check each of `requests` (a service's TCP and UDP), discovering the
+/// router once with `client_options`; a router that cannot be found does
+/// not stop the checks. The reports come in the order of the requests.
+///
+/// # Errors
+///
+/// As [`Client::check`], for the first request that fails;
+/// [`Error::InvalidRequest`] for an empty list.
+pub async fn check_all(
+    client_options: ClientOptions,
+    requests: &[MappingRequest],
+    options: &CheckOptions,
+) -> Result<Vec<CheckReport>> {
+    if requests.is_empty() {
+        return Err(Error::invalid(
+            "nothing to check: give at least one request",
+        ));
+    }
+    let client = match Client::discover_with(client_options).await {
         Ok(client) => Some(client),
         Err(e) => {
             log::info!("check: no router to ask ({e})");
             None
         }
     };
-    match &client {
-        Some(c) => c.check(request, options).await,
-        None => check_with(None, None, None, request, options).await,
+    let mut reports = Vec::with_capacity(requests.len());
+    for request in requests {
+        reports.push(match &client {
+            Some(c) => c.check(request, options).await?,
+            None => check_with(None, None, None, request, options).await?,
+        });
     }
+    Ok(reports)
 }
 
 impl Client {

@@ -39,14 +39,14 @@ def parse_port(text: str) -> Tuple[int, Optional[str], List[str]]: ...
 def parse_prober(text: str, what: str) -> str: ...
 def check_request(mapping: str) -> Request: ...
 def check(
-    request: Request,
+    requests: List[Request],
     via: Optional[str] = None,
     methods: Optional[List[str]] = None,
     gateway: Optional[str] = None,
     timeout: Optional[float] = None,
-) -> str: ...
+) -> List[str]: ...
 def check_async(
-    request: Request,
+    requests: List[Request],
     via: Optional[str] = None,
     methods: Optional[List[str]] = None,
     gateway: Optional[str] = None,

@@ -396,7 +396,8 @@ def check(
     port with a one-time token. Without ``via`` the diagnosis is
     ``NOT_CHECKED``: pfwd never calls a port reachable without an outside
     probe. The router is found first (``methods``, ``gateway`` as for
-    ``forward``); a router that cannot be found does not stop the check.
+    ``forward``), once for every protocol; a router that cannot be found
+    does not stop the check.
     ``timeout`` is the most each check may take (15 s by default).
 
     Raises ``ProberError`` when the prober cannot be reached or refuses;
@@ -407,4 +408,4 @@ def check(
     prober = prober_text(via, "via")
     meth, gw, wait = methods_list(methods), gateway_text(gateway), timeout_seconds(timeout)
     _pfwd.install_logger()
-    return [CheckReport.from_json(_pfwd.check(r, prober, meth, gw, wait)) for r in reqs]
+    return [CheckReport.from_json(t) for t in _pfwd.check(list(reqs), prober, meth, gw, wait)]

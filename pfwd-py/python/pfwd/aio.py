@@ -339,4 +339,5 @@ async def check(
     prober = prober_text(via, "via")
     meth, gw, wait = methods_list(methods), gateway_text(gateway), timeout_seconds(timeout)
     _pfwd.install_logger()
-    return [CheckReport.from_json(await _pfwd.check_async(r, prober, meth, gw, wait)) for r in reqs]
+    texts = await _pfwd.check_async(list(reqs), prober, meth, gw, wait)
+    return [CheckReport.from_json(t) for t in texts]

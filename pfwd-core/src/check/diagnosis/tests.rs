@@ -110,7 +110,10 @@ fn a_refusal_without_a_mapping_is_not_forwarded() {
     let mut f = facts(Protocol::Tcp, LanState::HeldByPfwd, RouterState::NotListed);
     f.external_port = 80;
     let (_, text) = diagnose(&probed(f, ROUTER, ProbeOutcome::Refused, false));
-    assert!(text.contains("`pfwd map 80 --to 192.168.77.10:8080`"), "{text}");
+    assert!(
+        text.contains("`pfwd map 80 --to 192.168.77.10:8080`"),
+        "{text}"
+    );
     let f = probed(
         facts(Protocol::Udp, LanState::HeldByPfwd, RouterState::NotListed),
         ROUTER,
