@@ -15,7 +15,8 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use pfwd_core::Protocol;
-use pfwd_testbed::{GatewayConfig, LAN_NET, Netns, Testbed, reaches, testbed};
+use pfwd_testbed::prober::{PROBER_PORT, Prober};
+use pfwd_testbed::{GatewayConfig, LAN_NET, Netns, Testbed, WAN_HOST, reaches, testbed};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -420,6 +421,51 @@ fn c_result_codes_under_valgrind() {
 #[test]
 fn c_result_codes_under_asan() {
     codes("c_result_codes_under_asan", Flavor::Asan);
+}
+
+/// reach.c: the check from outside, with a prober in the internet's
+/// namespace; each verdict the program reports is proven here too.
+fn reach(name: &str, flavor: Flavor) {
+    let Some(tb) = testbed(name, GatewayConfig::all_on()) else {
+        return;
+    };
+    let prober = Prober::start(&tb);
+    let exe = build("pfwd-ffi/tests/c/reach.c", flavor);
+    let dead = format!("http://{WAN_HOST}:{}", PROBER_PORT + 1);
+    let mut p = Driven::start(&tb, &exe, &[&prober.url(), &dead], flavor);
+    assert!(p.expect("before ").starts_with("not_forwarded reachable=0"));
+    let mapped = p.expect("mapped ");
+    assert_eq!(
+        mapped,
+        "reachable reachable=1 verified=1 observed=5.5.5.7 router=5.5.5.7"
+    );
+    assert!(
+        p.expect("checked ")
+            .starts_with("reachable reachable=1 verified=1")
+    );
+    assert!(
+        p.expect("unchecked ")
+            .starts_with("not_checked reachable=0")
+    );
+    assert_eq!(p.expect("code "), "prober");
+    p.expect("done");
+    p.finish(name);
+    assert!(
+        !reaches(&tb, Protocol::Tcp, 9090, 9090),
+        "the keeper closed"
+    );
+    let counts = prober.stop();
+    assert!(counts.probes >= 3, "{counts:?}");
+}
+
+#[test]
+fn c_check_from_outside_under_valgrind() {
+    reach("c_check_from_outside_under_valgrind", Flavor::Valgrind);
+}
+
+#[test]
+fn c_check_from_outside_under_asan() {
+    reach("c_check_from_outside_under_asan", Flavor::Asan);
 }
 
 /// examples/c/forward.c, shared and static: one line, bytes arrive, the

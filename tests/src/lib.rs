@@ -34,6 +34,7 @@ pub mod compare;
 pub mod miniupnpd;
 pub mod netns;
 pub mod outside;
+pub mod prober;
 pub mod traffic;
 
 use std::io;
