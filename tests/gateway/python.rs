@@ -13,6 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
+use pfwd_testbed::prober::Prober;
 use pfwd_testbed::{GatewayConfig, can_run, testbed};
 
 /// The repository's root.
@@ -61,12 +62,19 @@ fn python_for(test: &str) -> Option<PathBuf> {
 
 /// Run `pfwd-py/tests/testbed/test_{group}.py` in a testbed with `config`.
 fn pytest(test: &str, group: &str, config: GatewayConfig) {
+    pytest_with(test, group, config, false);
+}
+
+/// [`pytest`], with a prober in the internet's namespace when `prober`
+/// (named to Python in `PFWD_TESTBED_PROBER`).
+fn pytest_with(test: &str, group: &str, config: GatewayConfig, prober: bool) {
     let Some(python) = python_for(test) else {
         return;
     };
     let Some(tb) = testbed(test, config) else {
         return;
     };
+    let prober = prober.then(|| Prober::start(&tb));
     let (lan, gw, wan) = (tb.lan().name(), tb.gw().name(), tb.wan().name());
     let file = root().join(format!("pfwd-py/tests/testbed/test_{group}.py"));
     let out = tb
@@ -79,6 +87,10 @@ fn pytest(test: &str, group: &str, config: GatewayConfig) {
         .env("PFWD_TESTBED_GW", gw)
         .env("PFWD_TESTBED_WAN", wan)
         .env("PFWD_TESTBED_GROUP", group)
+        .env(
+            "PFWD_TESTBED_PROBER",
+            prober.as_ref().map(Prober::url).unwrap_or_default(),
+        )
         // The Rust command as cargo built it, to compare the wheel's with.
         .env("PFWD_RUST_COMMAND", root().join("target/debug/pfwd"))
         .current_dir(root().join("pfwd-py"))
@@ -131,5 +143,15 @@ fn python_without_a_router_daemon() {
         "python_without_a_router_daemon",
         "no_daemon",
         GatewayConfig::no_daemon(),
+    );
+}
+
+#[test]
+fn python_check_from_outside() {
+    pytest_with(
+        "python_check_from_outside",
+        "check",
+        GatewayConfig::all_on(),
+        true,
     );
 }
