@@ -44,6 +44,12 @@ fn main() -> ExitCode {
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(20),
         ),
+        Some("check") => check_timing(
+            std::env::args()
+                .nth(2)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(20),
+        ),
         Some("keep") => keep(std::env::args().skip(2).collect()),
         Some("run") => run_on_lan(std::env::args().skip(2).collect()),
         Some("keep-cpu") => keep_cpu(std::env::args().skip(2).collect()),
@@ -62,7 +68,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: pfwd-testbed demo | guide | clean | run PROGRAM [ARGS...] | hold [SECONDS] | timings [RUNS] | compare [RUNS] | keep PORT LEASE | keep-cpu [SECONDS] [COUNT] [LEASE]"
+                "usage: pfwd-testbed demo | guide | clean | run PROGRAM [ARGS...] | hold [SECONDS] | timings [RUNS] | compare [RUNS] | check [RUNS] | keep PORT LEASE | keep-cpu [SECONDS] [COUNT] [LEASE]"
             );
             ExitCode::from(2)
         }
@@ -313,6 +319,74 @@ fn pfwd_command() -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
         Ok(path)
     } else {
         Err(format!("{} is missing: cargo build -p pfwd-cli", path.display()).into())
+    }
+}
+
+/// `pfwd check` as a whole process on the LAN host, the prober in the
+/// internet's namespace: a verified check, a port not forwarded, and the
+/// LAN side only (issue 14). Medians of `runs`, peak memory, exit codes.
+fn check_timing(runs: usize) -> ExitCode {
+    if let Some(why) = cannot_run_reason() {
+        eprintln!("the check timing cannot run here: {why}");
+        return ExitCode::FAILURE;
+    }
+    let result = (|| -> Result<(), Box<dyn std::error::Error>> {
+        let pfwd = pfwd_command()?;
+        let tb = Testbed::new(GatewayConfig::all_on())?;
+        let prober = pfwd_testbed::prober::Prober::start(&tb);
+        let via = prober.url();
+        let lan = tb.lan().name().to_string();
+        let state = std::env::temp_dir().join(format!("{lan}-state"));
+        let env = [("PFWD_STATE", state.as_path())];
+        let map = pfwd_testbed::compare::run_in(&lan, &pfwd, &["map", "8080", "--once"], &env)?;
+        if map.code != 0 {
+            return Err(format!("pfwd map 8080 --once exited {}", map.code).into());
+        }
+        println!("| case | median | max RSS | exit codes |");
+        println!("|---|--:|--:|---|");
+        for (case, args) in [
+            (
+                "mapped, verified by the token",
+                vec!["check", "8080", "--via", via.as_str()],
+            ),
+            (
+                "not forwarded",
+                vec!["check", "8081", "--via", via.as_str()],
+            ),
+            ("LAN side only (no --via)", vec!["check", "8080"]),
+        ] {
+            let mut walls = Vec::new();
+            let mut rss = 0;
+            let mut codes = Vec::new();
+            for _ in 0..runs.max(1) {
+                let s = pfwd_testbed::compare::run_in(&lan, &pfwd, &args, &env)?;
+                walls.push(s.wall);
+                rss = rss.max(s.max_rss_kib);
+                codes.push(s.code);
+            }
+            walls.sort_unstable();
+            codes.sort_unstable();
+            codes.dedup();
+            println!(
+                "| {case} | {:.1} ms | {:.1} MB | {codes:?} |",
+                walls[walls.len() / 2].as_secs_f64() * 1000.0,
+                rss as f64 / 1024.0
+            );
+        }
+        let counts = prober.stop();
+        println!(
+            "prober: {} probes, {} connections, {} rate-limited, {} busy",
+            counts.probes, counts.connections, counts.rate_limited, counts.busy
+        );
+        let _ = std::fs::remove_dir_all(state);
+        Ok(())
+    })();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("check timing failed: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
