@@ -62,6 +62,11 @@ impl TokenListener {
         self.seen.load(Ordering::SeqCst)
     }
 
+    /// Forget that the token came (before probing another port with it).
+    pub fn forget(&self) {
+        self.seen.store(false, Ordering::SeqCst);
+    }
+
     /// Stop listening (the port is free again) and say whether the token came.
     pub fn stop(self) -> bool {
         self.task.abort();

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::forwarder::Forwarder;
 use crate::gateway::{GatewayInfo, default_gateway};
 use crate::model::{MappingRequest, Protocol};
+use crate::record::Record;
 use crate::state::StateDir;
 
 /// How long the LAN-side connection may take: 1 s (a LAN answers in
@@ -152,37 +153,56 @@ async fn steps(
     let port = request.internal_port();
     let host_is_local = UdpSocket::bind(SocketAddrV4::new(host, 0)).await.is_ok();
     let token = fresh_token()?;
-    let ((lan, listen_error, listener), (router, router_address)) = tokio::join!(
-        lan_side(protocol, host, port, host_is_local, &token),
-        router_side(
-            forwarder,
-            known_address,
-            request,
-            host,
-            options.state_dir.as_ref()
-        ),
+    let (lan, listen_error, listener) = lan_side(protocol, host, port, host_is_local, &token).await;
+    let dir = options
+        .state_dir
+        .clone()
+        .unwrap_or_else(StateDir::default_location);
+    let record = recorded(&dir, request, host);
+    // Probe at once at the likeliest outside port (pfwd's record of it, the
+    // one asked for, the same port) while the router is asked (UPnP's
+    // search alone takes about 100 ms on miniupnpd); probe again only if
+    // the router says another port.
+    let guess = record
+        .as_ref()
+        .map(|r| r.mapping.external().port())
+        .or(request.external_port())
+        .unwrap_or(port);
+    let probe_at = |external_port: u16| {
+        let token = token.clone();
+        let left = options.timeout().saturating_sub(started.elapsed());
+        async move {
+            match &options.via {
+                Some(url) => {
+                    let ask_for = ProbeRequest {
+                        protocol,
+                        port: external_port,
+                        token,
+                    };
+                    ask(url, &ask_for, left).await.map(Some)
+                }
+                None => Ok(None),
+            }
+        }
+    };
+    let ((router, router_address), first) = tokio::join!(
+        router_side(forwarder, known_address, request, host, record),
+        probe_at(guess),
     );
-    // The router's word first; then the port asked for; then the same port.
+    let mut probe = first?;
     let external_port = match &router {
         RouterState::Listed { external_port, .. } | RouterState::Recorded { external_port, .. } => {
             *external_port
         }
-        RouterState::NotListed | RouterState::Unknown { .. } => {
-            request.external_port().unwrap_or(port)
-        }
+        RouterState::NotListed | RouterState::Unknown { .. } => guess,
     };
-    let probe = match &options.via {
-        Some(url) => {
-            let ask_for = ProbeRequest {
-                protocol,
-                port: external_port,
-                token: token.clone(),
-            };
-            let left = options.timeout().saturating_sub(started.elapsed());
-            Some(ask(url, &ask_for, left).await?)
+    if external_port != guess && probe.is_some() {
+        log::debug!("check: the router forwards {external_port}, not {guess}: probing again");
+        if let Some(l) = &listener {
+            l.forget();
         }
-        None => None,
-    };
+        probe = probe_at(external_port).await?;
+    }
     let token_seen = listener.map(TokenListener::stop).unwrap_or(false);
     let facts = Facts {
         protocol,
@@ -315,12 +335,34 @@ fn listen_words(port: u16, e: &std::io::Error) -> String {
 }
 
 /// Step 2: whether the router holds the mapping, and its internet address.
+/// pfwd's live record of the mapping `request` asks for, if any.
+fn recorded(dir: &StateDir, request: &MappingRequest, host: Ipv4Addr) -> Option<Record> {
+    let wanted_external = exact_external(request);
+    dir.load().unwrap_or_default().into_iter().find(|r| {
+        let m = &r.mapping;
+        !r.ended()
+            && m.protocol() == request.protocol()
+            && m.internal().port() == request.internal_port()
+            && *m.internal().ip() == host
+            && wanted_external.is_none_or(|e| e == m.external().port())
+    })
+}
+
+/// Only an exact outside port narrows the search; a preferred one is what
+/// the router may have replaced.
+fn exact_external(request: &MappingRequest) -> Option<u16> {
+    request
+        .exact_external_port()
+        .then(|| request.external_port())
+        .flatten()
+}
+
 async fn router_side(
     forwarder: Option<&dyn Forwarder>,
     known_address: Option<Ipv4Addr>,
     request: &MappingRequest,
     host: Ipv4Addr,
-    state_dir: Option<&StateDir>,
+    recorded: Option<Record>,
 ) -> (RouterState, Option<Ipv4Addr>) {
     let Some(client) = forwarder else {
         return (
@@ -332,12 +374,7 @@ async fn router_side(
     };
     let protocol = request.protocol();
     let port = request.internal_port();
-    // Only an exact outside port narrows the search; a preferred one is
-    // what the router may have replaced.
-    let wanted_external = request
-        .exact_external_port()
-        .then(|| request.external_port())
-        .flatten();
+    let wanted_external = exact_external(request);
     let listed = tokio::time::timeout(ROUTER_TIMEOUT, client.list()).await;
     let address = async {
         match known_address {
@@ -365,17 +402,6 @@ async fn router_side(
             address,
         );
     }
-    let dir = state_dir
-        .cloned()
-        .unwrap_or_else(StateDir::default_location);
-    let recorded = dir.load().unwrap_or_default().into_iter().find(|r| {
-        let m = &r.mapping;
-        !r.ended()
-            && m.protocol() == protocol
-            && m.internal().port() == port
-            && *m.internal().ip() == host
-            && wanted_external.is_none_or(|e| e == m.external().port())
-    });
     if let Some(r) = recorded {
         return (
             RouterState::Recorded {

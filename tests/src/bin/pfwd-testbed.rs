@@ -333,7 +333,10 @@ fn check_timing(runs: usize) -> ExitCode {
     let result = (|| -> Result<(), Box<dyn std::error::Error>> {
         let pfwd = pfwd_command()?;
         let tb = Testbed::new(GatewayConfig::all_on())?;
-        let prober = pfwd_testbed::prober::Prober::start(&tb);
+        // One source asks 3 x RUNS times a minute: above the default rate limit.
+        let mut limits = pfwd_core::check::prober::Limits::default();
+        limits.per_source_per_minute = 100_000;
+        let prober = pfwd_testbed::prober::Prober::start_with(&tb, limits);
         let via = prober.url();
         let lan = tb.lan().name().to_string();
         let state = std::env::temp_dir().join(format!("{lan}-state"));
