@@ -316,7 +316,7 @@ pub struct CheckArgs {
     /// The outside port, when not the one the router's mapping says (or PORT).
     #[arg(long, value_name = "PORT")]
     pub external: Option<String>,
-    /// The prober: http://HOST[:PORT] where `pfwd probe-server` runs, outside
+    /// The prober: `http://HOST[:PORT]`, where `pfwd probe-server` runs, outside
     /// this network (port 8099 unless given).
     #[arg(long, value_name = "URL")]
     pub via: Option<String>,
@@ -348,8 +348,8 @@ where
 /// `pfwd probe-server`.
 #[derive(Debug, Args)]
 pub struct ProbeServerArgs {
-    /// Where to listen: ADDRESS:PORT, such as [::]:8099 (IPv6 and IPv4) or
-    /// 0.0.0.0:8099 (IPv4 only).
+    /// Where to listen: ADDRESS:PORT, such as `[::]:8099` (IPv6 and IPv4) or
+    /// `0.0.0.0:8099` (IPv4 only).
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: std::net::SocketAddr,
     /// Probes running at once, in total; beyond it, 503 busy.
