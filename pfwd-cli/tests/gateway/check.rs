@@ -67,10 +67,19 @@ fn check(tb: &Testbed, args: &[&str]) -> (i32, Vec<Value>, String) {
     all.extend_from_slice(args);
     all.push("--json");
     let out = pfwd(tb, &all);
-    let reports = text(&out.stdout)
+    let reports: Vec<Value> = text(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
+    // Each verdict in the log, for the record (`--nocapture`).
+    for r in &reports {
+        eprintln!(
+            "pfwd {}: {} -- {}",
+            all.join(" "),
+            r["diagnosis"],
+            r["explanation"]
+        );
+    }
     (out.status.code().unwrap_or(-1), reports, text(&out.stderr))
 }
 
