@@ -13,7 +13,6 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use std::process::Command;
 use std::time::Duration;
 
 use pfwd_core::wire::{natpmp, pcp};
@@ -31,28 +30,6 @@ fn request(protocol: Protocol, port: u16) -> MappingRequest {
         .lease(Duration::from_secs(600))
         .build()
         .unwrap()
-}
-
-fn listed_namespaces() -> String {
-    String::from_utf8_lossy(
-        &Command::new("ip")
-            .args(["netns", "list"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .into_owned()
-}
-
-/// Whether process `pid` still runs (a zombie runs nothing).
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        !s.rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z')
-    })
 }
 
 #[test]
@@ -149,11 +126,14 @@ fn behind_a_carrier_a_mapping_reaches_the_router_but_not_the_internet() {
     assert_eq!(names[2], tb.carrier().unwrap().name());
     let pid = tb.daemon_pid().unwrap();
     drop(tb);
-    let list = listed_namespaces();
+    let list = pfwd_testbed::netns::listed();
     for n in &names {
         assert!(!list.contains(n.as_str()), "{n} survived teardown: {list}");
     }
-    assert!(!alive(pid), "miniupnpd {pid} survived teardown");
+    assert!(
+        !pfwd_testbed::netns::process_alive(pid),
+        "miniupnpd {pid} survived teardown"
+    );
 }
 
 /// Without `ext_ip`, miniupnpd 2.3.1 sees its reserved WAN address, logs

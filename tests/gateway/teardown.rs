@@ -10,28 +10,6 @@ use std::time::{Duration, Instant};
 
 use pfwd_testbed::{GatewayConfig, can_run, clean_stale, testbed};
 
-fn namespaces() -> String {
-    String::from_utf8_lossy(
-        &Command::new("ip")
-            .args(["netns", "list"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .into_owned()
-}
-
-fn alive(pid: u32) -> bool {
-    // A zombie is dead for our purpose: it runs nothing.
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        !s.rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z')
-    })
-}
-
 fn wait_until(mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
@@ -53,13 +31,13 @@ fn a_failing_test_leaves_nothing_behind() {
     };
     let names: Vec<String> = tb.namespaces().iter().map(|s| s.to_string()).collect();
     let pid = tb.daemon_pid().unwrap();
-    assert!(alive(pid));
+    assert!(pfwd_testbed::netns::process_alive(pid));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         let _tb = tb;
         panic!("a test failing with the testbed up");
     }));
     assert!(outcome.is_err());
-    let list = namespaces();
+    let list = pfwd_testbed::netns::listed();
     for n in &names {
         assert!(
             !list.contains(n.as_str()),
@@ -67,7 +45,7 @@ fn a_failing_test_leaves_nothing_behind() {
         );
     }
     assert!(
-        wait_until(|| !alive(pid)),
+        wait_until(|| !pfwd_testbed::netns::process_alive(pid)),
         "miniupnpd {pid} survived a failing test"
     );
 }
@@ -89,14 +67,21 @@ fn a_killed_run_leaves_no_daemon_and_is_swept() {
     let words: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(words.len(), 4, "{line}");
     let (names, pid) = (&words[..3], words[3].parse::<u32>().unwrap());
-    assert!(alive(pid), "miniupnpd is not running in the held testbed");
-    assert!(names.iter().all(|n| namespaces().contains(n)));
+    assert!(
+        pfwd_testbed::netns::process_alive(pid),
+        "miniupnpd is not running in the held testbed"
+    );
+    assert!(
+        names
+            .iter()
+            .all(|n| pfwd_testbed::netns::listed().contains(n))
+    );
 
     child.kill().unwrap();
     child.wait().unwrap();
     // The daemon dies with the run (parent-death signal)...
     assert!(
-        wait_until(|| !alive(pid)),
+        wait_until(|| !pfwd_testbed::netns::process_alive(pid)),
         "miniupnpd {pid} outlived its killed run"
     );
     // ...and the namespaces it left are swept by the next run.

@@ -146,3 +146,28 @@ impl std::ops::Deref for BorrowedNetns {
         &self.0
     }
 }
+
+/// What `ip netns list` shows: every named namespace on the machine, one a
+/// line (to prove a testbed's are gone).
+///
+/// # Panics
+///
+/// When `ip` cannot run (a test failure).
+pub fn listed() -> String {
+    let out = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run ip netns list: {e}"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Whether process `pid` still runs (a zombie runs nothing).
+pub fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
