@@ -55,6 +55,14 @@ pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// NAT-PMP answer in milliseconds on a LAN, UPnP in under 100).
 pub const PROBE_BUDGET: Duration = Duration::from_millis(500);
 
+/// How long past the probe budget pfwd still waits for the map-first PCP
+/// request when no other method could map either: 2 seconds. A busy
+/// router (one working through many rules, or a loaded host) answers late;
+/// that is not "switched off". The wait only happens where the answer is
+/// all there is to wait for, so the fast "no" of a router without a daemon
+/// (which refuses at once) is unchanged.
+pub const LATE_ANSWER_WAIT: Duration = Duration::from_secs(2);
+
 /// Once a method has answered, how long to wait for a better one: 50 ms.
 pub const PROBE_GRACE: Duration = Duration::from_millis(50);
 

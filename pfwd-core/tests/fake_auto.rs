@@ -256,3 +256,45 @@ async fn a_mapping_granted_after_the_deadline_is_deleted() {
         "no delete with the nonce after the late grant: {maps:?}"
     );
 }
+
+/// A busy router answers the map-first PCP request after the probe budget:
+/// with nothing else to map by, pfwd waits a little longer and takes it,
+/// instead of printing the guide and leaving the late grant behind.
+#[tokio::test]
+async fn a_late_pcp_answer_to_the_first_mapping_is_taken() {
+    let fake = Fake::slow_pcp(Duration::from_millis(800)).await;
+    let mut options = loopback_options(fake.port, closed_port());
+    options.only = vec![Method::Pcp];
+    let t0 = Instant::now();
+    let (client, result) = Client::discover_and_map(options, &request()).await.unwrap();
+    let took = t0.elapsed();
+    let m = result.unwrap();
+    assert_eq!(m.method(), Method::Pcp);
+    assert!(took >= Duration::from_millis(800), "{took:?}");
+    assert!(took < Duration::from_millis(2000), "{took:?}");
+    // The client now knows PCP works: it can delete what it made.
+    assert_eq!(client.discovery().best(), Some(Method::Pcp));
+    client.unmap(&m).await.unwrap();
+    let maps = fake.pcp_maps();
+    assert!(maps.iter().any(|(_, lifetime)| *lifetime == 0), "{maps:?}");
+}
+
+/// Later than the extra wait: the guide, and the late grant is deleted.
+#[tokio::test]
+async fn a_pcp_answer_later_than_the_extra_wait_is_deleted() {
+    let fake = Fake::slow_pcp(Duration::from_millis(3000)).await;
+    let mut options = loopback_options(fake.port, closed_port());
+    options.only = vec![Method::Pcp];
+    let t0 = Instant::now();
+    let (_client, result) = Client::discover_and_map(options, &request()).await.unwrap();
+    let took = t0.elapsed();
+    assert!(matches!(result, Err(Error::Manual { .. })), "{result:?}");
+    assert!(took < Duration::from_millis(2900), "{took:?}");
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let maps = fake.pcp_maps();
+    let (nonce, _) = maps.iter().find(|(_, lifetime)| *lifetime > 0).unwrap();
+    assert!(
+        maps.contains(&(*nonce, 0)),
+        "no delete after the late grant: {maps:?}"
+    );
+}

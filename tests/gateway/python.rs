@@ -68,6 +68,14 @@ fn pytest(test: &str, group: &str, config: GatewayConfig) {
 /// [`pytest`], with a prober in the internet's namespace when `prober`
 /// (named to Python in `PFWD_TESTBED_PROBER`).
 fn pytest_with(test: &str, group: &str, config: GatewayConfig, prober: bool) {
+    // One group at a time: each is a Python interpreter driving pfwd and
+    // subprocesses against its own miniupnpd, and two at once on a 2-core
+    // runner starved a router's answer past the 500 ms discovery budget
+    // (a busy router read as "switched off": issue 18's subject).
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(python) = python_for(test) else {
         return;
     };

@@ -44,7 +44,7 @@ use crate::sync::lock;
 pub use discovery::{Discovery, MethodStatus, Probe};
 pub use options::{ClientOptions, PREFERENCE};
 use policy::{AfterFirst, Gate};
-use probe::{Backend, Outcome, Slot, map_by, no_backend, probe};
+use probe::{Backend, LateGrant, Outcome, Slot, map_by, no_backend, probe};
 
 /// The automatic client: the best method the gateway answers, with the
 /// others and the manual guide behind it.
@@ -64,6 +64,8 @@ pub struct Client {
     probed_external: Mutex<Option<Ipv4Addr>>,
     /// The outcome of the mapping sent as PCP's probe (map-first).
     first: Mutex<Option<Result<Mapping>>>,
+    /// That mapping request, when it was still in flight past the budget.
+    late_first: Mutex<Option<LateGrant>>,
 }
 
 /// Map `request` with the best method the gateway answers, or get the guide.
@@ -130,6 +132,7 @@ impl Client {
         options: ClientOptions,
         request: &MappingRequest,
     ) -> Result<(Client, Result<Mapping>)> {
+        let started = tokio::time::Instant::now();
         let client = Client::discover_inner(options, Some(request.clone())).await?;
         let first = lock(&client.first).take();
         let result = match first {
@@ -145,7 +148,41 @@ impl Client {
                 }
             },
         };
+        let late = lock(&client.late_first).take();
+        let result = match (result, late) {
+            (result, None) => result,
+            (Err(e), Some(late)) if policy::late_answer_may_help(&e) => {
+                client.await_late_first(late, e, started).await
+            }
+            (result, Some(late)) => {
+                late.discard();
+                result
+            }
+        };
         Ok((client, result))
+    }
+
+    /// No other method could map: wait a little longer for the PCP request
+    /// sent as the probe (a busy router answers late; that is not "off").
+    /// Its mapping, if granted in time; otherwise `error` as it was.
+    async fn await_late_first(
+        &self,
+        late: LateGrant,
+        error: Error,
+        started: tokio::time::Instant,
+    ) -> Result<Mapping> {
+        let until = started + self.options.budget + crate::defaults::LATE_ANSWER_WAIT;
+        let backend = late.backend();
+        log::info!("PCP: waiting a little longer for its answer: no other method could map");
+        match late.wait(until).await {
+            Some(mapping) => {
+                log::info!("PCP: answered late, and granted {mapping}");
+                self.record(Method::Pcp, &Ok(backend.clone()), started.elapsed());
+                self.pcp.set(Ok(backend));
+                Ok(mapping)
+            }
+            None => Err(error),
+        }
     }
 
     async fn discover_inner(
@@ -249,7 +286,11 @@ impl Client {
                 backend: result,
                 external,
                 first,
+                late,
             } = outcome;
+            if late.is_some() {
+                *lock(&client.late_first) = late;
+            }
             client.record(method, &result, took);
             if let Some(ip) = external {
                 lock(&client.probed_external).get_or_insert(ip);
@@ -304,6 +345,7 @@ impl Client {
             upnp: Slot::default(),
             probed_external: Mutex::new(None),
             first: Mutex::new(None),
+            late_first: Mutex::new(None),
         }
     }
 

@@ -135,6 +135,15 @@ pub(crate) fn out_of_time(method: Method, map_timeout: Duration) -> Error {
     }
 }
 
+/// Whether a PCP answer arriving late could still turn `error` into a
+/// mapping: not when the request itself is wrong or the port is taken.
+pub(crate) fn late_answer_may_help(error: &Error) -> bool {
+    !matches!(
+        error,
+        Error::InvalidRequest { .. } | Error::Conflict { .. } | Error::Cancelled { .. }
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,6 +75,8 @@ pub(crate) struct Outcome {
     pub(crate) backend: std::result::Result<Arc<Backend>, MethodFailure>,
     pub(crate) external: Option<Ipv4Addr>,
     pub(crate) first: Option<Result<Mapping>>,
+    /// The map-first request, still in flight past the budget.
+    pub(crate) late: Option<LateGrant>,
 }
 
 impl Outcome {
@@ -83,6 +85,7 @@ impl Outcome {
             backend: Err(f),
             external: None,
             first: None,
+            late: None,
         }
     }
 
@@ -91,7 +94,50 @@ impl Outcome {
             backend: Ok(Arc::new(backend)),
             external,
             first: None,
+            late: None,
         }
+    }
+}
+
+/// A mapping request still in flight after its deadline: waited for when
+/// it is all there is ([`LateGrant::wait`]), otherwise deleted if it is
+/// granted ([`LateGrant::discard`]); never left on the router unknown.
+#[derive(Debug)]
+pub(crate) struct LateGrant {
+    backend: Arc<Backend>,
+    task: tokio::task::JoinHandle<Result<Mapping>>,
+}
+
+impl LateGrant {
+    /// The backend the request went to.
+    pub(crate) fn backend(&self) -> Arc<Backend> {
+        self.backend.clone()
+    }
+
+    /// Wait for the answer until `until`: the mapping if granted by then;
+    /// otherwise `None`, and a later grant is deleted.
+    pub(crate) async fn wait(mut self, until: tokio::time::Instant) -> Option<Mapping> {
+        match tokio::time::timeout_at(until, &mut self.task).await {
+            Ok(Ok(Ok(m))) => Some(m),
+            Ok(_) => None,
+            Err(_) => {
+                self.discard();
+                None
+            }
+        }
+    }
+
+    /// Stop waiting: a mapping granted later is deleted at once.
+    pub(crate) fn discard(self) {
+        let LateGrant { backend, task } = self;
+        tokio::spawn(async move {
+            if let Ok(Ok(late)) = task.await {
+                log::info!("deleting {late}: granted after pfwd stopped waiting for it");
+                if let Err(e) = backend.forwarder().unmap(&late).await {
+                    log::warn!("could not delete the late mapping {late}: {e}");
+                }
+            }
+        });
     }
 }
 
@@ -104,32 +150,43 @@ pub(crate) async fn map_by(
     deadline: tokio::time::Instant,
     budget: Duration,
 ) -> Result<Mapping> {
+    let (result, late) = map_keeping_late(backend, request, deadline, budget).await;
+    if let Some(late) = late {
+        late.discard();
+    }
+    result
+}
+
+/// [`map_by`], handing back the request still in flight past `deadline`
+/// instead of discarding it.
+async fn map_keeping_late(
+    backend: Arc<Backend>,
+    request: &MappingRequest,
+    deadline: tokio::time::Instant,
+    budget: Duration,
+) -> (Result<Mapping>, Option<LateGrant>) {
     let (b, r) = (backend.clone(), request.clone());
     let mut task = tokio::spawn(async move { b.forwarder().map(&r).await });
     match tokio::time::timeout_at(deadline, &mut task).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(join)) => Err(Error::io(
-            "mapping the port",
-            std::io::Error::other(format!("the mapping task failed: {join}")),
-        )),
+        Ok(Ok(result)) => (result, None),
+        Ok(Err(join)) => (
+            Err(Error::io(
+                "mapping the port",
+                std::io::Error::other(format!("the mapping task failed: {join}")),
+            )),
+            None,
+        ),
         Err(_) => {
             let method = backend.forwarder().method();
-            log::info!(
-                "{method}: no answer to the mapping within {budget:?}; a late grant will be deleted"
-            );
-            tokio::spawn(async move {
-                if let Ok(Ok(late)) = task.await {
-                    log::info!("deleting {late}: granted after pfwd stopped waiting for it");
-                    if let Err(e) = backend.forwarder().unmap(&late).await {
-                        log::warn!("could not delete the late mapping {late}: {e}");
-                    }
-                }
-            });
-            Err(Error::Timeout {
-                method,
-                operation: "the port-mapping request".into(),
-                after: budget,
-            })
+            log::info!("{method}: no answer to the mapping within {budget:?}; still listening");
+            (
+                Err(Error::Timeout {
+                    method,
+                    operation: "the port-mapping request".into(),
+                    after: budget,
+                }),
+                Some(LateGrant { backend, task }),
+            )
         }
     }
 }
@@ -227,7 +284,21 @@ async fn probe_pcp_by_mapping(
     budget: Duration,
 ) -> Outcome {
     let backend = Arc::new(Backend::Pcp(pcp));
-    let result = map_by(backend.clone(), request, deadline, budget).await;
+    let (result, late) = map_keeping_late(backend.clone(), request, deadline, budget).await;
+    if late.is_some() {
+        // Silence, not a refusal: the request stays in flight for the
+        // driver to wait for, should nothing else map.
+        let failed = match &result {
+            Err(e) => MethodFailure::from_error(e),
+            Ok(_) => natpmp_only(),
+        };
+        return Outcome {
+            backend: Err(failed),
+            external: None,
+            first: None,
+            late,
+        };
+    }
     let external = result.as_ref().ok().map(|m| *m.external().ip());
     // The PCP backend says NAT-PMP once it learned the router speaks only that.
     if backend.forwarder().method() == Method::NatPmp {
@@ -235,6 +306,7 @@ async fn probe_pcp_by_mapping(
             backend: Err(natpmp_only()),
             external,
             first: Some(result),
+            late: None,
         };
     }
     match result {
@@ -242,6 +314,7 @@ async fn probe_pcp_by_mapping(
             backend: Ok(backend),
             external,
             first: Some(Ok(m)),
+            late: None,
         },
         // PCP answered, and said no: the method works, this mapping does not.
         Err(
@@ -253,6 +326,7 @@ async fn probe_pcp_by_mapping(
             backend: Ok(backend),
             external: None,
             first: Some(Err(e)),
+            late: None,
         },
         Err(e) => Outcome::failed(MethodFailure::from_error(&e)),
     }

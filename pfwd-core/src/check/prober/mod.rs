@@ -13,7 +13,8 @@
 //! use pfwd_core::check::prober::{Limits, ProbeServer};
 //!
 //! let server = ProbeServer::bind("[::]:8099".parse().unwrap(), Limits::default()).await?;
-//! server.serve(async { tokio::signal::ctrl_c().await.ok(); }).await;
+//! // Serve until the future ends (here: never; the command stops at Ctrl-C).
+//! server.serve(std::future::pending::<()>()).await;
 //! # Ok(()) }
 //! ```
 //!
