@@ -308,3 +308,90 @@ fn kept_mappings_are_checked_when_made_by_map_and_run() {
     let _ = std::fs::remove_file(config_path(&tb));
     cleanup(&tb);
 }
+
+/// The diagnoses that need something besides the router: the router's own
+/// admin page on the public port, UDP with a silent server holding the
+/// port, and a provider that blocks port 25 between the prober and the router.
+#[test]
+fn something_else_inconclusive_and_blocked_upstream() {
+    use pfwd_core::Protocol;
+    use pfwd_testbed::outside::{Behaviour, Server};
+
+    let Some(tb) = testbed("cli_check_other_diagnoses", GatewayConfig::all_on()) else {
+        return;
+    };
+    let _prober = Prober::start(&tb);
+    let v = via();
+
+    // The router's remote administration answers on its public address.
+    let admin = Server::start(
+        tb.gw(),
+        Protocol::Tcp,
+        format!("{EXTERNAL_IP}:8086").parse().unwrap(),
+        Behaviour::Say(b"HTTP/1.1 200 OK\r\n\r\nrouter admin"),
+    );
+    let (code, r, err) = check(&tb, &["8086", "--via", &v]);
+    assert_eq!(code, 6, "{err}");
+    assert_eq!(r[0]["diagnosis"], "reached_something_else", "{}", r[0]);
+    assert_eq!(r[0]["facts"]["lan"]["state"], "held_by_pfwd");
+    assert!(
+        admin.hits() >= 1,
+        "the prober never reached the router's page"
+    );
+    drop(admin);
+
+    // UDP: mapped, and a server that holds the port and answers nothing.
+    let out = pfwd(&tb, &["map", "5355", "--udp", "--once"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let silent = Server::start(
+        tb.lan(),
+        Protocol::Udp,
+        "0.0.0.0:5355".parse().unwrap(),
+        Behaviour::Silent,
+    );
+    let (code, r, err) = check(&tb, &["5355", "--udp", "--via", &v]);
+    assert_eq!(code, 7, "{err}");
+    assert_eq!(r[0]["diagnosis"], "inconclusive", "{}", r[0]);
+    assert_eq!(r[0]["facts"]["lan"]["state"], "listening");
+    assert!(
+        silent.hits() >= 1,
+        "the token datagram did not reach the server"
+    );
+    drop(silent);
+    let _ = pfwd(&tb, &["unmap", "5355", "--udp"]);
+
+    // The provider drops port 25 on its way to the router (silently).
+    tb.wan()
+        .exec("nft", &["add", "table", "inet", "isp"])
+        .unwrap();
+    tb.wan()
+        .exec(
+            "nft",
+            &[
+                "add",
+                "chain",
+                "inet",
+                "isp",
+                "out",
+                "{ type filter hook output priority 0; policy accept; }",
+            ],
+        )
+        .unwrap();
+    tb.wan()
+        .exec(
+            "nft",
+            &[
+                "add", "rule", "inet", "isp", "out", "ip", "daddr", "5.5.5.7", "tcp", "dport",
+                "25", "drop",
+            ],
+        )
+        .unwrap();
+    let out = pfwd(&tb, &["map", "smtp", "--once"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (code, r, err) = check(&tb, &["smtp", "--via", &v]);
+    assert_eq!(code, 6, "{err}");
+    assert_eq!(r[0]["diagnosis"], "blocked_upstream", "{}", r[0]);
+    assert_eq!(r[0]["facts"]["probe"]["outcome"], "timed_out");
+    let _ = pfwd(&tb, &["unmap", "smtp"]);
+    cleanup(&tb);
+}
