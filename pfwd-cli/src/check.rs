@@ -2,9 +2,11 @@
 //! side, the router, and (with `--via`) a prober outside, then a diagnosis.
 //! Everything is the core's [`pfwd_core::check`]; this module prints it.
 
-use pfwd_core::check::{CheckOptions, CheckReport, Diagnosis, LanState, ProberUrl, RouterState};
+use pfwd_core::check::{
+    CheckOptions, CheckReport, Diagnosis, LanState, ProberUrl, RouterState, check_each,
+};
 use pfwd_core::defaults::LEASE;
-use pfwd_core::{Client, Error, Lease, MappingRequest};
+use pfwd_core::{Error, Lease};
 
 use crate::Ctx;
 use crate::args::CheckArgs;
@@ -55,6 +57,7 @@ pub async fn check(ctx: &Ctx, a: CheckArgs) -> i32 {
             None
         }
     };
+    // One request at a time, so each report is printed as soon as it is made.
     let mut worst = code::OK;
     for request in &requests {
         let report = {
@@ -63,28 +66,19 @@ pub async fn check(ctx: &Ctx, a: CheckArgs) -> i32 {
             } else {
                 "checking on the LAN"
             });
-            run(client.as_ref(), request, &options).await
+            check_each(client.as_ref(), std::slice::from_ref(request), &options).await
         };
         match report {
-            Ok(report) => {
-                print(ctx, &report);
-                worst = worst.max(exit_code(&report));
+            Ok(reports) => {
+                for report in &reports {
+                    print(ctx, report);
+                    worst = worst.max(exit_code(report));
+                }
             }
             Err(e) => return p.error(&e),
         }
     }
     worst
-}
-
-async fn run(
-    client: Option<&Client>,
-    request: &MappingRequest,
-    options: &CheckOptions,
-) -> pfwd_core::Result<CheckReport> {
-    match client {
-        Some(c) => c.check(request, options).await,
-        None => pfwd_core::check::check(request, options).await,
-    }
 }
 
 /// The exit code of a check (docs/cli.md): 0 reachable and verified, 7

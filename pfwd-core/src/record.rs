@@ -90,16 +90,20 @@ impl Record {
     /// never a mapping to renew.
     pub fn answers(&self, request: &MappingRequest, gateway: Ipv4Addr, local: Ipv4Addr) -> bool {
         let m = &self.mapping;
-        let external_ok = match request.external_port() {
-            Some(p) if request.exact_external_port() => m.external().port() == p,
-            _ => true,
-        };
         m.method() != Method::Manual
             && m.gateway() == gateway
-            && m.protocol() == request.protocol()
+            && self.is_for(request, request.internal_ip().unwrap_or(local))
+    }
+
+    /// Whether this record forwards what `request` asks for to `host`: same
+    /// protocol, host and port, and an outside port the request accepts
+    /// ([`MappingRequest::accepts_external_port`]), whatever the gateway.
+    pub fn is_for(&self, request: &MappingRequest, host: Ipv4Addr) -> bool {
+        let m = &self.mapping;
+        m.protocol() == request.protocol()
             && m.internal().port() == request.internal_port()
-            && *m.internal().ip() == request.internal_ip().unwrap_or(local)
-            && external_ok
+            && *m.internal().ip() == host
+            && request.accepts_external_port(m.external().port())
     }
 
     /// The record's file name in a state directory:

@@ -46,4 +46,4 @@ pub fn request_of(mapping: &Mapping) -> Result<MappingRequest> {
 pub use options::{CHECK_TIMEOUT, CheckOptions, PROBER_PORT, ProberUrl};
 pub use report::{CheckReport, Facts, LanState, RouterState};
 #[cfg(feature = "runtime")]
-pub use run::{check, check_all};
+pub use run::{check, check_all, check_each};

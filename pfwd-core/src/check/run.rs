@@ -72,9 +72,24 @@ pub async fn check_all(
             None
         }
     };
+    check_each(client.as_ref(), requests, options).await
+}
+
+/// Check each of `requests` on `client`'s router, or, without a client
+/// (no router could be found), the LAN side and the prober only. The
+/// reports come in the order of the requests.
+///
+/// # Errors
+///
+/// As [`Client::check`], for the first request that fails.
+pub async fn check_each(
+    client: Option<&Client>,
+    requests: &[MappingRequest],
+    options: &CheckOptions,
+) -> Result<Vec<CheckReport>> {
     let mut reports = Vec::with_capacity(requests.len());
     for request in requests {
-        reports.push(match &client {
+        reports.push(match client {
             Some(c) => c.check(request, options).await?,
             None => check_with(None, None, None, request, options).await?,
         });
@@ -334,29 +349,16 @@ fn listen_words(port: u16, e: &std::io::Error) -> String {
     }
 }
 
-/// Step 2: whether the router holds the mapping, and its internet address.
 /// pfwd's live record of the mapping `request` asks for, if any.
 fn recorded(dir: &StateDir, request: &MappingRequest, host: Ipv4Addr) -> Option<Record> {
-    let wanted_external = exact_external(request);
-    dir.load().unwrap_or_default().into_iter().find(|r| {
-        let m = &r.mapping;
-        !r.ended()
-            && m.protocol() == request.protocol()
-            && m.internal().port() == request.internal_port()
-            && *m.internal().ip() == host
-            && wanted_external.is_none_or(|e| e == m.external().port())
-    })
+    dir.load()
+        .unwrap_or_default()
+        .into_iter()
+        .find(|r| !r.ended() && r.is_for(request, host))
 }
 
-/// Only an exact outside port narrows the search; a preferred one is what
-/// the router may have replaced.
-fn exact_external(request: &MappingRequest) -> Option<u16> {
-    request
-        .exact_external_port()
-        .then(|| request.external_port())
-        .flatten()
-}
-
+/// Step 2: whether the router holds the mapping (its list, else pfwd's
+/// `recorded` mapping), and its internet address.
 async fn router_side(
     forwarder: Option<&dyn Forwarder>,
     known_address: Option<Ipv4Addr>,
@@ -372,10 +374,6 @@ async fn router_side(
             None,
         );
     };
-    let protocol = request.protocol();
-    let port = request.internal_port();
-    let wanted_external = exact_external(request);
-    let listed = tokio::time::timeout(ROUTER_TIMEOUT, client.list()).await;
     let address = async {
         match known_address {
             Some(a) => Some(a),
@@ -384,14 +382,16 @@ async fn router_side(
                 .ok()
                 .and_then(Result::ok),
         }
-    }
-    .await;
+    };
+    // The list and the address are independent questions: ask both at once.
+    let (listed, address) =
+        tokio::join!(tokio::time::timeout(ROUTER_TIMEOUT, client.list()), address);
     if let Ok(Ok(list)) = &listed
         && let Some(m) = list.iter().find(|m| {
-            m.protocol == protocol
-                && m.internal_port == port
+            m.protocol == request.protocol()
+                && m.internal_port == request.internal_port()
                 && m.internal_client.parse::<Ipv4Addr>().ok() == Some(host)
-                && wanted_external.is_none_or(|e| e == m.external_port)
+                && request.accepts_external_port(m.external_port)
         })
     {
         return (

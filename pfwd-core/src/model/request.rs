@@ -87,6 +87,15 @@ impl MappingRequest {
         self.exact_external_port
     }
 
+    /// Whether a mapping on outside port `port` answers this request: any
+    /// port does, unless the request asks for one exactly.
+    pub fn accepts_external_port(&self, port: u16) -> bool {
+        match self.external_port {
+            Some(p) if self.exact_external_port => port == p,
+            _ => true,
+        }
+    }
+
     /// The lease wanted.
     pub fn lease(&self) -> Lease {
         self.lease
