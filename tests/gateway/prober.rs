@@ -10,15 +10,14 @@
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use pfwd_core::Protocol;
 use pfwd_core::check::messages::{ProbeOutcome, ProbeRefusal, ProbeReply};
-use pfwd_core::check::prober::{Counts, Limits, ProbeServer};
+use pfwd_core::check::prober::{Counts, Limits};
 use pfwd_testbed::outside::{Behaviour, HttpAnswer, Server, http, probe_request};
+use pfwd_testbed::prober::Prober;
 use pfwd_testbed::{EXTERNAL_IP, GW_WAN_IF, GatewayConfig, Netns, Testbed, WAN_IF, testbed};
-use tokio::sync::oneshot;
 
 const TOKEN: &str = "pfwd-test-token-0123456789";
 const PROBER: &str = "5.5.5.1:8099";
@@ -31,51 +30,18 @@ fn body(protocol: &str, port: u16) -> String {
     format!(r#"{{"protocol":"{protocol}","port":{port},"token":"{TOKEN}"}}"#)
 }
 
-/// Stops the prober that [`with_prober`] runs.
-struct Stopper(Mutex<Option<oneshot::Sender<()>>>);
-
-impl Stopper {
-    fn stop(&self) {
-        if let Some(tx) = self.0.lock().unwrap().take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
 /// Run a probe server on `listen` in the wan namespace while `body` runs,
 /// then stop it; what `body` returned and the server's counts. The server
-/// stops earlier when `body` calls the stopper.
-fn with_prober<T: Send>(
+/// stops earlier when `body` calls [`Prober::stop_serving`].
+fn with_prober<T>(
     tb: &Testbed,
     listen: &str,
     limits: Limits,
-    body: impl FnOnce(&Stopper) -> T + Send,
+    body: impl FnOnce(&Prober) -> T,
 ) -> (T, Counts) {
-    let listen = addr(listen);
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let stopper = Stopper(Mutex::new(Some(stop_tx)));
-    std::thread::scope(|s| {
-        let server = s.spawn(|| {
-            tb.wan().block_on(|| async move {
-                let server = ProbeServer::bind(listen, limits).await.unwrap();
-                let counters = server.counters();
-                ready_tx.send(()).unwrap();
-                server
-                    .serve(async {
-                        let _ = stop_rx.await;
-                    })
-                    .await;
-                counters.now()
-            })
-        });
-        ready_rx
-            .recv_timeout(Duration::from_secs(5))
-            .expect("the prober did not start");
-        let out = body(&stopper);
-        stopper.stop();
-        (out, server.join().unwrap())
-    })
+    let prober = Prober::start_at(tb, addr(listen), limits);
+    let out = body(&prober);
+    (out, prober.stop())
 }
 
 /// Send `request` from `ns` to `to`, and read the answer.
@@ -615,7 +581,7 @@ fn stopping_lets_the_probe_under_way_finish() {
         std::thread::scope(|s| {
             let under_way = s.spawn(|| ask(tb.lan(), "tcp", 9002));
             std::thread::sleep(Duration::from_millis(500));
-            stop.stop();
+            stop.stop_serving();
             std::thread::sleep(Duration::from_millis(100));
             let after_stop = ask(tb.lan(), "tcp", 9001);
             (under_way.join().unwrap(), after_stop)

@@ -1,8 +1,8 @@
 //! The outside prober (`pfwd_core::check::prober`) running in a testbed's
 //! wan namespace, for the tests of `check` in every language.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::sync::mpsc;
+use std::net::{SocketAddr, SocketAddrV4};
+use std::sync::{Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -14,13 +14,14 @@ use crate::{Netns, Testbed, WAN_HOST};
 /// The port the testbed's prober listens on (the prober's default).
 pub const PROBER_PORT: u16 = pfwd_core::check::PROBER_PORT;
 
-/// A prober listening on `WAN_HOST:PROBER_PORT` in the wan namespace until
-/// dropped or [`stop`](Prober::stop)ped.
+/// A prober listening in the wan namespace (on `WAN_HOST:PROBER_PORT`
+/// unless started [`at`](Prober::start_at) another address) until dropped
+/// or [`stop`](Prober::stop)ped.
 #[derive(Debug)]
 pub struct Prober {
-    stop: Option<oneshot::Sender<()>>,
+    stop: Mutex<Option<oneshot::Sender<()>>>,
     thread: Option<JoinHandle<Counts>>,
-    address: SocketAddrV4,
+    address: SocketAddr,
 }
 
 impl Prober {
@@ -39,14 +40,23 @@ impl Prober {
     ///
     /// When it cannot listen within 5 s (a test failure).
     pub fn start_with(tb: &Testbed, limits: Limits) -> Prober {
-        let address = SocketAddrV4::new(WAN_HOST, PROBER_PORT);
+        let address = SocketAddr::V4(SocketAddrV4::new(WAN_HOST, PROBER_PORT));
+        Prober::start_at(tb, address, limits)
+    }
+
+    /// Start the prober with `limits` on `address` (in the wan namespace).
+    ///
+    /// # Panics
+    ///
+    /// When it cannot listen within 5 s (a test failure).
+    pub fn start_at(tb: &Testbed, address: SocketAddr, limits: Limits) -> Prober {
         let wan = tb.wan().name().to_string();
         let (ready_tx, ready_rx) = mpsc::channel();
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             let ns = Netns::attach(&wan);
             ns.block_on(move || async move {
-                let server = match ProbeServer::bind(SocketAddr::V4(address), limits).await {
+                let server = match ProbeServer::bind(address, limits).await {
                     Ok(s) => s,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e.to_string()));
@@ -69,7 +79,7 @@ impl Prober {
             Err(_) => panic!("the prober did not start listening on {address} in 5 s"),
         }
         Prober {
-            stop: Some(stop),
+            stop: Mutex::new(Some(stop)),
             thread: Some(thread),
             address,
         }
@@ -81,19 +91,26 @@ impl Prober {
     }
 
     /// Its address.
-    pub fn address(&self) -> (Ipv4Addr, u16) {
-        (*self.address.ip(), self.address.port())
+    pub fn address(&self) -> SocketAddr {
+        self.address
     }
 
-    /// Stop it, and say what it counted.
+    /// Tell it to stop (it lets the probes under way finish) without
+    /// waiting; [`stop`](Prober::stop) waits and counts.
+    pub fn stop_serving(&self) {
+        let sender = self.stop.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(stop) = sender {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Stop it, wait until it has, and say what it counted.
     pub fn stop(mut self) -> Counts {
         self.finish()
     }
 
     fn finish(&mut self) -> Counts {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.stop_serving();
         self.thread
             .take()
             .and_then(|t| t.join().ok())
