@@ -13,6 +13,9 @@
  *
  *   cc -o forward forward.c $(pkg-config --cflags --libs pfwd)
  */
+/* sigaction and nanosleep are POSIX: name it, so that -std=c11 builds it too. */
+#define _POSIX_C_SOURCE 200809L
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
