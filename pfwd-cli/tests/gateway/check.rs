@@ -260,13 +260,25 @@ fn behind_a_carrier_the_check_says_double_nat() {
     let _prober = Prober::start(&tb);
     let out = pfwd(&tb, &["map", "8080", "--once"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let (code, r, err) = check(&tb, &["8080", "--via", &via()]);
+    let (code, r, err) = check(&tb, &["8080", "--via", &via(), "-vv"]);
     assert_eq!(code, 6, "{err}");
     let report = &r[0];
     assert_eq!(report["diagnosis"], "double_nat", "{report}");
     assert_eq!(report["observed_address"], CARRIER_PUBLIC_IP.to_string());
     assert_eq!(report["router_address"], EXTERNAL_IP.to_string());
-    assert_eq!(report["facts"]["router"]["state"], "listed");
+    // The router holds the mapping: read back from its list, or, when the
+    // list was not had in time (UPnP's search on a loaded machine), from
+    // the record `pfwd map` left. Either way it is the mapping just made.
+    let router = &report["facts"]["router"];
+    match router["state"].as_str() {
+        Some("listed") => {}
+        Some("recorded") => {
+            assert_eq!(router["method"], "pcp", "{router}");
+            eprintln!("the router's list was not had; the log says:\n{err}");
+        }
+        _ => panic!("the router should hold the mapping: {router}\n{err}"),
+    }
+    assert_eq!(router["external_port"], 8080, "{router}");
     let explanation = report["explanation"].as_str().unwrap();
     assert!(explanation.contains("Another NAT"), "{explanation}");
     eprintln!("double NAT: {explanation}");

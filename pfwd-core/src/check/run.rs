@@ -402,6 +402,15 @@ async fn router_side(
             address,
         );
     }
+    match &listed {
+        Ok(Ok(_)) => log::debug!(
+            "check: the router lists no mapping for {} port {}",
+            request.protocol(),
+            request.internal_port()
+        ),
+        Ok(Err(e)) => log::info!("check: the router cannot list its mappings: {e}"),
+        Err(_) => log::info!("check: the router did not list its mappings in time"),
+    }
     if let Some(r) = recorded {
         return (
             RouterState::Recorded {
