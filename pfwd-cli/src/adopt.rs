@@ -2,7 +2,9 @@
 //! renews the mappings its killed predecessor recorded (a PCP mapping with
 //! its nonce, UPnP by its entry, NAT-PMP by its internal port) instead of
 //! making second ones. Which record fits which request is the core's
-//! [`Record::answers`](pfwd_core::Record::answers); this is the glue.
+//! [`Record::answers`](pfwd_core::Record::answers); this is the glue. A
+//! mapping another live process keeps is the keeper's business
+//! ([`KeeperOptions::state_dir`](pfwd_core::lease::KeeperOptions::state_dir)).
 
 use pfwd_core::lease::Keep;
 use pfwd_core::{Client, MappingRequest, Method};
@@ -51,17 +53,9 @@ pub fn keeps(
                     ));
                     Keep::recorded(request, r.mapping.clone())
                 }
-                Some((_, r)) => {
-                    if let Some(pid) = r.kept_by {
-                        ctx.printer.warn(&format!(
-                            "pfwd process {pid} already keeps {}; both will renew it \
-                             (stop one: kill {pid})",
-                            describe(&r.mapping)
-                        ));
-                    }
-                    Keep::new(request)
-                }
-                None => Keep::new(request),
+                // Kept by another live process: the keeper refuses it, or
+                // takes it over (`--take-over`), through the same records.
+                Some(_) | None => Keep::new(request),
             }
         })
         .collect()

@@ -255,6 +255,11 @@ pub struct MapArgs {
     /// probe-server`); with --once the exit status is the check's.
     #[arg(long, value_name = "URL")]
     pub check: Option<String>,
+    /// Take the mapping over from another pfwd process that keeps it
+    /// (without this, a second keeper of one mapping is refused); that
+    /// process lets it go at its next check, without deleting it.
+    #[arg(long, conflicts_with = "once")]
+    pub take_over: bool,
 }
 
 /// `pfwd unmap`.
@@ -334,6 +339,10 @@ pub struct RunArgs {
     /// Check the file and print the mappings it asks for, then exit.
     #[arg(long)]
     pub check: bool,
+    /// Take over the mappings another pfwd process keeps (a `pfwd map`
+    /// started by hand) instead of refusing them.
+    #[arg(long)]
+    pub take_over: bool,
 }
 
 /// A count of 1 or more (a limit of 0 would refuse everything).

@@ -55,6 +55,9 @@ pub fn to_json(event: &Event, entry: Option<&str>) -> Value {
         Event::Checked { index, report } => {
             json!({"event": "checked", "index": index, "report": report})
         }
+        Event::TakenOver { index, mapping, by } => json!({
+            "event": "taken_over", "index": index, "mapping": mapping, "by": by
+        }),
         Event::Closed { report } => {
             json!({"event": "closed", "deleted": report.deleted_count()})
         }
@@ -79,6 +82,14 @@ pub fn to_text(event: &Event) -> String {
             describe(mapping)
         ),
         Event::Checked { report, .. } => crate::check::summary(report),
+        Event::TakenOver { mapping, by, .. } => format!(
+            "pfwd process {by} took over {}; no longer kept here (not removed)",
+            describe(mapping)
+        ),
+        Event::ExternalAddressChanged { old, new } => format!(
+            "the router's internet address changed from {old} to {new}; \
+             renewing every mapping to follow it"
+        ),
         other => other.to_string(),
     }
 }

@@ -1,7 +1,7 @@
 //! `pfwd map`: forward a port and keep it (renew, survive router restarts,
 //! remove it at Ctrl-C or SIGTERM), or with `--once` forward and exit.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -225,35 +225,21 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
     let mut options = KeeperOptions::default();
     options.announce_from = client.discovery().gateway.map(|g| g.gateway);
     options.check_via = via;
+    // The keeper records what it holds (before it tells), refuses a mapping
+    // another pfwd process keeps, or takes it over with --take-over.
+    options.state_dir = Some(ctx.state.clone());
+    options.take_over = a.take_over;
     let count = requests.len();
     // What a killed predecessor recorded is renewed, not made again.
     let items = adopt::keeps(ctx, &client, requests, &a.method);
-    let mut held: HashMap<usize, Mapping> = items
-        .iter()
-        .enumerate()
-        .filter_map(|(i, k)| Some((i, k.mapping()?.clone())))
-        .collect();
     let mut keeper = Keeper::start(client.clone(), items, options);
     let mut pending: HashSet<usize> = (0..count).collect();
-    let pid = std::process::id();
+    let mut kept: HashSet<usize> = (0..count).collect();
     let mut warned: Vec<pfwd_core::Warning> = Vec::new();
     loop {
         tokio::select! {
             event = keeper.next_event() => {
                 let Some(event) = event else { break };
-                // Recorded before it is told: whoever reads "mapped" finds the record.
-                if let Event::Mapped { index, mapping }
-                | Event::Renewed { index, mapping }
-                | Event::Restored { index, mapping } = &event
-                {
-                    // A record of another mapping for this item (an adopted one
-                    // the router replaced, a port that moved) goes.
-                    if let Some(old) = held.get(index).filter(|o| o.external() != mapping.external()) {
-                        forget(ctx, std::iter::once(old));
-                    }
-                    record(ctx, mapping, Some(pid));
-                    held.insert(*index, mapping.clone());
-                }
                 p.json(&events::to_json(&event, None));
                 match &event {
                     Event::Mapped { index, mapping } => {
@@ -278,12 +264,19 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
                         // by hand) and stop, removing whatever was made.
                         let report = keeper.close().await;
                         let deleted = report.deleted_count();
-                        forget(ctx, report.deleted.iter().map(|(_, m)| m));
                         p.detail(&format!("removed {deleted} mappings"));
                         return match full_guide(&client, &t, error).await {
                             Some(guide) => p.error(&guide),
                             None => p.error(error),
                         };
+                    }
+                    Event::TakenOver { index, .. } => {
+                        p.warn(&events::to_text(&event));
+                        kept.remove(index);
+                        if kept.is_empty() {
+                            p.say("nothing left to keep here");
+                            return code::OK;
+                        }
                     }
                     Event::Failed { .. }
                     | Event::Lost { .. }
@@ -302,13 +295,10 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
         let _spinner = p.progress("removing the mappings");
         keeper.close().await
     };
-    // Only what the router deleted loses its record: a mapping still there
+    // Only what the router deleted lost its record: a mapping still there
     // keeps it (with its PCP nonce), so `pfwd unmap` can delete it later.
-    forget(ctx, report.deleted.iter().map(|(_, m)| m));
     for (_, m, e) in &report.left {
-        p.warn(&format!(
-            "could not remove {m} ({e}); `pfwd unmap` can remove it later"
-        ));
+        p.warn(&crate::output::left_behind(m, e));
     }
     let deleted = report.deleted_count();
     p.say(&format!(

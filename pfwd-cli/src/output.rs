@@ -52,6 +52,28 @@ pub fn error_json(e: &Error) -> serde_json::Value {
     err
 }
 
+/// The line for a mapping that could not be removed on the way out: what
+/// stays open, until when, and how to remove it later.
+pub fn left_behind(m: &Mapping, e: &pfwd_core::Error) -> String {
+    let until = match m.expires_at_wall() {
+        Some(end) => format!(
+            "until its lease ends at {}",
+            humantime::format_rfc3339_seconds(end)
+                .to_string()
+                .replace('T', " ")
+        ),
+        None => "with no end (a permanent mapping)".to_string(),
+    };
+    format!(
+        "could not remove {} {} -> {} ({e}); it stays open {until}; \
+         `pfwd unmap {}` removes it (its record is kept)",
+        m.protocol(),
+        m.external(),
+        m.internal(),
+        m.external().port()
+    )
+}
+
 /// "TCP 5.5.5.7:8080 -> 192.168.1.4:80 via PCP, lease 2h (until 2026-11-25 21:06:46Z)".
 pub fn describe(m: &Mapping) -> String {
     let lease = match m.lease() {

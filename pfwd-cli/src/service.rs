@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use pfwd_core::defaults::{RETRY_MAX, RETRY_MIN};
 use pfwd_core::lease::{CloseReport, Event, Keeper, KeeperOptions};
-use pfwd_core::{Client, Error, Mapping, Record};
+use pfwd_core::{Client, Error};
 use serde_json::json;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
@@ -56,7 +56,8 @@ struct Service<'a> {
     settings: Settings,
     client: Arc<Client>,
     running: HashMap<String, Running>,
-    held: HashMap<(String, usize), Mapping>,
+    /// `--take-over`: take over mappings another pfwd process keeps.
+    take_over: bool,
     told_guide: HashSet<String>,
     events: mpsc::UnboundedSender<(String, Event)>,
 }
@@ -112,7 +113,7 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> i32 {
         settings: config.settings.clone(),
         client,
         running: HashMap::new(),
-        held: HashMap::new(),
+        take_over: a.take_over,
         told_guide: HashSet::new(),
         events: tx,
     };
@@ -226,13 +227,12 @@ impl Service<'_> {
         options.check_interval = Some(self.settings.check);
         options.announce_from = self.client.discovery().gateway.map(|g| g.gateway);
         options.check_via = self.settings.check_via.clone();
+        // The keeper records what it holds, refuses what another pfwd
+        // process keeps, or takes it over with --take-over.
+        options.state_dir = Some(self.ctx.state.clone());
+        options.take_over = self.take_over;
         // What a killed predecessor recorded is renewed, not made again.
         let items = crate::adopt::keeps(self.ctx, &self.client, requests, &self.settings.methods);
-        for (i, k) in items.iter().enumerate() {
-            if let Some(m) = k.mapping() {
-                self.held.insert((entry.name.clone(), i), m.clone());
-            }
-        }
         let mut keeper = Keeper::start(self.client.clone(), items, options);
         let (stop, mut stopped) = oneshot::channel();
         let events = self.events.clone();
@@ -256,54 +256,41 @@ impl Service<'_> {
     /// What the router deleted loses its record; a mapping still there
     /// keeps it (with its PCP nonce), so `pfwd unmap` can delete it later.
     async fn stop(&mut self, name: &str) -> usize {
-        let Some(r) = self.running.remove(name) else {
-            return 0;
-        };
-        let _ = r.stop.send(());
-        let report = r.task.await.unwrap_or_default();
-        self.held.retain(|(n, _), _| n != name);
-        crate::map::forget(self.ctx, report.deleted.iter().map(|(_, m)| m));
-        for (_, m, e) in &report.left {
-            self.warn(&format!(
-                "{name}: could not remove {m} ({e}); `pfwd unmap` can remove it later"
-            ));
-        }
-        self.told_guide.remove(name);
-        report.deleted_count()
+        self.stop_many(vec![name.to_string()]).await
     }
 
     /// Stop every entry. Returns how many mappings were deleted.
     async fn stop_all(&mut self) -> usize {
         let names: Vec<String> = self.running.keys().cloned().collect();
-        let mut deleted = 0;
+        self.stop_many(names).await
+    }
+
+    /// Stop `names` all at once (the client paces their deletions), so
+    /// that stopping takes one close timeout, not one per entry; each
+    /// mapping left on the router is named, with when it expires.
+    async fn stop_many(&mut self, names: Vec<String>) -> usize {
+        let mut stopping = Vec::new();
         for name in names {
-            deleted += self.stop(&name).await;
+            if let Some(r) = self.running.remove(&name) {
+                let _ = r.stop.send(());
+                stopping.push((name, r.task));
+            }
+        }
+        let mut deleted = 0;
+        for (name, task) in stopping {
+            let report = task.await.unwrap_or_default();
+            for (_, m, e) in &report.left {
+                self.warn(&format!("{name}: {}", crate::output::left_behind(m, e)));
+            }
+            self.told_guide.remove(&name);
+            deleted += report.deleted_count();
         }
         deleted
     }
 
     async fn event(&mut self, name: &str, event: &Event) {
         let p = self.ctx.printer;
-        // Recorded before it is told: whoever reads "mapped" finds the record.
-        if let Event::Mapped { index, mapping }
-        | Event::Renewed { index, mapping }
-        | Event::Restored { index, mapping } = event
-        {
-            let key = (name.to_string(), *index);
-            if let Some(old) = self
-                .held
-                .get(&key)
-                .filter(|o| o.external() != mapping.external())
-            {
-                crate::map::forget(self.ctx, std::iter::once(old));
-            }
-            let record = Record::new(mapping.clone(), Some(std::process::id()));
-            if let Err(e) = self.ctx.state.put(&record) {
-                self.warn(&format!(
-                    "{name}: could not record the mapping ({e}); `pfwd unmap` may not find it"
-                ));
-            }
-            self.held.insert(key, mapping.clone());
+        if let Event::Mapped { .. } | Event::Renewed { .. } | Event::Restored { .. } = event {
             self.told_guide.remove(name);
         }
         p.json(&events::to_json(event, Some(name)));

@@ -303,6 +303,11 @@ pub struct Holder {
     pub internal: SocketAddrV4,
     /// The description the holder gave its mapping.
     pub description: String,
+    /// The pfwd process on this machine that keeps the mapping, when the
+    /// holder is one (a second keeper of one mapping is refused; see
+    /// [`KeeperOptions::take_over`](crate::lease::KeeperOptions::take_over)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<u32>,
 }
 
 fn manual_message(i: &Instructions) -> String {
@@ -343,6 +348,15 @@ fn conflict_message(
     port: u16,
     holder: Option<&Holder>,
 ) -> String {
+    if let Some(pid) = holder.and_then(|h| h.process) {
+        let to = holder.map(|h| h.internal.to_string()).unwrap_or_default();
+        return format!(
+            "{protocol} port {port} (to {to}) is already kept by pfwd process {pid} on this \
+             machine (over {method}); two keepers of one mapping would undo each other. \
+             Stop that one (kill {pid}), or take the mapping over (`--take-over`, or \
+             KeeperOptions::take_over)"
+        );
+    }
     let who = match holder {
         Some(h) if h.description.is_empty() => format!(" (it goes to {})", h.internal),
         Some(h) => format!(" (it goes to {}, \"{}\")", h.internal, h.description),

@@ -5,6 +5,7 @@ use std::net::Ipv4Addr;
 use std::pin::Pin;
 
 use crate::error::{Error, Result};
+use crate::gateway::GatewayInfo;
 use crate::mapping::{GatewayMapping, Mapping, MappingRequest, Method};
 
 /// A boxed, sendable future, as returned by [`Forwarder`]'s methods so that
@@ -74,6 +75,28 @@ pub trait Forwarder: Send + Sync + std::fmt::Debug {
         Box::pin(async { Ok(false) })
     }
 
+    /// Whether the gateway still holds `mapping`: [`Presence::Held`] or
+    /// [`Presence::Lost`] where it can be asked, [`Presence::Unknown`]
+    /// where it cannot. The default asks [`lost`](Self::lost), which can
+    /// only tell a loss (a restart seen in the epoch): a `false` from it
+    /// is [`Presence::Unknown`].
+    fn presence<'a>(&'a self, mapping: &'a Mapping) -> BoxFuture<'a, Result<Presence>> {
+        Box::pin(async move {
+            Ok(if self.lost(mapping).await? {
+                Presence::Lost
+            } else {
+                Presence::Unknown
+            })
+        })
+    }
+
+    /// The gateway this forwarder asks and this host's address towards it,
+    /// when known: a keeper with a state directory uses it to find a
+    /// mapping another process keeps already. `None` by default.
+    fn gateway(&self) -> Option<GatewayInfo> {
+        None
+    }
+
     /// The mappings the gateway holds, where the method can list them
     /// (UPnP can; NAT-PMP and PCP cannot).
     fn list(&self) -> BoxFuture<'_, Result<Vec<GatewayMapping>>> {
@@ -86,4 +109,17 @@ pub trait Forwarder: Send + Sync + std::fmt::Debug {
             })
         })
     }
+}
+
+/// Whether a gateway still holds a mapping ([`Forwarder::presence`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Presence {
+    /// The gateway says it holds the mapping.
+    Held,
+    /// The gateway lost it: it restarted, or the mapping was removed.
+    Lost,
+    /// The gateway cannot be asked (NAT-PMP and PCP have no way to read a
+    /// mapping back): only renewing it tells, and restores it.
+    Unknown,
 }

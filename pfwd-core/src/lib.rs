@@ -90,7 +90,7 @@ pub use backend::{
     PmpOptions, manual::Manual, natpmp::NatPmp, pcp::Pcp, upnp::Upnp, upnp::UpnpOptions,
 };
 pub use error::{Error, ErrorKind, GatewayCode, Holder, Result, UpnpCode};
-pub use forwarder::{BoxFuture, Forwarder};
+pub use forwarder::{BoxFuture, Forwarder, Presence};
 pub use gateway::{GatewayInfo, Ipv4Net, default_gateway};
 pub use guide::{Instructions, RouterInfo};
 pub use mapping::MAX_DESCRIPTION_LEN;

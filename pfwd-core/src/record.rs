@@ -106,6 +106,23 @@ impl Record {
             && request.accepts_external_port(m.external().port())
     }
 
+    /// The error for a second keeper of this record's mapping
+    /// ([`Error::Conflict`](crate::Error::Conflict) naming the process
+    /// that keeps it, see [`crate::state::StateDir::kept_elsewhere`]).
+    pub fn conflict(&self) -> crate::Error {
+        let m = &self.mapping;
+        crate::Error::Conflict {
+            method: m.method(),
+            protocol: m.protocol(),
+            external_port: m.external().port(),
+            holder: Some(crate::error::Holder {
+                internal: m.internal(),
+                description: m.description().to_string(),
+                process: self.kept_by,
+            }),
+        }
+    }
+
     /// The record's file name in a state directory:
     /// `GATEWAY-PROTOCOL-EXTERNALPORT.json` (a router holds one mapping per
     /// those), such as `192.168.1.1-tcp-8080.json`.

@@ -18,9 +18,10 @@
 
 use std::fs;
 use std::io;
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use crate::model::Mapping;
+use crate::model::{Mapping, MappingRequest};
 use crate::record::{self, Record};
 
 /// The default state directory: `$PFWD_STATE`, else
@@ -164,6 +165,30 @@ impl StateDir {
         }
     }
 
+    /// The record of `mapping` (the file for its gateway, protocol and
+    /// outside port), if there is one and it can be read.
+    pub fn get(&self, mapping: &Mapping) -> Option<Record> {
+        let text = fs::read_to_string(self.file_of(mapping)).ok()?;
+        Record::from_json(&text).ok()
+    }
+
+    /// The record of the mapping `request` asks for on `gateway` (for this
+    /// host `local`, see [`Record::answers`]) that another live process
+    /// keeps, if one does: a second keeper of it would undo the first
+    /// (a new PCP nonce takes the mapping over, and whichever stops first
+    /// deletes it). Records of dead processes and ended leases never count.
+    pub fn kept_elsewhere(
+        &self,
+        request: &MappingRequest,
+        gateway: Ipv4Addr,
+        local: Ipv4Addr,
+    ) -> Option<Record> {
+        self.load()
+            .ok()?
+            .into_iter()
+            .find(|r| !r.orphaned() && r.answers(request, gateway, local))
+    }
+
     /// Remove a file that is not a record (see [`Scan::damaged`]).
     ///
     /// # Errors
@@ -236,6 +261,41 @@ mod tests {
         assert_eq!(left[0].mapping.external().port(), 443);
         assert_eq!(left[0].kept_by, None);
         assert!(state.scan().unwrap().damaged.is_empty());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_mapping_kept_by_a_live_process_is_kept_elsewhere() {
+        let dir = temp("elsewhere");
+        let state = StateDir::new(&dir);
+        let hour = Duration::from_secs(3600);
+        let (gw, me) = (Ipv4Addr::new(192, 168, 1, 1), Ipv4Addr::new(192, 168, 1, 4));
+        let web = MappingRequest::builder(Protocol::Tcp, 80)
+            .external_port(8080)
+            .build()
+            .unwrap();
+        // Process 1 (init) runs; a dead pid and this process do not count.
+        state
+            .put(&Record::new(mapping(8080, hour), Some(1)))
+            .unwrap();
+        let found = state.kept_elsewhere(&web, gw, me).unwrap();
+        assert_eq!(found.kept_by, Some(1));
+        assert_eq!(state.get(&found.mapping).and_then(|r| r.kept_by), Some(1));
+        let conflict = found.conflict().to_string();
+        assert!(conflict.contains("pfwd process 1"), "{conflict}");
+        assert!(conflict.contains("--take-over"), "{conflict}");
+        for pid in [Some(std::process::id()), Some(u32::MAX - 1), None] {
+            state.put(&Record::new(mapping(8080, hour), pid)).unwrap();
+            assert!(state.kept_elsewhere(&web, gw, me).is_none(), "{pid:?}");
+        }
+        state
+            .put(&Record::new(mapping(8080, hour), Some(1)))
+            .unwrap();
+        assert!(
+            state
+                .kept_elsewhere(&web, gw, Ipv4Addr::new(192, 168, 1, 5))
+                .is_none()
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -219,6 +219,9 @@ enum pfwd_event_kind
   // (`pfwd_keeper_options.check_via`); `pfwd_event_check_report` has
   // the report.
   PFWD_EVENT_CHECKED = 11,
+  // Another pfwd process took the mapping over (it keeps it now); this
+  // keeper let it go without deleting it. The text names the process.
+  PFWD_EVENT_TAKEN_OVER = 12,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -81,6 +81,9 @@ pub enum pfwd_event_kind {
     /// (`pfwd_keeper_options.check_via`); `pfwd_event_check_report` has
     /// the report.
     PFWD_EVENT_CHECKED = 11,
+    /// Another pfwd process took the mapping over (it keeps it now); this
+    /// keeper let it go without deleting it. The text names the process.
+    PFWD_EVENT_TAKEN_OVER = 12,
 }
 
 /// One event: its kind, the item, the mapping, the error, the check's
@@ -135,6 +138,9 @@ impl pfwd_event {
                 (PFWD_EVENT_CHECKED, idx(index), None, None)
             }
             Event::Closed { .. } => (PFWD_EVENT_CLOSED, -1, None, None),
+            Event::TakenOver { index, mapping, .. } => {
+                (PFWD_EVENT_TAKEN_OVER, idx(index), Some(mapping), None)
+            }
             // A kind the core adds later: reported as a warning, with its text.
             #[allow(unreachable_patterns)]
             _ => (PFWD_EVENT_WARNING, -1, None, None),

@@ -63,6 +63,11 @@ pub(crate) fn event(e: &Event) -> Value {
         Event::Missed { count } => json!({"kind": "missed", "count": count}),
         Event::Checked { index, report } => json!({"kind": "checked", "index": index,
                     "report": serde_json::to_value(&**report).unwrap_or(Value::Null)}),
+        Event::TakenOver {
+            index,
+            mapping: m,
+            by,
+        } => json!({"kind": "taken_over", "index": index, "mapping": mapping(m), "by": by}),
         Event::Closed { report: r } => json!({"kind": "closed", "report": report(r)}),
         other => {
             json!({"kind": "warning", "index": null, "message": other.to_string(), "error": null})

@@ -230,6 +230,14 @@ def test_a_checked_event() -> None:
     assert json.loads(e.report.to_json()) == json.loads(CHECK_JSON)
 
 
+def test_a_taken_over_event() -> None:
+    from pfwd._events import _event
+
+    e = _event(json.dumps({"kind": "taken_over", "index": 0, "mapping": json.loads(CORE_JSON), "by": 4242}))
+    assert isinstance(e, pfwd.TakenOver) and (e.index, e.by) == (0, 4242)
+    assert e.mapping.external_port == 8080
+
+
 def test_the_request_that_checks_a_mapping() -> None:
     from pfwd._args import check_requests
 

@@ -25,6 +25,7 @@ mod guide;
 mod options;
 mod policy;
 mod probe;
+mod readback;
 
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
@@ -66,6 +67,11 @@ pub struct Client {
     first: Mutex<Option<Result<Mapping>>>,
     /// That mapping request, when it was still in flight past the budget.
     late_first: Mutex<Option<LateGrant>>,
+    /// The requests in flight to the gateway ([`defaults::GATEWAY_IN_FLIGHT`]).
+    pace: tokio::sync::Semaphore,
+    /// UPnP's table was seen listing a mapping PCP or NAT-PMP made, so
+    /// its "no such entry" for one means the mapping is gone.
+    upnp_lists_pmp: std::sync::atomic::AtomicBool,
 }
 
 /// Map `request` with the best method the gateway answers, or get the guide.
@@ -346,6 +352,8 @@ impl Client {
             probed_external: Mutex::new(None),
             first: Mutex::new(None),
             late_first: Mutex::new(None),
+            pace: tokio::sync::Semaphore::new(crate::defaults::GATEWAY_IN_FLIGHT),
+            upnp_lists_pmp: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -484,6 +492,7 @@ impl Client {
     /// [`Error::Conflict`] when the port is taken (every method asks the
     /// same router, so trying others would not help).
     pub async fn map(&self, request: &MappingRequest) -> Result<Mapping> {
+        let _turn = self.turn().await;
         if let Some(prev) = request.previous() {
             let backend = self.backend_of(prev.method()).await?;
             return backend.forwarder().map(request).await;
@@ -535,6 +544,15 @@ impl Client {
             match map_by(backend, request, deadline, budget).await {
                 Ok(m) => return Ok(m),
                 Err(e) if policy::ends_mapping(&e) => return Err(e),
+                // It answered its probe: a slow answer now is a busy
+                // router, not a missing method. Another method would ask
+                // the same busy daemon; the caller tries again.
+                Err(e @ Error::Timeout { .. }) => {
+                    log::info!(
+                        "{method} answered before and is slow now: the router is busy ({e})"
+                    );
+                    return Err(e);
+                }
                 Err(e) => {
                     log::info!("{method} could not map: {e}");
                     failures.push(MethodFailure::from_error(&e));
@@ -553,6 +571,7 @@ impl Client {
     /// As the method's [`Forwarder::unmap`]; [`Error::Unsupported`] for a
     /// manual rule, which only a person can remove.
     pub async fn unmap(&self, mapping: &Mapping) -> Result<()> {
+        let _turn = self.turn().await;
         let backend = match mapping.method() {
             Method::Manual => return Manual::default().unmap(mapping).await,
             m => self.backend_of(m).await?,
@@ -614,11 +633,26 @@ impl Forwarder for Client {
 
     fn lost<'a>(&'a self, mapping: &'a Mapping) -> crate::forwarder::BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
+            let _turn = self.turn().await;
             self.backend_of(mapping.method())
                 .await?
                 .forwarder()
                 .lost(mapping)
                 .await
         })
+    }
+
+    /// The method's own answer (UPnP reads the entry back; PCP and NAT-PMP
+    /// see a restart in the epoch); for a PCP or NAT-PMP mapping that is
+    /// not lost by the epoch, the router's UPnP table where it lists them.
+    fn presence<'a>(
+        &'a self,
+        mapping: &'a Mapping,
+    ) -> crate::forwarder::BoxFuture<'a, Result<crate::forwarder::Presence>> {
+        Box::pin(self.read_back(mapping))
+    }
+
+    fn gateway(&self) -> Option<GatewayInfo> {
+        self.gateway.clone()
     }
 }

@@ -130,6 +130,10 @@ macro_rules! pmp_forwarder {
                     Ok(self.restarted_since(mapping))
                 })
             }
+
+            fn gateway(&self) -> Option<$crate::gateway::GatewayInfo> {
+                Some(<$client>::gateway(self).clone())
+            }
         }
     };
 }

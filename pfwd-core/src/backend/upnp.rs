@@ -4,6 +4,7 @@
 
 mod description;
 mod soap;
+mod specific;
 
 pub use description::parse_description;
 
@@ -25,7 +26,7 @@ use self::soap::{refused, request_error};
 use crate::backend::{another_host_unsupported, check_renewal, deleting, describe};
 use crate::defaults;
 use crate::error::{Error, GatewayCode, Holder, Result, UpnpCode};
-use crate::forwarder::{BoxFuture, Forwarder};
+use crate::forwarder::{BoxFuture, Forwarder, Presence};
 use crate::gateway::{GatewayInfo, default_gateway};
 use crate::mapping::{
     GatewayMapping, Lease, Mapping, MappingRequest, Method, MethodState, Protocol,
@@ -339,6 +340,7 @@ impl Upnp {
                     Some(Holder {
                         internal: SocketAddrV4::new(ip, m.internal_port),
                         description: m.description.clone(),
+                        process: None,
                     })
                 }),
             Err(_) => None,
@@ -481,6 +483,21 @@ impl Forwarder for Upnp {
 
     fn list(&self) -> BoxFuture<'_, Result<Vec<GatewayMapping>>> {
         Box::pin(self.list_mappings())
+    }
+
+    /// One `GetSpecificPortMappingEntry` for the mapping's outside port.
+    fn presence<'a>(&'a self, mapping: &'a Mapping) -> BoxFuture<'a, Result<Presence>> {
+        Box::pin(async move {
+            Ok(if self.holds(mapping).await? {
+                Presence::Held
+            } else {
+                Presence::Lost
+            })
+        })
+    }
+
+    fn gateway(&self) -> Option<GatewayInfo> {
+        Some(self.info.clone())
     }
 
     fn lost<'a>(&'a self, mapping: &'a Mapping) -> BoxFuture<'a, Result<bool>> {

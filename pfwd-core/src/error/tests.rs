@@ -66,6 +66,7 @@ fn one_of_each() -> Vec<Error> {
             holder: Some(Holder {
                 internal: "192.168.77.20:8080".parse().unwrap(),
                 description: "nas".into(),
+                process: None,
             }),
         },
         Error::Timeout {

@@ -103,6 +103,17 @@ pub enum Event {
         /// What the check found.
         report: Box<CheckReport>,
     },
+    /// Another process took the mapping over (it keeps it now, see
+    /// [`KeeperOptions::take_over`](super::KeeperOptions::take_over)): this
+    /// keeper stopped keeping it and did not delete it.
+    TakenOver {
+        /// Which item.
+        index: usize,
+        /// The mapping, still on the gateway.
+        mapping: Mapping,
+        /// The process that keeps it now.
+        by: u32,
+    },
     /// The keeper closed: what it deleted, and what is still on the gateway.
     Closed {
         /// The outcome of closing.
@@ -175,6 +186,10 @@ impl fmt::Display for Event {
             Event::Checked { report, .. } => {
                 write!(f, "checked from outside: {}", report.explanation)
             }
+            Event::TakenOver { mapping, by, .. } => write!(
+                f,
+                "{mapping} was taken over by pfwd process {by}; it is no longer kept here"
+            ),
             Event::Closed { report } => write!(f, "closed; {report}"),
         }
     }

@@ -9,6 +9,16 @@
 //! of it as [`Event`]s. Closing it, or dropping it, deletes its mappings;
 //! [`Keeper::close`] says which, and which are still on the gateway.
 //!
+//! At each check ([`KeeperOptions::check_interval`]) the keeper asks the
+//! gateway whether it still holds each mapping, as each method allows
+//! ([`Forwarder::presence`]): a mapping lost (a restart, or deleted behind
+//! pfwd's back) is made again at once and [`Event::Lost`] says why; where
+//! the gateway cannot be asked (PCP or NAT-PMP on a router without a UPnP
+//! table to read), the mapping is refreshed instead (renewed with its own
+//! state, which makes it again if it was deleted). The external address is
+//! asked too, and a change is reported ([`Event::ExternalAddressChanged`])
+//! and every mapping renewed to follow it.
+//!
 //! A keeper can start from mappings that exist already ([`Keep::held`]: the
 //! one-call [`forward`](crate::forward) made it; [`Keep::recorded`]: a
 //! program that restarted found it in its records), and items can be added
@@ -42,6 +52,7 @@
 mod announce;
 mod event;
 mod policy;
+mod records;
 mod run;
 
 use std::collections::BTreeMap;
@@ -87,6 +98,21 @@ pub struct KeeperOptions {
     /// first held and whenever it is restored, and report it as
     /// [`Event::Checked`] (default: no check).
     pub check_via: Option<crate::check::ProberUrl>,
+    /// Record every held mapping in this state directory as kept by this
+    /// process (and drop the records of the mappings it deletes), so that a
+    /// later `pfwd unmap`, or another keeper after a crash, can renew or
+    /// delete it. With it, a mapping that another live process keeps
+    /// already is refused ([`Event::Failed`] with an
+    /// [`Error::Conflict`] naming that process, tried again later) unless
+    /// [`take_over`](Self::take_over); and a mapping another process takes
+    /// over is let go ([`Event::TakenOver`]). Default: no records.
+    pub state_dir: Option<crate::state::StateDir>,
+    /// With [`state_dir`](Self::state_dir): take over a mapping another
+    /// live process keeps (renewing it with its recorded state, the PCP
+    /// nonce), rather than refusing it. That process sees its record name
+    /// this one at its next check and lets the mapping go without deleting
+    /// it (default false).
+    pub take_over: bool,
 }
 
 impl Default for KeeperOptions {
@@ -99,6 +125,8 @@ impl Default for KeeperOptions {
             announce_from: None,
             event_capacity: defaults::EVENT_CAPACITY,
             check_via: None,
+            state_dir: None,
+            take_over: false,
         }
     }
 }
@@ -342,3 +370,5 @@ impl Drop for Keeper {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod watch_tests;

@@ -11,12 +11,13 @@ use tokio::time::Instant;
 
 use super::announce::{announce_socket, announced};
 use super::policy::{random_fraction, renew_delay, retry_delay};
+use super::records::Records;
 use super::{CloseReport, Command, Event, Keep, KeeperOptions};
 use crate::check::run::check_with;
 use crate::check::{CheckOptions, CheckReport};
 use crate::error::Error;
-use crate::forwarder::Forwarder;
-use crate::mapping::{Lease, Mapping, MappingRequest};
+use crate::forwarder::{Forwarder, Presence};
+use crate::mapping::{Lease, Mapping, MappingRequest, Method};
 use crate::sync::lock;
 
 /// Events to the reader through a bounded queue; a full queue drops events
@@ -106,6 +107,10 @@ pub(super) struct Run {
     check_failing: bool,
     /// Checks from outside under way ([`KeeperOptions::check_via`]).
     outside_checks: tokio::task::JoinSet<(usize, crate::Result<CheckReport>)>,
+    /// The state directory's records ([`KeeperOptions::state_dir`]).
+    records: Option<Records>,
+    /// A record could not be written and that was reported; quiet until one is.
+    record_failing: bool,
 }
 
 impl Run {
@@ -116,6 +121,10 @@ impl Run {
         current: Arc<Mutex<BTreeMap<usize, Mapping>>>,
         items: Vec<Keep>,
     ) -> Run {
+        let records = options
+            .state_dir
+            .clone()
+            .map(|dir| Records::new(dir, options.take_over));
         let mut run = Run {
             forwarder,
             options,
@@ -125,6 +134,8 @@ impl Run {
             external: None,
             check_failing: false,
             outside_checks: tokio::task::JoinSet::new(),
+            records,
+            record_failing: false,
         };
         for (index, item) in items.into_iter().enumerate() {
             run.add(index, item);
@@ -158,6 +169,7 @@ impl Run {
                 entry.announced = true;
                 entry.mapping = Some(mapping.clone());
                 lock(&self.current).insert(index, mapping.clone());
+                self.record(index, &mapping, None);
                 self.check_from_outside(index, &mapping);
                 self.events.emit(Event::Mapped { index, mapping });
             }
@@ -303,6 +315,9 @@ impl Run {
         let entry = self.entries.remove(&index);
         lock(&self.current).remove(&index);
         let mapping = entry.and_then(|e| e.mapping);
+        if let Some(m) = &mapping {
+            self.unrecord(m, true);
+        }
         self.events.emit(Event::Removed {
             index,
             mapping: mapping.clone(),
@@ -312,6 +327,9 @@ impl Run {
 
     /// Map, renew or restore item `index`, and schedule its next attempt.
     async fn attend(&mut self, index: usize) {
+        if self.kept_elsewhere(index) {
+            return;
+        }
         let Some(entry) = self.entries.get(&index) else {
             return;
         };
@@ -337,6 +355,7 @@ impl Run {
             return;
         };
         let fresh = !entry.announced || entry.mapping.is_none();
+        let replaced = entry.mapping.clone();
         let event = if !entry.announced {
             Event::Mapped {
                 index,
@@ -359,6 +378,7 @@ impl Run {
         entry.failures = 0;
         entry.mapping = Some(mapping.clone());
         lock(&self.current).insert(index, mapping.clone());
+        self.record(index, &mapping, replaced.as_ref());
         self.events.emit(event);
         if fresh {
             self.check_from_outside(index, &mapping);
@@ -459,7 +479,9 @@ impl Run {
         });
     }
 
-    /// Ask the gateway whether it lost the mappings; make lost ones again now.
+    /// Ask the gateway whether it still holds each mapping, and its
+    /// external address: make lost ones again now, refresh those it cannot
+    /// tell of, let go of those another process took over.
     async fn check_all(&mut self) {
         let held: Vec<(usize, Mapping)> = self
             .entries
@@ -468,12 +490,22 @@ impl Run {
             .filter_map(|(i, e)| e.mapping.clone().map(|m| (*i, m)))
             .collect();
         for (index, mapping) in held {
-            match self.forwarder.lost(&mapping).await {
-                Ok(lost) => {
+            if self.taken_over(index, &mapping) {
+                continue;
+            }
+            match self.forwarder.presence(&mapping).await {
+                Ok(presence) => {
                     self.check_failing = false;
-                    if lost {
-                        let reason = "the gateway no longer holds it (it restarted, or the mapping was removed)";
-                        self.remake(index, mapping, reason).await;
+                    match presence {
+                        Presence::Lost => {
+                            let reason = "the gateway no longer holds it (it restarted, or the \
+                                          mapping was removed behind pfwd's back)";
+                            self.remake(index, mapping, reason).await;
+                        }
+                        Presence::Unknown if refreshable(&mapping) => {
+                            self.refresh(index, &mapping).await;
+                        }
+                        _ => {}
                     }
                 }
                 Err(e) if !self.check_failing => {
@@ -489,6 +521,50 @@ impl Run {
                 }
                 Err(_) => {}
             }
+        }
+        self.check_address().await;
+    }
+
+    /// Renew `mapping` now, quietly: the gateway cannot say whether it
+    /// still holds it, and a renewal with its own state (the PCP nonce)
+    /// makes it again if it was deleted. Reported only when what the
+    /// gateway grants differs (another outside address or port).
+    async fn refresh(&mut self, index: usize, mapping: &Mapping) {
+        match self.forwarder.map(&mapping.renewal()).await {
+            Ok(granted) if granted.external() == mapping.external() => {
+                let Some(entry) = self.entries.get_mut(&index) else {
+                    return;
+                };
+                (entry.due, entry.expires) = schedule(&granted, Instant::now());
+                entry.failures = 0;
+                entry.mapping = Some(granted.clone());
+                lock(&self.current).insert(index, granted.clone());
+                self.record(index, &granted, Some(mapping));
+                log::debug!("refreshed {granted}");
+            }
+            Ok(granted) => self.granted(index, granted),
+            Err(e) => self.failed(index, e),
+        }
+    }
+
+    /// Ask the external address; a change is reported and every mapping
+    /// renewed now, so that each follows (and says) the new address.
+    async fn check_address(&mut self) {
+        let Some(old) = self.external else {
+            return;
+        };
+        let Ok(now) = self.forwarder.external_address().await else {
+            return;
+        };
+        if now == old {
+            return;
+        }
+        self.external = Some(now);
+        self.events
+            .emit(Event::ExternalAddressChanged { old, new: now });
+        let due = Instant::now();
+        for entry in self.entries.values_mut() {
+            entry.due = due;
         }
     }
 
@@ -528,6 +604,88 @@ impl Run {
         }
     }
 
+    /// Record `mapping` of item `index` as kept here (replacing `replaced`).
+    fn record(&mut self, index: usize, mapping: &Mapping, replaced: Option<&Mapping>) {
+        let Some(records) = &self.records else {
+            return;
+        };
+        match records.hold(mapping, replaced) {
+            Ok(()) => self.record_failing = false,
+            Err(e) if !self.record_failing => {
+                self.record_failing = true;
+                self.events.emit(Event::Warning {
+                    index: Some(index),
+                    message: format!(
+                        "could not record {mapping} ({e}); another process cannot find it \
+                         to renew or delete it"
+                    ),
+                    error: None,
+                });
+            }
+            Err(e) => log::warn!("could not record {mapping}: {e}"),
+        }
+    }
+
+    /// `mapping` is no longer kept here: its record goes when the gateway
+    /// deleted it, and stays, kept by nobody, when it is still there.
+    fn unrecord(&self, mapping: &Mapping, deleted: bool) {
+        let Some(records) = &self.records else {
+            return;
+        };
+        let done = if deleted {
+            records.deleted(mapping)
+        } else {
+            records.let_go(mapping)
+        };
+        if let Err(e) = done {
+            log::warn!("could not update the record of {mapping}: {e}");
+        }
+    }
+
+    /// Before mapping item `index` anew: when another live process keeps
+    /// that mapping, refuse (a failure, tried again later), or with
+    /// `take_over` adopt its recorded mapping. True when refused.
+    fn kept_elsewhere(&mut self, index: usize) -> bool {
+        let Some(records) = &self.records else {
+            return false;
+        };
+        let Some(entry) = self.entries.get(&index).filter(|e| e.mapping.is_none()) else {
+            return false;
+        };
+        let Some(record) = records.kept_elsewhere(self.forwarder.as_ref(), &entry.request) else {
+            return false;
+        };
+        if records.take_over() {
+            log::info!(
+                "taking over {} from pfwd process {:?}",
+                record.mapping,
+                record.kept_by
+            );
+            if let Some(entry) = self.entries.get_mut(&index) {
+                entry.mapping = Some(record.mapping);
+                entry.recorded = true;
+            }
+            return false;
+        }
+        self.failed(index, record.conflict());
+        true
+    }
+
+    /// Whether another process took `mapping` over; if so, let it go.
+    fn taken_over(&mut self, index: usize, mapping: &Mapping) -> bool {
+        let Some(by) = self.records.as_ref().and_then(|r| r.taken_by(mapping)) else {
+            return false;
+        };
+        self.entries.remove(&index);
+        lock(&self.current).remove(&index);
+        self.events.emit(Event::TakenOver {
+            index,
+            mapping: mapping.clone(),
+            by,
+        });
+        true
+    }
+
     /// Delete every held mapping within the close timeout.
     async fn delete_all(&mut self) -> CloseReport {
         let held: Vec<(usize, Mapping)> = std::mem::take(&mut self.entries)
@@ -539,13 +697,18 @@ impl Run {
         let mut report = CloseReport::default();
         for (index, mapping) in held {
             match tokio::time::timeout_at(deadline, self.forwarder.unmap(&mapping)).await {
-                Ok(Ok(())) => report.deleted.push((index, mapping)),
+                Ok(Ok(())) => {
+                    self.unrecord(&mapping, true);
+                    report.deleted.push((index, mapping));
+                }
                 Ok(Err(e)) => {
                     log::warn!("could not delete {mapping} while closing: {e}");
+                    self.unrecord(&mapping, false);
                     report.left.push((index, mapping, Arc::new(e)));
                 }
                 Err(_) => {
                     let e = close_timeout_error(&mapping, self.options.close_timeout);
+                    self.unrecord(&mapping, false);
                     report.left.push((index, mapping, Arc::new(e)));
                 }
             }
@@ -561,6 +724,12 @@ fn is_transient(error: &Error) -> bool {
         error,
         Error::Timeout { .. } | Error::NoGateway { .. } | Error::Io { .. }
     )
+}
+
+/// Whether a mapping the gateway cannot read back is refreshed at each
+/// check: PCP and NAT-PMP, where a renewal is one round trip.
+fn refreshable(mapping: &Mapping) -> bool {
+    matches!(mapping.method(), Method::Pcp | Method::NatPmp)
 }
 
 fn close_timeout_error(mapping: &Mapping, after: Duration) -> Error {

@@ -39,6 +39,7 @@ from ._errors import (
 from ._check import CheckReport, Diagnosis
 from ._events import (
     Checked,
+    TakenOver,
     Closed,
     CloseReport,
     Event,
@@ -101,6 +102,7 @@ __all__ = [
     "Removed",
     "Missed",
     "Checked",
+    "TakenOver",
     "Closed",
     "CloseReport",
     "parse_port",

@@ -24,6 +24,7 @@ __all__ = [
     "Removed",
     "Missed",
     "Checked",
+    "TakenOver",
     "Closed",
     "CloseReport",
 ]
@@ -125,6 +126,16 @@ class Checked:
 
 
 @dataclass(frozen=True)
+class TakenOver:
+    """Another pfwd process took the mapping over (it keeps it now); this
+    keeper let it go without deleting it."""
+
+    index: int
+    mapping: Mapping
+    by: int
+
+
+@dataclass(frozen=True)
 class Closed:
     """The keeper closed; the last event."""
 
@@ -132,7 +143,18 @@ class Closed:
 
 
 Event = Union[
-    Mapped, Renewed, Lost, Restored, ExternalAddressChanged, Failed, Warning, Removed, Missed, Checked, Closed
+    Mapped,
+    Renewed,
+    Lost,
+    Restored,
+    ExternalAddressChanged,
+    Failed,
+    Warning,
+    Removed,
+    Missed,
+    Checked,
+    TakenOver,
+    Closed,
 ]
 
 
@@ -173,6 +195,8 @@ def _event(text: str) -> Event:
         return Missed(d["count"])
     if k == "checked":
         return Checked(d["index"], CheckReport._from_dict(d["report"]))
+    if k == "taken_over":
+        return TakenOver(d["index"], _mapping(d["mapping"]), d["by"])
     if k == "closed":
         return Closed(_report(d["report"]))
     e = d.get("error")
