@@ -31,6 +31,7 @@
 
 pub mod bench;
 pub mod compare;
+pub mod keeping;
 pub mod miniupnpd;
 pub mod netns;
 pub mod outside;

@@ -245,8 +245,9 @@ pub fn output_within(mut command: Command, limit: Duration) -> Finished {
             std::thread::sleep(Duration::from_millis(20));
         }
         let _ = child.kill();
-        let _ = child.wait();
     }
+    // Reaped in every case (a no-op wait when it already exited).
+    let _ = child.wait();
     Finished {
         code,
         stdout: out.join().unwrap_or_default(),
