@@ -5,16 +5,24 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
+#[path = "gateway/busy.rs"]
+mod busy;
 #[path = "gateway/check.rs"]
 mod check;
 #[path = "gateway/fixes.rs"]
 mod fixes;
+#[path = "gateway/keepers.rs"]
+mod keepers;
+#[path = "gateway/lost.rs"]
+mod lost;
 #[path = "gateway/probe_server.rs"]
 mod probe_server;
 #[path = "gateway/readopt.rs"]
 mod readopt;
 #[path = "gateway/support.rs"]
 mod support;
+#[path = "gateway/wan.rs"]
+mod wan;
 
 use std::path::Path;
 use std::process::Command;

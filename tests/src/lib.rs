@@ -31,10 +31,12 @@
 
 pub mod bench;
 pub mod compare;
+pub mod keeping;
 pub mod miniupnpd;
 pub mod netns;
 pub mod outside;
 pub mod prober;
+pub mod router;
 pub mod traffic;
 
 use std::io;
@@ -45,7 +47,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 pub use miniupnpd::{Daemon, GatewayConfig, HTTP_PORT};
 pub use netns::Netns;
-pub use traffic::{reaches, reaches_at, reaches_from_carrier, source_seen_in_wan};
+pub use router::{Forwarded, Told, WanChange};
+pub use traffic::{
+    reaches, reaches_again_within, reaches_at, reaches_from_carrier, source_seen_in_wan,
+};
 
 /// The Pi: the LAN host pfwd runs on.
 pub const LAN_HOST: Ipv4Addr = Ipv4Addr::new(192, 168, 77, 10);

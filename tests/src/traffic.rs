@@ -44,6 +44,36 @@ pub fn reaches(tb: &Testbed, protocol: Protocol, external_port: u16, internal_po
     )
 }
 
+/// Send tokens from the wan namespace to `address:external_port` again and
+/// again until one reaches the LAN host's `internal_port` or `limit` has
+/// passed; how long it took. Each failed attempt takes about 1.5 s (the
+/// sender's window and the listener's grace), so the figure is that coarse.
+pub fn reaches_again_within(
+    tb: &Testbed,
+    address: Ipv4Addr,
+    protocol: Protocol,
+    external_port: u16,
+    internal_port: u16,
+    limit: Duration,
+) -> Option<Duration> {
+    let started = Instant::now();
+    loop {
+        if reaches_at(
+            tb,
+            tb.wan(),
+            address,
+            protocol,
+            external_port,
+            internal_port,
+        ) {
+            return Some(started.elapsed());
+        }
+        if started.elapsed() >= limit {
+            return None;
+        }
+    }
+}
+
 /// Behind a carrier: send a unique token from the carrier's namespace to the
 /// router's WAN address `CARRIER_ROUTER_IP:external_port` and report
 /// whether a listener on the LAN host's `internal_port` got it (whether the

@@ -154,3 +154,110 @@ pub fn config_path(tb: &Testbed) -> PathBuf {
 pub fn cleanup(tb: &Testbed) {
     let _ = std::fs::remove_dir_all(state(tb));
 }
+
+impl Running {
+    /// The first event from `since` on (an index into `seen`) that
+    /// satisfies `want`, reading more lines for at most `limit`; `None`
+    /// when none came (or the process ended) in time.
+    pub fn wait_new(
+        &mut self,
+        since: usize,
+        limit: Duration,
+        want: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(v) = self.seen.iter().skip(since).find(|v| want(v)) {
+                return Some(v.clone());
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let line = self.lines.recv_timeout(left).ok()?;
+            self.seen.push(
+                serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}")),
+            );
+        }
+    }
+
+    /// Whether the process still runs.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The events printed so far, one a line (for failure messages).
+    pub fn shown(&mut self) -> String {
+        while let Ok(line) = self.lines.try_recv() {
+            if let Ok(v) = serde_json::from_str(&line) {
+                self.seen.push(v);
+            }
+        }
+        self.seen
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// What [`output_within`] saw.
+pub struct Finished {
+    /// The exit code, or `None` when it was still running at the limit
+    /// (it was then stopped: SIGTERM, SIGKILL 6 s later).
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run `command` (made with [`command`]) for at most `limit`.
+pub fn output_within(mut command: Command, limit: Duration) -> Finished {
+    use std::io::Read;
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + limit;
+    let mut code = None;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            code = Some(status.code().unwrap_or(-1));
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if code.is_none() {
+        // SAFETY: kill(2) has no memory-safety preconditions.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let until = Instant::now() + Duration::from_secs(6);
+        while Instant::now() < until && matches!(child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+    }
+    // Reaped in every case (a no-op wait when it already exited).
+    let _ = child.wait();
+    Finished {
+        code,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
+}
+
+/// Write the test's config file (see [`config_path`]); its path as an argument.
+pub fn write_config(tb: &Testbed, text: &str) -> String {
+    let path = config_path(tb);
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}

@@ -20,6 +20,14 @@
 //!   on), run PROGRAM on the LAN host with `PFWD_TESTBED_{LAN,GW,WAN}` set
 //!   to the namespaces' names, tear it down and exit with its code
 //!   (`scripts/bench-python` runs its driver so).
+//! - `pfwd-testbed lost [RUNS] [--with-default]`: per method, `pfwd run`
+//!   keeps a mapping checked every 2 s (and every 30 s, the default, with
+//!   `--with-default`); `upnpc -d` deletes it RUNS times (default 3); the
+//!   times from the deletion to the "lost" event, to the rule back on the
+//!   router and to bytes arriving again (issue 18).
+//! - `pfwd-testbed busy [N]`: one `pfwd run` with N entries (default 60):
+//!   time to all mapped, methods used, failures, SIGTERM to exit, mappings
+//!   left (issue 18).
 //! - `pfwd-testbed hold`: build a testbed, print its namespaces and
 //!   miniupnpd's pid, and wait (at most 60 s): the teardown tests kill it.
 
@@ -51,6 +59,13 @@ fn main() -> ExitCode {
                 .unwrap_or(20),
         ),
         Some("keep") => keep(std::env::args().skip(2).collect()),
+        Some("lost") => lost(std::env::args().skip(2).collect()),
+        Some("busy") => busy(
+            std::env::args()
+                .nth(2)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(60),
+        ),
         Some("run") => run_on_lan(std::env::args().skip(2).collect()),
         Some("keep-cpu") => keep_cpu(std::env::args().skip(2).collect()),
         Some("guide") => guide(),
@@ -68,7 +83,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: pfwd-testbed demo | guide | clean | run PROGRAM [ARGS...] | hold [SECONDS] | timings [RUNS] | compare [RUNS] | check [RUNS] | keep PORT LEASE | keep-cpu [SECONDS] [COUNT] [LEASE]"
+                "usage: pfwd-testbed demo | guide | clean | run PROGRAM [ARGS...] | hold [SECONDS] | timings [RUNS] | compare [RUNS] | check [RUNS] | lost [RUNS] [--with-default] | busy [N] | keep PORT LEASE | keep-cpu [SECONDS] [COUNT] [LEASE]"
             );
             ExitCode::from(2)
         }
@@ -388,6 +403,41 @@ fn check_timing(runs: usize) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("check timing failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Issue 18: how long a mapping deleted behind pfwd's back stays lost.
+fn lost(args: Vec<String>) -> ExitCode {
+    let with_default = args.iter().any(|a| a == "--with-default");
+    let runs = args
+        .iter()
+        .find_map(|a| a.parse::<usize>().ok())
+        .unwrap_or(3);
+    if let Some(why) = cannot_run_reason() {
+        eprintln!("the lost-mapping figures cannot be measured here: {why}");
+        return ExitCode::FAILURE;
+    }
+    match pfwd_command().and_then(|pfwd| pfwd_testbed::keeping::lost(&pfwd, runs, with_default)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lost-mapping figures failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Issue 18: many entries kept by one `pfwd run`.
+fn busy(count: u16) -> ExitCode {
+    if let Some(why) = cannot_run_reason() {
+        eprintln!("the busy-router figures cannot be measured here: {why}");
+        return ExitCode::FAILURE;
+    }
+    match pfwd_command().and_then(|pfwd| pfwd_testbed::keeping::busy(&pfwd, count)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("busy-router figures failed: {e}");
             ExitCode::FAILURE
         }
     }
