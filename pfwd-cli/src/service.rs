@@ -58,6 +58,8 @@ struct Service<'a> {
     running: HashMap<String, Running>,
     /// `--take-over`: take over mappings another pfwd process keeps.
     take_over: bool,
+    /// How long stopping may take to delete every mapping (see [`close_timeout`]).
+    close_timeout: std::time::Duration,
     told_guide: HashSet<String>,
     events: mpsc::UnboundedSender<(String, Event)>,
 }
@@ -114,6 +116,7 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> i32 {
         client,
         running: HashMap::new(),
         take_over: a.take_over,
+        close_timeout: close_timeout(config.entries.len()),
         told_guide: HashSet::new(),
         events: tx,
     };
@@ -147,6 +150,17 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> i32 {
     service.log(&format!("stopped; removed {deleted} mappings"));
     p.json(&json!({"event": "stopped", "deleted": deleted}));
     code::OK
+}
+
+/// How long stopping `entries` may take to delete their mappings: the
+/// keeper's 5 s, plus half a second per entry beyond the first (all are
+/// deleted at once, but a router answers one request at a time, and
+/// miniupnpd needs up to ~0.3 s a deletion with 60 rules in place), at most
+/// 60 s (within systemd's default 90 s stop timeout).
+fn close_timeout(entries: usize) -> std::time::Duration {
+    let per_entry = std::time::Duration::from_millis(500);
+    (pfwd_core::defaults::CLOSE_TIMEOUT + per_entry * entries.saturating_sub(1) as u32)
+        .min(std::time::Duration::from_secs(60))
 }
 
 /// Discover the gateway, waiting (with back-off) while this machine has no
@@ -231,6 +245,7 @@ impl Service<'_> {
         // process keeps, or takes it over with --take-over.
         options.state_dir = Some(self.ctx.state.clone());
         options.take_over = self.take_over;
+        options.close_timeout = self.close_timeout;
         // What a killed predecessor recorded is renewed, not made again.
         let items = crate::adopt::keeps(self.ctx, &self.client, requests, &self.settings.methods);
         let mut keeper = Keeper::start(self.client.clone(), items, options);
@@ -332,6 +347,7 @@ impl Service<'_> {
                 None => return false,
             }
         }
+        self.close_timeout = close_timeout(new.entries.len());
         let (mut kept, mut stopped, mut started) = (0, 0, 0);
         let wanted: HashMap<&str, &Entry> =
             new.entries.iter().map(|e| (e.name.as_str(), e)).collect();

@@ -12,10 +12,12 @@
 //! At each check ([`KeeperOptions::check_interval`]) the keeper asks the
 //! gateway whether it still holds each mapping, as each method allows
 //! ([`Forwarder::presence`]): a mapping lost (a restart, or deleted behind
-//! pfwd's back) is made again at once and [`Event::Lost`] says why; where
-//! the gateway cannot be asked (PCP or NAT-PMP on a router without a UPnP
-//! table to read), the mapping is refreshed instead (renewed with its own
-//! state, which makes it again if it was deleted). The external address is
+//! pfwd's back) is made again at once and [`Event::Lost`] says why. PCP
+//! and NAT-PMP mappings are also refreshed at each check (renewed with
+//! their own state, one round trip, which makes a deleted one again): on a
+//! router without a UPnP table to read them in, and where a firewall
+//! reload removed the rule under a table that still lists it, that is the
+//! only way back, and nothing can tell that it happened. The external address is
 //! asked too, and a change is reported ([`Event::ExternalAddressChanged`])
 //! and every mapping renewed to follow it.
 //!

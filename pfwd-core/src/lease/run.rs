@@ -502,9 +502,10 @@ impl Run {
                                           mapping was removed behind pfwd's back)";
                             self.remake(index, mapping, reason).await;
                         }
-                        Presence::Unknown if refreshable(&mapping) => {
-                            self.refresh(index, &mapping).await;
-                        }
+                        // Even one the router lists: miniupnpd's table is
+                        // a copy that a firewall reload leaves stale. One
+                        // round trip puts a rule flushed under it back.
+                        _ if refreshable(&mapping) => self.refresh(index, &mapping).await,
                         _ => {}
                     }
                 }
@@ -525,8 +526,9 @@ impl Run {
         self.check_address().await;
     }
 
-    /// Renew `mapping` now, quietly: the gateway cannot say whether it
-    /// still holds it, and a renewal with its own state (the PCP nonce)
+    /// Renew `mapping` now, quietly: the gateway cannot say for sure that
+    /// it still holds it (no way to ask, or a table that a firewall reload
+    /// leaves stale), and a renewal with its own state (the PCP nonce)
     /// makes it again if it was deleted. Reported only when what the
     /// gateway grants differs (another outside address or port).
     async fn refresh(&mut self, index: usize, mapping: &Mapping) {
@@ -726,8 +728,9 @@ fn is_transient(error: &Error) -> bool {
     )
 }
 
-/// Whether a mapping the gateway cannot read back is refreshed at each
-/// check: PCP and NAT-PMP, where a renewal is one round trip.
+/// Whether a mapping is refreshed at each check: PCP and NAT-PMP, where a
+/// renewal is one round trip (a UPnP AddPortMapping for an entry the
+/// router believes in does not put a flushed rule back on miniupnpd).
 fn refreshable(mapping: &Mapping) -> bool {
     matches!(mapping.method(), Method::Pcp | Method::NatPmp)
 }
