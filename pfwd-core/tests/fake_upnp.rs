@@ -518,13 +518,17 @@ async fn a_closed_ssdp_port_is_no_at_once() {
     };
     let started = std::time::Instant::now();
     let err = Upnp::discover_with(options).await.unwrap_err();
+    // Refused twice, 100 ms apart: far inside the 600 ms budget.
     assert!(
-        started.elapsed() < Duration::from_millis(100),
+        started.elapsed() < Duration::from_millis(250),
         "{:?}",
         started.elapsed()
     );
     assert!(matches!(err, Error::NoGateway { .. }), "{err:?}");
-    assert!(err.to_string().contains("nothing listens there"), "{err}");
+    assert!(
+        err.to_string().contains("nothing listens on 127.0.0.1:"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

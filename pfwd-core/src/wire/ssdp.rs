@@ -17,11 +17,11 @@
 //! ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1
 //! USN: uuid:...::urn:schemas-upnp-org:device:InternetGatewayDevice:1
 //! EXT:
-//! SERVER: Debian/12 UPnP/1.1 MiniUPnPd/2.3.1
-//! LOCATION: http://192.168.77.1:2189/rootDesc.xml
+//! SERVER: Debian/6.18.44-fc-v669 UPnP/1.1 MiniUPnPd/2.3.1
+//! LOCATION: http://192.168.77.1:5000/rootDesc.xml
 //! OPT: "http://schemas.upnp.org/upnp/1/0/"; ns=01
-//! 01-NLS: 1
-//! BOOTID.UPNP.ORG: 1
+//! 01-NLS: 1795705972
+//! BOOTID.UPNP.ORG: 1795705972
 //! CONFIGID.UPNP.ORG: 1337
 //! ```
 
@@ -358,18 +358,18 @@ impl fmt::Display for Location {
 mod tests {
     use super::*;
 
-    /// What miniupnpd 2.3.1 (Debian 12) sent the testbed's LAN host for a
-    /// unicast search for IGD:1, captured in the testbed.
+    /// What miniupnpd 2.3.1 (Debian's package) sent the testbed's LAN host
+    /// for a unicast search for IGD:1, captured in the testbed, byte for byte.
     const MINIUPNPD: &[u8] = b"HTTP/1.1 200 OK\r\n\
 CACHE-CONTROL: max-age=120\r\n\
 ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\
-USN: uuid:8a0a3d2c-2f29-4a5e-b6a0-000000000001::urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\
+USN: uuid:3a3b6c1e-0f1c-4a55-9b62-1d4a5c6e7f80::urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\
 EXT:\r\n\
-SERVER: Debian/12 UPnP/1.1 MiniUPnPd/2.3.1\r\n\
-LOCATION: http://192.168.77.1:2189/rootDesc.xml\r\n\
+SERVER: Debian/6.18.44-fc-v669 UPnP/1.1 MiniUPnPd/2.3.1\r\n\
+LOCATION: http://192.168.77.1:5000/rootDesc.xml\r\n\
 OPT: \"http://schemas.upnp.org/upnp/1/0/\"; ns=01\r\n\
-01-NLS: 1\r\n\
-BOOTID.UPNP.ORG: 1\r\n\
+01-NLS: 1795705972\r\n\
+BOOTID.UPNP.ORG: 1795705972\r\n\
 CONFIGID.UPNP.ORG: 1337\r\n\
 \r\n";
 
@@ -378,15 +378,15 @@ CONFIGID.UPNP.ORG: 1337\r\n\
         let r = Response::decode(MINIUPNPD).unwrap();
         assert_eq!(
             r.location.to_string(),
-            "http://192.168.77.1:2189/rootDesc.xml"
+            "http://192.168.77.1:5000/rootDesc.xml"
         );
         assert_eq!(r.location.ip, IpAddr::V4(Ipv4Addr::new(192, 168, 77, 1)));
-        assert_eq!(r.location.port, 2189);
+        assert_eq!(r.location.port, 5000);
         assert_eq!(r.st.as_deref(), Some(IGD_V1));
-        assert!(r.usn.as_deref().unwrap().starts_with("uuid:8a0a3d2c"));
+        assert!(r.usn.as_deref().unwrap().starts_with("uuid:3a3b6c1e"));
         assert_eq!(
             r.server.as_deref(),
-            Some("Debian/12 UPnP/1.1 MiniUPnPd/2.3.1")
+            Some("Debian/6.18.44-fc-v669 UPnP/1.1 MiniUPnPd/2.3.1")
         );
         assert!(r.is_gateway());
         assert_eq!(Response::decode(&r.encode()).unwrap(), r);

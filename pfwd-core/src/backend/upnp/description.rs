@@ -384,13 +384,13 @@ mod tests {
         assert!(parse_description(b"<root/>", "1.1.1.1:1".parse().unwrap()).is_err());
     }
 
-    /// miniupnpd 2.3.1's root description, its layout as served in the
-    /// testbed (IGDv1, one WANIPConnection).
+    /// miniupnpd 2.3.1's root description as the testbed's router served it
+    /// (IGDv2: WANIPConnection:2, and an IPv6 firewall service), captured.
     const MINIUPNPD: &str = r#"<?xml version="1.0"?>
-<root xmlns="urn:schemas-upnp-org:device-1-0" configId="1337"><specVersion><major>1</major><minor>1</minor></specVersion><device><deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:1</deviceType><friendlyName>Debian router</friendlyName><manufacturer>Debian</manufacturer><manufacturerURL>https://www.debian.org/</manufacturerURL><modelDescription>Debian router</modelDescription><modelName>Debian router</modelName><modelNumber>2.3.1</modelNumber><modelURL>https://www.debian.org/</modelURL><serialNumber>00000000</serialNumber><UDN>uuid:8a0a3d2c-2f29-4a5e-b6a0-000000000001</UDN><serviceList><service><serviceType>urn:schemas-upnp-org:service:Layer3Forwarding:1</serviceType><serviceId>urn:upnp-org:serviceId:L3Forwarding1</serviceId><SCPDURL>/L3F.xml</SCPDURL><controlURL>/ctl/L3F</controlURL><eventSubURL>/evt/L3F</eventSubURL></service></serviceList><deviceList><device><deviceType>urn:schemas-upnp-org:device:WANDevice:1</deviceType><friendlyName>WANDevice</friendlyName><manufacturer>MiniUPnP</manufacturer><UDN>uuid:8a0a3d2c-2f29-4a5e-b6a0-000000000002</UDN><serviceList><service><serviceType>urn:schemas-upnp-org:service:WANCommonInterfaceConfig:1</serviceType><serviceId>urn:upnp-org:serviceId:WANCommonIFC1</serviceId><SCPDURL>/WANCfg.xml</SCPDURL><controlURL>/ctl/CmnIfCfg</controlURL><eventSubURL>/evt/CmnIfCfg</eventSubURL></service></serviceList><deviceList><device><deviceType>urn:schemas-upnp-org:device:WANConnectionDevice:1</deviceType><friendlyName>WANConnectionDevice</friendlyName><UDN>uuid:8a0a3d2c-2f29-4a5e-b6a0-000000000003</UDN><serviceList><service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:1</serviceType><serviceId>urn:upnp-org:serviceId:WANIPConn1</serviceId><SCPDURL>/WANIPCn.xml</SCPDURL><controlURL>/ctl/IPConn</controlURL><eventSubURL>/evt/IPConn</eventSubURL></service></serviceList></device></deviceList></device></deviceList><presentationURL>http://192.168.77.1/</presentationURL></device></root>"#;
+<root xmlns="urn:schemas-upnp-org:device-1-0" configId="1337"><specVersion><major>1</major><minor>1</minor></specVersion><device><deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:2</deviceType><friendlyName>pfwd testbed router</friendlyName><manufacturer>Debian</manufacturer><manufacturerURL>http://www.debian.org/</manufacturerURL><modelDescription>Debian router</modelDescription><modelName>Debian router</modelName><modelNumber>1</modelNumber><modelURL>http://www.debian.org/</modelURL><serialNumber>00000000</serialNumber><UDN>uuid:3a3b6c1e-0f1c-4a55-9b62-1d4a5c6e7f80</UDN><serviceList><service><serviceType>urn:schemas-upnp-org:service:Layer3Forwarding:1</serviceType><serviceId>urn:upnp-org:serviceId:L3Forwarding1</serviceId><SCPDURL>/L3F.xml</SCPDURL><controlURL>/ctl/L3F</controlURL><eventSubURL>/evt/L3F</eventSubURL></service><service><serviceType>urn:schemas-upnp-org:service:DeviceProtection:1</serviceType><serviceId>urn:upnp-org:serviceId:DeviceProtection1</serviceId><SCPDURL>/DP.xml</SCPDURL><controlURL>/ctl/DP</controlURL><eventSubURL>/evt/DP</eventSubURL></service></serviceList><deviceList><device><deviceType>urn:schemas-upnp-org:device:WANDevice:2</deviceType><friendlyName>WANDevice</friendlyName><manufacturer>MiniUPnP</manufacturer><manufacturerURL>http://miniupnp.free.fr/</manufacturerURL><modelDescription>WAN Device</modelDescription><modelName>WAN Device</modelName><modelNumber>20221221</modelNumber><modelURL>http://miniupnp.free.fr/</modelURL><serialNumber>00000000</serialNumber><UDN>uuid:3a3b6c1e-0f1c-4a55-9b62-1d4a5c6e7f81</UDN><UPC>000000000000</UPC><serviceList><service><serviceType>urn:schemas-upnp-org:service:WANCommonInterfaceConfig:1</serviceType><serviceId>urn:upnp-org:serviceId:WANCommonIFC1</serviceId><SCPDURL>/WANCfg.xml</SCPDURL><controlURL>/ctl/CmnIfCfg</controlURL><eventSubURL>/evt/CmnIfCfg</eventSubURL></service></serviceList><deviceList><device><deviceType>urn:schemas-upnp-org:device:WANConnectionDevice:2</deviceType><friendlyName>WANConnectionDevice</friendlyName><manufacturer>MiniUPnP</manufacturer><manufacturerURL>http://miniupnp.free.fr/</manufacturerURL><modelDescription>MiniUPnP daemon</modelDescription><modelName>MiniUPnPd</modelName><modelNumber>20221221</modelNumber><modelURL>http://miniupnp.free.fr/</modelURL><serialNumber>00000000</serialNumber><UDN>uuid:3a3b6c1e-0f1c-4a55-9b62-1d4a5c6e7f82</UDN><UPC>000000000000</UPC><serviceList><service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:2</serviceType><serviceId>urn:upnp-org:serviceId:WANIPConn1</serviceId><SCPDURL>/WANIPCn.xml</SCPDURL><controlURL>/ctl/IPConn</controlURL><eventSubURL>/evt/IPConn</eventSubURL></service><service><serviceType>urn:schemas-upnp-org:service:WANIPv6FirewallControl:1</serviceType><serviceId>urn:upnp-org:serviceId:WANIPv6Firewall1</serviceId><SCPDURL>/WANIP6FC.xml</SCPDURL><controlURL>/ctl/IP6FCtl</controlURL><eventSubURL>/evt/IP6FCtl</eventSubURL></service></serviceList></device></deviceList></device></deviceList><presentationURL>http://192.168.77.1/</presentationURL></device></root>"#;
 
     fn from() -> Location {
-        Location::parse("http://192.168.77.1:2189/rootDesc.xml").unwrap()
+        Location::parse("http://192.168.77.1:5000/rootDesc.xml").unwrap()
     }
 
     #[test]
@@ -399,11 +399,11 @@ mod tests {
         let s = d.service.unwrap();
         assert_eq!(
             s.service_type,
-            "urn:schemas-upnp-org:service:WANIPConnection:1"
+            "urn:schemas-upnp-org:service:WANIPConnection:2"
         );
-        assert_eq!(s.control.to_string(), "http://192.168.77.1:2189/ctl/IPConn");
-        assert_eq!(s.scpd.to_string(), "http://192.168.77.1:2189/WANIPCn.xml");
-        assert_eq!(d.listed.len(), 3);
+        assert_eq!(s.control.to_string(), "http://192.168.77.1:5000/ctl/IPConn");
+        assert_eq!(s.scpd.to_string(), "http://192.168.77.1:5000/WANIPCn.xml");
+        assert_eq!(d.listed.len(), 5);
         assert_eq!(d.router.manufacturer.as_deref(), Some("Debian"));
     }
 
@@ -420,7 +420,7 @@ mod tests {
         let elsewhere = MINIUPNPD.replace("/ctl/IPConn", "http://192.168.77.99/ctl");
         let e = read_description(elsewhere.as_bytes(), &from()).unwrap_err();
         assert!(e.contains("not on the router"), "{e}");
-        let none = MINIUPNPD.replace("WANIPConnection", "WANIPv6FirewallControl");
+        let none = MINIUPNPD.replace("WANIPConnection", "WANIPv4Nothing");
         let d = read_description(none.as_bytes(), &from()).unwrap();
         assert!(d.service.is_none());
     }

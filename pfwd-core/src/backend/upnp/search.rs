@@ -3,8 +3,9 @@
 //! Two sockets, both bound to this host's LAN address:
 //! - the *probe*, connected to the gateway's SSDP port, sends the unicast
 //!   search. Connected, it hears the router's ICMP "port unreachable" as
-//!   `ECONNREFUSED`: nothing listens on UDP 1900, UPnP-IGD is off, and the
-//!   search ends at once with that "no" instead of waiting out the budget.
+//!   `ECONNREFUSED`: nothing listens on UDP 1900, UPnP-IGD is off. Asked
+//!   once more 100 ms later and refused again, the search ends with that
+//!   "no" instead of waiting out the budget.
 //! - the *listener*, not connected, sends the same unicast search and (with
 //!   `UpnpOptions::multicast`) the multicast one, and takes answers from
 //!   the gateway's address on any port: some UPnP stacks (libupnp's)
@@ -75,16 +76,17 @@ pub(super) async fn search(
     let mut others: Vec<SocketAddr> = Vec::new();
     let mut probe_buf = [0u8; ssdp::MAX_RESPONSE + 1];
     let mut listener_buf = [0u8; ssdp::MAX_RESPONSE + 1];
-    let refused = |tries: u32| Error::NoGateway {
+    let refused = || Error::NoGateway {
         method: Some(Method::Upnp),
         detail: format!(
-            "{} refused the SSDP search on UDP port {} (ICMP port unreachable after {} ms, \
-             try {tries}): nothing listens there, so UPnP-IGD is switched off or absent",
-            info.gateway,
-            options.ssdp_port,
-            started.elapsed().as_millis()
+            "nothing listens on {gateway}: the router answered the SSDP search with ICMP port \
+             unreachable, again {} ms later, so UPnP-IGD is switched off or absent",
+            REFUSAL_CONFIRM.as_millis()
         ),
     };
+    // The first refusal, and when to ask again to confirm it.
+    let mut refused_at: Option<Instant> = None;
+    let mut confirm_at: Option<Instant> = None;
     loop {
         tokio::select! {
             () = sleep_until(next_try), if next_try < deadline => {
@@ -92,7 +94,11 @@ pub(super) async fn search(
                 debug!("UPnP: SSDP search {tries} to {gateway}{}", if options.multicast { " and 239.255.255.250:1900" } else { "" });
                 for m in &unicast {
                     match probe.send(m).await {
-                        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Err(refused(tries)),
+                        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                            if is_final(&mut refused_at, &mut confirm_at) {
+                                return Err(refused());
+                            }
+                        }
                         Err(e) => debug!("UPnP: the unicast search to {gateway} failed: {e}"),
                         Ok(_) => {}
                     }
@@ -114,8 +120,22 @@ pub(super) async fn search(
                     Answer::Unusable(why) => unusable = Some(why),
                     Answer::Foreign(_) => {}
                 },
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Err(refused(tries)),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    if is_final(&mut refused_at, &mut confirm_at) {
+                        return Err(refused());
+                    }
+                }
                 Err(e) => debug!("UPnP: receiving on the SSDP probe: {e}"),
+            },
+            () = sleep_until(confirm_at.unwrap_or(deadline)), if confirm_at.is_some_and(|c| c < deadline) => {
+                confirm_at = None;
+                debug!("UPnP: {gateway} refused the search; asking once more to be sure");
+                if let Err(e) = probe.send(&unicast[0]).await {
+                    if e.kind() == io::ErrorKind::ConnectionRefused {
+                        return Err(refused());
+                    }
+                    debug!("UPnP: the unicast search to {gateway} failed: {e}");
+                }
             },
             received = listener.recv_from(&mut listener_buf) => match received {
                 Ok((n, from)) => match consider(&listener_buf[..n], from, info) {
@@ -127,6 +147,10 @@ pub(super) async fn search(
             },
             () = sleep_until(deadline) => break,
         }
+    }
+    if refused_at.is_some() {
+        // Refused once, and the budget ended before the second ask.
+        return Err(refused());
     }
     let waited = started.elapsed().as_millis();
     let asked = if options.multicast {
@@ -161,6 +185,29 @@ pub(super) async fn search(
             }
         }
     })
+}
+
+/// How long after a first ICMP "port unreachable" pfwd asks again before it
+/// takes the refusal as the answer: 100 ms. One refusal may be a router
+/// whose UPnP daemon is still starting (miniupnpd opens its SSDP socket
+/// just after it logs that HTTP listens); two, 100 ms apart, are a
+/// router without one, still far inside the probe budget (500 ms).
+const REFUSAL_CONFIRM: Duration = Duration::from_millis(100);
+
+/// A refusal seen now: true when it confirms one seen at least
+/// [`REFUSAL_CONFIRM`] ago; else (the first) it schedules the confirming ask.
+fn is_final(refused_at: &mut Option<Instant>, confirm_at: &mut Option<Instant>) -> bool {
+    let now = Instant::now();
+    match *refused_at {
+        Some(first) if now >= first + REFUSAL_CONFIRM => true,
+        Some(_) => false,
+        None => {
+            debug!("UPnP: the SSDP search was refused (ICMP port unreachable)");
+            *refused_at = Some(now);
+            *confirm_at = Some(now + REFUSAL_CONFIRM);
+            false
+        }
+    }
 }
 
 fn found(r: Response, started: Instant) -> Response {
@@ -234,14 +281,18 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(2);
         let err = search(&info, &options, deadline).await.unwrap_err();
         let took = started.elapsed();
-        assert!(took < Duration::from_millis(200), "{took:?}");
+        assert!(took >= REFUSAL_CONFIRM, "{took:?}");
+        assert!(took < Duration::from_millis(250), "{took:?}");
         assert!(matches!(err, Error::NoGateway { .. }), "{err:?}");
         let s = err.to_string();
         assert!(
-            s.contains(&format!("refused the SSDP search on UDP port {port}")),
+            s.contains(&format!("nothing listens on 127.0.0.1:{port}")),
             "{s}"
         );
-        assert!(s.contains("nothing listens there"), "{s}");
+        assert!(
+            s.contains("ICMP port unreachable, again 100 ms later"),
+            "{s}"
+        );
     }
 
     #[tokio::test]
