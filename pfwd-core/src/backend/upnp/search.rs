@@ -266,6 +266,15 @@ mod tests {
 
     /// The fast "no": a router without a UPnP daemon answers the search
     /// with ICMP port unreachable, which the connected probe hears at once.
+    /// Options for a gateway on loopback at `port`, no multicast.
+    fn loopback(port: u16) -> UpnpOptions {
+        UpnpOptions {
+            multicast: false,
+            ssdp_port: port,
+            ..UpnpOptions::default()
+        }
+    }
+
     #[tokio::test]
     async fn a_closed_ssdp_port_is_a_fast_no() {
         // A port on loopback where nothing listens (bound, then closed).
@@ -273,9 +282,7 @@ mod tests {
             let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
             s.local_addr().unwrap().port()
         };
-        let mut options = UpnpOptions::default();
-        options.multicast = false;
-        options.ssdp_port = port;
+        let options = loopback(port);
         let info = GatewayInfo::for_gateway(Ipv4Addr::LOCALHOST).unwrap();
         let started = std::time::Instant::now();
         let deadline = Instant::now() + Duration::from_secs(2);
@@ -307,9 +314,7 @@ mod tests {
                     .await;
             }
         });
-        let mut options = UpnpOptions::default();
-        options.multicast = false;
-        options.ssdp_port = port;
+        let options = loopback(port);
         let info = GatewayInfo::for_gateway(Ipv4Addr::LOCALHOST).unwrap();
         let deadline = Instant::now() + Duration::from_millis(300);
         let err = search(&info, &options, deadline).await.unwrap_err();
