@@ -107,6 +107,11 @@ pub(super) async fn fetch(
         .await
         .map_err(|_| late(headers_by, "connecting"))?
         .map_err(FetchError::Connect)?;
+    let _ = stream.set_nodelay(true);
+    log::debug!(
+        "UPnP: {url}: connected in {} ms",
+        started.elapsed().as_millis()
+    );
     let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
         // The least hyper allows: no header block of a description is near it.
         .max_buf_size(8192)
@@ -129,6 +134,10 @@ pub(super) async fn fetch(
         .await
         .map_err(|_| late(headers_by, "waiting for its headers"))?
         .map_err(|e| FetchError::Http(e.to_string()))?;
+    log::debug!(
+        "UPnP: {url}: connected and headers in {} ms",
+        started.elapsed().as_millis()
+    );
     if response.status() != hyper::StatusCode::OK {
         return Err(FetchError::Status(response.status().as_u16()));
     }
@@ -152,6 +161,7 @@ pub(super) async fn fetch(
             FetchError::Http(e.to_string())
         }
     })?;
+    log::debug!("UPnP: {url}: read in {} ms", started.elapsed().as_millis());
     Ok(body.to_bytes())
 }
 

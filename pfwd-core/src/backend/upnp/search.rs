@@ -6,10 +6,11 @@
 //!   `ECONNREFUSED`: nothing listens on UDP 1900, UPnP-IGD is off. Asked
 //!   once more 100 ms later and refused again, the search ends with that
 //!   "no" instead of waiting out the budget.
-//! - the *listener*, not connected, sends the same unicast search and (with
-//!   `UpnpOptions::multicast`) the multicast one, and takes answers from
-//!   the gateway's address on any port: some UPnP stacks (libupnp's)
-//!   answer from a fresh socket, which the connected probe cannot receive.
+//! - the *listener*, not connected, sends the multicast search (with
+//!   `UpnpOptions::multicast`; else one more unicast search, for the device
+//!   only) and takes answers from the gateway's address on any port: some
+//!   UPnP stacks (libupnp's) answer from a fresh socket, which the
+//!   connected probe cannot receive.
 //!
 //! Only answers from the gateway's address count, and only with a
 //! description on that address.
@@ -59,15 +60,21 @@ pub(super) async fn search(
         .iter()
         .map(|t| ssdp::search(info.gateway, options.ssdp_port, t, ssdp::MX))
         .collect();
-    let multicast: Vec<Vec<u8>> = if options.multicast {
+    // The listener's searches: multicast, or the device by unicast.
+    let group = SocketAddr::V4(SocketAddrV4::new(ssdp::MULTICAST_V4, ssdp::PORT));
+    let from_listener: Vec<(Vec<u8>, SocketAddr)> = if options.multicast {
         ssdp::GATEWAY_TARGETS
             .iter()
-            .map(|t| ssdp::search(ssdp::MULTICAST_V4, ssdp::PORT, t, ssdp::MX))
+            .map(|t| {
+                (
+                    ssdp::search(ssdp::MULTICAST_V4, ssdp::PORT, t, ssdp::MX),
+                    group,
+                )
+            })
             .collect()
     } else {
-        Vec::new()
+        vec![(unicast[0].clone(), SocketAddr::V4(gateway))]
     };
-    let group = SocketAddr::V4(SocketAddrV4::new(ssdp::MULTICAST_V4, ssdp::PORT));
 
     let mut next_try = started;
     let mut interval = options.retry_interval.max(Duration::from_millis(10));
@@ -102,13 +109,10 @@ pub(super) async fn search(
                         Err(e) => debug!("UPnP: the unicast search to {gateway} failed: {e}"),
                         Ok(_) => {}
                     }
-                    if let Err(e) = listener.send_to(m, gateway).await {
-                        debug!("UPnP: the unicast search to {gateway} failed: {e}");
-                    }
                 }
-                for m in &multicast {
-                    if let Err(e) = listener.send_to(m, group).await {
-                        debug!("UPnP: the multicast search failed: {e}");
+                for (m, to) in &from_listener {
+                    if let Err(e) = listener.send_to(m, *to).await {
+                        debug!("UPnP: the search to {to} failed: {e}");
                     }
                 }
                 next_try += interval;
