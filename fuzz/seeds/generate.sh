@@ -67,3 +67,10 @@ seed pcp_response map_with_options "02 81 00 00 00001c20 00000e10 $RESERVED $NON
 seed epoch steady        "000003e8 0000  00000424 ea60  00000462 ea60"
 seed epoch restart       "00001388 0000  00000003 2710  0000000d 2710"
 seed epoch fast_and_late "0000000a 0000  00002710 ea60  0000270f 0000  00002710 0001"
+
+# SSDP search responses (text): miniupnpd 2.3.1's answer as captured in the
+# testbed, a minimal LF-only one, and one refused (no LOCATION).
+mkdir -p ssdp_response
+printf 'HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\nUSN: uuid:3a3b6c1e-0f1c-4a55-9b62-1d4a5c6e7f80::urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\nEXT:\r\nSERVER: Debian/6.18.44-fc-v669 UPnP/1.1 MiniUPnPd/2.3.1\r\nLOCATION: http://192.168.77.1:5000/rootDesc.xml\r\nOPT: "http://schemas.upnp.org/upnp/1/0/"; ns=01\r\n01-NLS: 1795705972\r\nBOOTID.UPNP.ORG: 1795705972\r\nCONFIGID.UPNP.ORG: 1337\r\n\r\n' >ssdp_response/miniupnpd
+printf 'HTTP/1.0 200 OK\nlocation: http://[fe80::1]:49000/igd.xml?x=1\nst: urn:schemas-upnp-org:service:WANPPPConnection:1\n\n' >ssdp_response/lf_ipv6
+printf 'HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\n\r\n' >ssdp_response/no_location

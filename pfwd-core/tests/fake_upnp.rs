@@ -1,6 +1,9 @@
 //! Edge cases miniupnpd cannot show, against an in-process fake UPnP gateway
 //! on loopback: a router that takes only permanent leases (725), one that
-//! answers garbage, one that reports no external address, one that hangs.
+//! answers garbage, one that reports no external address, one that hangs,
+//! and routers whose SSDP answer is fine but whose descriptions are broken
+//! (endless, an entity bomb, headers that trickle in, 404, not XML, no WAN
+//! service), each named as such within the discovery budget.
 //! The real-router tests live in `tests/gateway/`.
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
@@ -26,6 +29,19 @@ const HANG: u16 = 0;
 
 type Handler = dyn Fn(&str, &str) -> (u16, String) + Send + Sync;
 
+/// How the fake serves a description (the root one, or the service's).
+#[derive(Clone)]
+enum Served {
+    /// 200 with this body.
+    Xml(String),
+    /// This status, an empty body.
+    Status(u16),
+    /// 200 and a body that never ends (no Content-Length).
+    Endless,
+    /// One header line every half second, forever.
+    SlowHeaders,
+}
+
 struct Fake {
     ssdp_port: u16,
     /// Every SOAP call received: (action, body).
@@ -34,17 +50,22 @@ struct Fake {
 
 impl Fake {
     async fn start(description: Option<String>, handler: Arc<Handler>) -> Fake {
+        let description = Served::Xml(description.unwrap_or_else(root_description));
+        Fake::serving(description, Served::Xml(scpd()), handler).await
+    }
+
+    /// A fake whose root description and service description are served so.
+    async fn serving(description: Served, scpd: Served, handler: Arc<Handler>) -> Fake {
         let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let http_port = http.local_addr().unwrap().port();
         let ssdp_port = fakes::ssdp::responder(http_port).await;
         let calls = Arc::new(Mutex::new(Vec::new()));
         let log = calls.clone();
-        let description = description.unwrap_or_else(root_description);
         tokio::spawn(async move {
             while let Ok((conn, _)) = http.accept().await {
-                let (description, handler, log) =
-                    (description.clone(), handler.clone(), log.clone());
-                tokio::spawn(serve(conn, description, handler, log));
+                let documents = (description.clone(), scpd.clone());
+                let (handler, log) = (handler.clone(), log.clone());
+                tokio::spawn(serve(conn, documents, handler, log));
             }
         });
         Fake { ssdp_port, calls }
@@ -67,7 +88,7 @@ impl Fake {
 
 async fn serve(
     mut conn: TcpStream,
-    description: String,
+    (description, scpd): (Served, Served),
     handler: Arc<Handler>,
     log: Arc<Mutex<Vec<(String, String)>>>,
 ) {
@@ -108,10 +129,32 @@ async fn serve(
     }
     let body = String::from_utf8_lossy(&raw[head_end..]).to_string();
     let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
-    let (status, text) = match path.as_str() {
-        "/rootDesc.xml" => (200, description),
-        "/scpd.xml" => (200, scpd()),
-        _ => {
+    let document = match path.as_str() {
+        "/rootDesc.xml" => Some(description),
+        "/scpd.xml" => Some(scpd),
+        _ => None,
+    };
+    let (status, text) = match document {
+        Some(Served::Xml(xml)) => (200, xml),
+        Some(Served::Status(status)) => (status, String::new()),
+        Some(Served::Endless) => {
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n\r\n<root>")
+                .await;
+            let chunk = "<device></device>".repeat(256);
+            while conn.write_all(chunk.as_bytes()).await.is_ok() {}
+            return;
+        }
+        Some(Served::SlowHeaders) => {
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\n").await;
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if conn.write_all(b"X-Slow: 1\r\n").await.is_err() {
+                    return;
+                }
+            }
+        }
+        None => {
             let action = header("soapaction").unwrap_or_default();
             let action = action.rsplit('#').next().unwrap_or_default().to_string();
             log.lock().unwrap().push((action.clone(), body.clone()));
@@ -283,25 +326,208 @@ async fn garbage_soap_answers_are_invalid_responses() {
     )
     .await;
     let upnp = Upnp::discover_with(fake.options()).await.unwrap();
+    let started = std::time::Instant::now();
     let err = upnp.map(&request()).await.unwrap_err();
     assert!(matches!(err, Error::InvalidResponse { .. }), "{err:?}");
     assert!(err.to_string().contains("Login required"), "{err}");
+    // Which action, and what was wrong with the answer.
+    assert!(
+        err.to_string().contains(
+            "the router's answer to AddPortMapping (TCP port 8080 -> 127.0.0.1:8080) is XML, \
+             but not a SOAP envelope (its root is <html>)"
+        ),
+        "{err}"
+    );
     let err = upnp.external_address().await.unwrap_err();
     assert!(matches!(err, Error::InvalidResponse { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("answer to GetExternalIPAddress"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    let failure = pfwd_core::guide::MethodFailure::from_error(&err).reason;
+    assert!(!failure.contains("switched off"), "{failure}");
 }
 
 #[tokio::test]
-async fn an_unreadable_description_is_reported_within_the_budget() {
-    let fake = Fake::start(Some("not xml at all".into()), Arc::new(router)).await;
+async fn a_soap_answer_without_its_value_is_named() {
+    let fake = Fake::start(
+        None,
+        Arc::new(|action: &str, body: &str| match action {
+            "GetExternalIPAddress" => {
+                ok(action, "<NewExternalIPAddress>soon</NewExternalIPAddress>")
+            }
+            _ => router(action, body),
+        }),
+    )
+    .await;
+    let upnp = Upnp::discover_with(fake.options()).await.unwrap();
+    let err = upnp.external_address().await.unwrap_err();
+    assert!(matches!(err, Error::InvalidResponse { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains(
+            "the router's answer to GetExternalIPAddress (reading the external address) is a \
+             GetExternalIPAddressResponse without the values it must carry"
+        ),
+        "{err}"
+    );
+}
+
+/// Discover against a fake serving `description` (and `scpd`); the error,
+/// which must come within the fake's 600 ms budget (and a little).
+async fn broken(description: Served, scpd: Served) -> (Error, String) {
+    let fake = Fake::serving(description, scpd, Arc::new(router)).await;
     let started = std::time::Instant::now();
     let err = Upnp::discover_with(fake.options()).await.unwrap_err();
-    // igd-next drops a device whose description it cannot read and keeps
-    // listening, so pfwd sees "no usable gateway" at its own deadline.
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(900), "{took:?}: {err}");
+    let text = err.to_string();
+    // Never sent to the wrong setting: the router answered.
+    assert!(!text.contains("switched off"), "{text}");
+    let failure = pfwd_core::guide::MethodFailure::from_error(&err).reason;
+    assert!(!failure.contains("switched off"), "{failure}");
+    (err, text)
+}
+
+fn description_error(text: &str, what: &str) {
+    let url = "its description at http://127.0.0.1:";
+    assert!(
+        text.contains("the router answered the UPnP search, but") && text.contains(url),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("/rootDesc.xml could not be read: {what}")),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_description_that_is_not_xml_is_named() {
+    let (err, text) = broken(Served::Xml("not xml at all".into()), Served::Xml(scpd())).await;
+    assert!(matches!(err, Error::InvalidResponse { .. }), "{err:?}");
+    description_error(&text, "not XML (");
+    let failure = pfwd_core::guide::MethodFailure::from_error(&err).reason;
+    assert!(
+        failure.contains("firmware is faulty: update it"),
+        "{failure}"
+    );
+    assert!(failure.contains("switch on NAT-PMP or PCP"), "{failure}");
+}
+
+#[tokio::test]
+async fn an_endless_description_is_cut_at_64_kib() {
+    let (err, text) = broken(Served::Endless, Served::Xml(scpd())).await;
+    assert!(matches!(err, Error::InvalidResponse { .. }), "{err:?}");
+    description_error(&text, "larger than 65536 bytes");
+}
+
+#[tokio::test]
+async fn an_entity_bomb_is_refused_unexpanded() {
+    let lol = (1..10)
+        .map(|i| {
+            format!(
+                "<!ENTITY lol{i} \"{}\">",
+                format!("&lol{};", i - 1).repeat(10)
+            )
+        })
+        .collect::<String>();
+    let bomb = format!(
+        r#"<?xml version="1.0"?><!DOCTYPE root [<!ENTITY lol0 "lol">{lol}]><root><device><friendlyName>&lol9;</friendlyName></device></root>"#
+    );
+    let (err, text) = broken(Served::Xml(bomb), Served::Xml(scpd())).await;
+    assert!(matches!(err, Error::InvalidResponse { .. }), "{err:?}");
+    description_error(&text, "not a plain XML document: it has a DOCTYPE");
+}
+
+#[tokio::test]
+async fn headers_that_trickle_in_time_out() {
+    let (err, text) = broken(Served::SlowHeaders, Served::Xml(scpd())).await;
+    assert!(matches!(err, Error::InvalidResponse { .. }), "{err:?}");
+    description_error(&text, "timed out after ");
+    assert!(text.contains("(waiting for its headers)"), "{text}");
+}
+
+#[tokio::test]
+async fn a_missing_description_is_its_http_status() {
+    let (err, text) = broken(Served::Status(404), Served::Xml(scpd())).await;
+    assert!(matches!(err, Error::InvalidResponse { .. }), "{err:?}");
+    description_error(&text, "HTTP 404");
+}
+
+#[tokio::test]
+async fn a_description_without_a_wan_service_is_unsupported() {
+    let other =
+        root_description().replace(SERVICE, "urn:schemas-upnp-org:service:Layer3Forwarding:1");
+    let (err, text) = broken(Served::Xml(other), Served::Xml(scpd())).await;
+    assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
+    assert!(
+        text.contains("has no WANIPConnection or WANPPPConnection service (it lists urn:schemas-upnp-org:service:Layer3Forwarding:1)"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_broken_service_description_is_named() {
+    let (err, text) = broken(Served::Xml(root_description()), Served::Status(500)).await;
+    assert!(matches!(err, Error::InvalidResponse { .. }), "{err:?}");
+    assert!(
+        text.contains(&format!(
+            "the description of its {SERVICE} service at http://127.0.0.1:"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("/scpd.xml could not be read: HTTP 500"),
+        "{text}"
+    );
+}
+
+/// A router that never answers the search at all: "no answer", at the
+/// budget, and that one does say UPnP may be switched off.
+#[tokio::test]
+async fn a_silent_router_is_no_gateway_at_the_budget() {
+    let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut options = Fake::start(None, Arc::new(router)).await.options();
+    options.ssdp_port = silent.local_addr().unwrap().port();
+    let started = std::time::Instant::now();
+    let err = Upnp::discover_with(options).await.unwrap_err();
     assert!(matches!(err, Error::NoGateway { .. }), "{err:?}");
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() >= Duration::from_millis(550),
         "{:?}",
         started.elapsed()
+    );
+    assert!(
+        err.to_string().contains("no answer to 2 SSDP searches"),
+        "{err}"
+    );
+}
+
+/// The fast "no": nothing listens on the router's SSDP port, which answers
+/// with ICMP port unreachable.
+#[tokio::test]
+async fn a_closed_ssdp_port_is_no_at_once() {
+    let mut options = Fake::start(None, Arc::new(router)).await.options();
+    options.ssdp_port = {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap().port()
+    };
+    let started = std::time::Instant::now();
+    let err = Upnp::discover_with(options).await.unwrap_err();
+    // Refused twice, 100 ms apart: far inside the 600 ms budget.
+    assert!(
+        started.elapsed() < Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(matches!(err, Error::NoGateway { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("nothing listens on 127.0.0.1:"),
+        "{err}"
     );
 }
 

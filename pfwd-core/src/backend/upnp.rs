@@ -3,10 +3,11 @@
 //! listing, with the gateway's error codes turned into actionable errors.
 
 mod description;
+mod search;
 mod soap;
 mod specific;
 
-pub use description::parse_description;
+pub use description::{BODY_WITHIN, HEADERS_WITHIN, MAX_DEPTH, MAX_DESCRIPTION, parse_description};
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -16,11 +17,10 @@ use igd_next::aio::Gateway;
 use igd_next::aio::tokio::Tokio;
 use igd_next::{
     AddAnyPortError, AddPortError, GetExternalIpError, GetGenericPortMappingEntryError,
-    PortMappingProtocol, RemovePortError, RequestError, SearchError, SearchOptions,
+    PortMappingProtocol, RemovePortError, RequestError,
 };
 use log::{debug, info, warn};
-use tokio::task::JoinSet;
-use tokio::time::{sleep_until, timeout};
+use tokio::time::timeout;
 
 use self::soap::{refused, request_error};
 use crate::backend::{another_host_unsupported, check_renewal, deleting, describe};
@@ -28,13 +28,11 @@ use crate::defaults;
 use crate::error::{Error, GatewayCode, Holder, Result, UpnpCode};
 use crate::forwarder::{BoxFuture, Forwarder, Presence};
 use crate::gateway::{GatewayInfo, default_gateway};
+use crate::guide::RouterInfo;
 use crate::mapping::{
     GatewayMapping, Lease, Mapping, MappingRequest, Method, MethodState, Protocol,
 };
-
-/// The SSDP multicast group and port (UPnP Device Architecture 1.1, 1.3.2).
-const SSDP_MULTICAST: SocketAddr =
-    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(239, 255, 255, 250), 1900));
+use crate::wire::ssdp::Location;
 
 /// How many entries pfwd reads at most when listing a gateway's mappings.
 const MAX_LISTED: u32 = 1024;
@@ -43,8 +41,9 @@ const MAX_LISTED: u32 = 1024;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct UpnpOptions {
-    /// The whole budget for finding the gateway and reading its description
-    /// (default 2 s; igd-next alone would wait 10 s).
+    /// The whole budget for finding the gateway and reading its
+    /// descriptions (default 2 s; igd-next alone would wait 10 s). A router
+    /// whose SSDP port is closed (ICMP port unreachable) is a "no" at once.
     pub discovery_timeout: Duration,
     /// The first wait before a search is sent again; it doubles after each
     /// try (default 250 ms). Searches are UDP and may be lost.
@@ -53,8 +52,9 @@ pub struct UpnpOptions {
     pub request_timeout: Duration,
     /// The gateway to ask; `None` finds the default gateway.
     pub gateway: Option<GatewayInfo>,
-    /// Also search by multicast (239.255.255.250:1900), for an IGD that is
-    /// not the default gateway or ignores unicast searches (default true).
+    /// Also search by multicast (239.255.255.250:1900), for a gateway that
+    /// ignores unicast searches (default true). Only the gateway's own
+    /// answer counts: another host's is ignored.
     pub multicast: bool,
     /// The UDP port of the gateway's SSDP service (1900; change it only to
     /// talk to a test double).
@@ -91,6 +91,8 @@ pub struct Upnp {
     igd: Gateway<Tokio>,
     info: GatewayInfo,
     request_timeout: Duration,
+    /// What the description says about the router, read at discovery.
+    router: RouterInfo,
 }
 
 impl Upnp {
@@ -98,9 +100,13 @@ impl Upnp {
     ///
     /// # Errors
     ///
-    /// [`Error::NoGateway`] when no default route exists or no IGD answers
-    /// within the budget; [`Error::InvalidResponse`] when one answered with a
-    /// description pfwd cannot use.
+    /// [`Error::NoGateway`] when no default route exists, the gateway's SSDP
+    /// port is closed, or it does not answer within the budget;
+    /// [`Error::InvalidResponse`] when it answered, but its answer or its
+    /// descriptions cannot be read (too large, too slow, not XML, HTTP
+    /// errors; the message names the URL and what was wrong);
+    /// [`Error::Unsupported`] when its description has no WAN connection
+    /// service.
     pub async fn discover() -> Result<Upnp> {
         Upnp::discover_with(UpnpOptions::default()).await
     }
@@ -119,85 +125,75 @@ impl Upnp {
         };
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + options.discovery_timeout;
-        let mut targets = vec![SocketAddr::V4(SocketAddrV4::new(
-            info.gateway,
-            options.ssdp_port,
-        ))];
-        if options.multicast {
-            targets.push(SSDP_MULTICAST);
-        }
-
-        let mut searches = JoinSet::new();
-        let mut next_try = tokio::time::Instant::now();
-        let mut interval = options.retry_interval.max(Duration::from_millis(10));
-        let mut tries = 0u32;
-        let mut last_problem: Option<SearchError> = None;
-        loop {
-            tokio::select! {
-                () = sleep_until(next_try), if next_try < deadline => {
-                    tries += 1;
-                    debug!("UPnP: SSDP search {tries} to {targets:?}");
-                    for target in &targets {
-                        let mut search = SearchOptions::default();
-                        search.bind_addr = SocketAddr::V4(SocketAddrV4::new(info.local, 0));
-                        search.broadcast_address = *target;
-                        search.timeout = Some(deadline.saturating_duration_since(tokio::time::Instant::now()));
-                        search.single_search_timeout = Some(options.discovery_timeout);
-                        search.gateway_ip_version = igd_next::GatewayIpVersion::V4;
-                        // The default gateway is trusted as the device's address even where
-                        // igd-next's own check would not (a loopback test double).
-                        search.allowed_gateway_ips = vec![IpAddr::V4(info.gateway)];
-                        searches.spawn(igd_next::aio::tokio::search_gateway(search));
-                    }
-                    next_try += interval;
-                    interval *= 2;
-                }
-                Some(joined) = searches.join_next() => match joined {
-                    Ok(Ok(igd)) => {
-                        info!(
-                            "UPnP: found the gateway at {} (description http://{}{}) after {} ms",
-                            igd.addr, igd.addr, igd.root_url, started.elapsed().as_millis()
-                        );
-                        return Ok(Upnp { igd, info, request_timeout: options.request_timeout });
-                    }
-                    Ok(Err(SearchError::NoResponseWithinTimeout)) => {}
-                    Ok(Err(e)) => {
-                        debug!("UPnP: an SSDP search failed: {e}");
-                        last_problem = Some(e);
-                    }
-                    Err(join) => last_problem = Some(SearchError::IoError(std::io::Error::other(join))),
-                },
-                () = sleep_until(deadline) => break,
-            }
-        }
-        let asked = targets
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(" and ");
-        let waited = started.elapsed().as_millis();
-        debug!("UPnP: no gateway answered {tries} SSDP searches to {asked} in {waited} ms");
-        Err(match last_problem {
-            Some(SearchError::InvalidResponse | SearchError::XmlError(_)) => {
-                Error::InvalidResponse {
-                    method: Method::Upnp,
-                    detail:
-                        "a UPnP device answered the search but its description could not be read"
-                            .into(),
-                }
-            }
-            Some(other) => Error::NoGateway {
-                method: Some(Method::Upnp),
+        let answer = search::search(&info, &options, deadline).await?;
+        let location = answer.location;
+        let broken = |why: String| Error::InvalidResponse {
+            method: Method::Upnp,
+            detail: format!(
+                "the router answered the UPnP search, but its description at {location} {why}"
+            ),
+        };
+        let xml = description::fetch(&location, deadline)
+            .await
+            .map_err(|e| broken(format!("could not be read: {e}")))?;
+        let found = description::read_description(&xml, &location)
+            .map_err(|why| broken(format!("could not be read: {why}")))?;
+        let Some(service) = found.service else {
+            return Err(Error::Unsupported {
+                method: Method::Upnp,
+                what: "port forwarding over UPnP-IGD".into(),
                 detail: format!(
-                    "no usable answer to {tries} SSDP searches sent to {asked} in {waited} ms (last problem: {other})"
+                    "the router answered the UPnP search, but its description at {location} \
+                     has no WANIPConnection or WANPPPConnection service (it lists {})",
+                    if found.listed.is_empty() {
+                        "none".to_string()
+                    } else {
+                        found.listed.join(", ")
+                    }
                 ),
-            },
-            None => Error::NoGateway {
-                method: Some(Method::Upnp),
-                detail: format!(
-                    "no answer to {tries} SSDP searches sent to {asked} in {waited} ms"
-                ),
-            },
+            });
+        };
+        let scpd = &service.scpd;
+        let schema = match description::fetch(scpd, deadline).await {
+            Ok(xml) => description::read_scpd(&xml).map_err(|why| why.to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+        .map_err(|why| Error::InvalidResponse {
+            method: Method::Upnp,
+            detail: format!(
+                "the router answered the UPnP search, but the description of its {} service \
+                 at {scpd} could not be read: {why}",
+                service.service_type
+            ),
+        })?;
+        let addr = SocketAddr::new(location.ip, location.port);
+        // igd-next takes a path on `addr`, or an absolute URL elsewhere on the router.
+        let on_addr = |l: &Location| {
+            if SocketAddr::new(l.ip, l.port) == addr {
+                l.path.clone()
+            } else {
+                l.to_string()
+            }
+        };
+        let igd = Gateway {
+            addr,
+            root_url: location.path.clone(),
+            control_url: on_addr(&service.control),
+            control_schema_url: on_addr(scpd),
+            control_schema: schema,
+            service_type: service.service_type,
+            provider: Tokio,
+        };
+        info!(
+            "UPnP: found the gateway at {addr} (description {location}, {}) after {} ms",
+            igd.service_type,
+            started.elapsed().as_millis()
+        );
+        Ok(Upnp {
+            igd,
+            info,
+            request_timeout: options.request_timeout,
+            router: found.router,
         })
     }
 
@@ -259,9 +255,11 @@ impl Upnp {
                 "reading the external address",
                 UpnpCode::NOT_AUTHORIZED.0,
             )),
-            Err(GetExternalIpError::RequestError(e)) => {
-                Err(request_error("reading the external address", e))
-            }
+            Err(GetExternalIpError::RequestError(e)) => Err(request_error(
+                "GetExternalIPAddress",
+                "reading the external address",
+                e,
+            )),
         }
     }
 
@@ -292,7 +290,9 @@ impl Upnp {
                     Err(AddPortError::SamePortValuesRequired) => Err(refused(&what, 724)),
                     Err(AddPortError::OnlyPermanentLeasesSupported) => Err(refused(&what, 725)),
                     Err(AddPortError::DescriptionTooLong) => Err(refused(&what, 605)),
-                    Err(AddPortError::RequestError(e)) => Err(request_error(&what, e)),
+                    Err(AddPortError::RequestError(e)) => {
+                        Err(request_error("AddPortMapping", &what, e))
+                    }
                     Err(
                         AddPortError::InternalPortZeroInvalid
                         | AddPortError::ExternalPortZeroInvalid,
@@ -316,7 +316,15 @@ impl Upnp {
                         .await),
                     Err(AddAnyPortError::OnlyPermanentLeasesSupported) => Err(refused(&what, 725)),
                     Err(AddAnyPortError::DescriptionTooLong) => Err(refused(&what, 605)),
-                    Err(AddAnyPortError::RequestError(e)) => Err(request_error(&what, e)),
+                    Err(AddAnyPortError::RequestError(e)) => {
+                        // igd-next asks AddAnyPortMapping where the service has it.
+                        let action = if self.igd.control_schema.contains_key("AddAnyPortMapping") {
+                            "AddAnyPortMapping"
+                        } else {
+                            "AddPortMapping"
+                        };
+                        Err(request_error(action, &what, e))
+                    }
                     Err(AddAnyPortError::InternalPortZeroInvalid) => Err(Error::invalid(
                         "internal port 0 is not a port: give 1-65535",
                     )),
@@ -392,7 +400,11 @@ impl Upnp {
                     return Err(refused("listing mappings", 606));
                 }
                 Err(GetGenericPortMappingEntryError::RequestError(e)) => {
-                    return Err(request_error("listing mappings", e));
+                    return Err(request_error(
+                        "GetGenericPortMappingEntry",
+                        "listing mappings",
+                        e,
+                    ));
                 }
             }
         }
@@ -476,7 +488,9 @@ impl Forwarder for Upnp {
                     Ok(())
                 }
                 Err(RemovePortError::ActionNotAuthorized) => Err(refused(&what, 606)),
-                Err(RemovePortError::RequestError(e)) => Err(request_error(&what, e)),
+                Err(RemovePortError::RequestError(e)) => {
+                    Err(request_error("DeletePortMapping", &what, e))
+                }
             }
         })
     }

@@ -48,10 +48,18 @@ impl From<&Error> for MethodFailure {
                 },
             ),
             Error::Timeout { .. } => (None, format!("{m}: the router stopped answering")),
+            // The router answered, so the method is on: its firmware is
+            // broken (not "switched off"), and the way out says so.
             Error::InvalidResponse { detail, .. } => (
                 None,
                 format!(
-                    "{m}: the router's answer could not be understood (faulty firmware?): {detail}"
+                    "{m}: the router answered, but with something broken ({detail}); its \
+                     firmware is faulty: update it{}, or forward the port by hand",
+                    if method == Some(crate::mapping::Method::Upnp) {
+                        ", or switch on NAT-PMP or PCP in its settings if it has them"
+                    } else {
+                        ""
+                    }
                 ),
             ),
             Error::Manual { .. } => (None, format!("{m}: no method could make the mapping")),

@@ -1,5 +1,6 @@
 //! Sans-IO codecs for the protocols on UDP 5351: NAT-PMP (RFC 6886) and PCP
-//! (RFC 6887).
+//! (RFC 6887); and SSDP's search for a UPnP gateway ([`ssdp`], with its
+//! own [`ssdp::SsdpError`]: text, not a binary layout).
 //!
 //! Bytes (and, for the epoch check, a time) in, values out: no sockets, no
 //! tokio, no clock. Decoding never panics; it returns a typed
@@ -173,6 +174,7 @@ pub(crate) use result_codes;
 pub mod epoch;
 pub mod natpmp;
 pub mod pcp;
+pub mod ssdp;
 mod words;
 
 /// Check that `bytes` holds at least `needed` bytes.
