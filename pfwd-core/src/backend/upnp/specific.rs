@@ -6,7 +6,6 @@
 
 use igd_next::aio::Provider;
 use igd_next::aio::tokio::Tokio;
-use xmltree::Element;
 
 use super::Upnp;
 use super::soap::{refused, request_error};
@@ -52,7 +51,7 @@ impl Upnp {
         let answer = self
             .call(&what, Tokio::send_async(&url, &action, &body))
             .await?
-            .map_err(|e| request_error(&what, e))?;
+            .map_err(|e| request_error("GetSpecificPortMappingEntry", &what, e))?;
         parse_answer(&answer, &what)
     }
 }
@@ -78,7 +77,9 @@ fn parse_answer(text: &str, what: &str) -> Result<Entry> {
         method: Method::Upnp,
         detail: format!("the answer to {what} {why}"),
     };
-    let xml = Element::parse(text.as_bytes()).map_err(|_| garbage("is not XML"))?;
+    // Bounded like the description: no DOCTYPE (entities), no deep nesting.
+    let xml = super::description::parse_xml(text.as_bytes())
+        .map_err(|why| garbage(&format!("is {why}")))?;
     let body = xml
         .get_child("Body")
         .ok_or_else(|| garbage("has no SOAP body"))?;
@@ -151,6 +152,6 @@ mod tests {
         );
         assert!(body.contains("<NewExternalPort>51820</NewExternalPort>"));
         assert!(body.contains("<NewProtocol>UDP</NewProtocol>"));
-        assert!(Element::parse(body.as_bytes()).is_ok());
+        assert!(xmltree::Element::parse(body.as_bytes()).is_ok());
     }
 }
