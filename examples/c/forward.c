@@ -80,6 +80,14 @@ int main(int argc, char **argv) {
     pfwd_result r = pfwd_request_new(argv[1], &options, &request, &error);
     if (r != PFWD_OK) return fail(r, error);
 
+    /* Ctrl-C or SIGTERM from here on ends the program cleanly (the mapping
+       is removed), also when it comes while the router is being asked. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
     /* Discover and map at once: one round trip on a PCP router. */
     pfwd_client *client = NULL;
     pfwd_mapping *mapping = NULL;
@@ -97,11 +105,6 @@ int main(int argc, char **argv) {
     fflush(stdout);
 
     /* The keeper adopts the mapping and reports on pfwd's own thread. */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     pfwd_keeper *keeper = NULL;
     r = pfwd_client_keep(client, request, mapping, NULL, &keeper, &error);
     if (r == PFWD_OK) r = pfwd_keeper_on_event(keeper, on_event, NULL, &error);

@@ -167,6 +167,8 @@ pub(crate) fn flush_chains(gw: &Netns) -> io::Result<()> {
 pub struct Daemon {
     child: Child,
     log: PathBuf,
+    /// The namespace it runs in.
+    netns: String,
 }
 
 impl Daemon {
@@ -199,7 +201,11 @@ impl Daemon {
             });
         }
         let child = cmd.spawn()?;
-        let mut daemon = Daemon { child, log };
+        let mut daemon = Daemon {
+            child,
+            log,
+            netns: gw.name().to_string(),
+        };
         daemon.wait_ready(config)?;
         Ok(daemon)
     }
@@ -210,7 +216,10 @@ impl Daemon {
             let log = self.log_text();
             let http = !config.upnp || log.contains("HTTP listening on port");
             let pmp = !config.natpmp || log.contains("Listening for NAT-PMP/PCP traffic");
-            if http && pmp {
+            // miniupnpd binds its SSDP port just after it logs "HTTP
+            // listening": a UPnP search in between meets ICMP "port
+            // unreachable", which pfwd rightly takes as "no UPnP here".
+            if http && pmp && (!config.upnp || self.ssdp_bound()) {
                 return Ok(());
             }
             if let Some(status) = self.child.try_wait()? {
@@ -225,6 +234,23 @@ impl Daemon {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// Whether something listens on UDP port 1900 in the daemon's namespace.
+    fn ssdp_bound(&self) -> bool {
+        std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.netns,
+                "ss",
+                "-Hlun",
+                "sport",
+                "=",
+                ":1900",
+            ])
+            .output()
+            .is_ok_and(|o| !o.stdout.is_empty())
     }
 
     /// The daemon's process id.
