@@ -688,6 +688,28 @@ impl Run {
         true
     }
 
+    /// Delete `mapping` by `deadline`. A busy router that does not answer
+    /// in time is asked again while time is left: a deletion that went
+    /// through but whose answer was lost then succeeds (deleting a mapping
+    /// that is gone succeeds), rather than be reported as left.
+    async fn delete_by(
+        &self,
+        mapping: &Mapping,
+        deadline: Instant,
+    ) -> Result<crate::Result<()>, tokio::time::error::Elapsed> {
+        const PAUSE: Duration = Duration::from_millis(200);
+        loop {
+            let answer = tokio::time::timeout_at(deadline, self.forwarder.unmap(mapping)).await;
+            match &answer {
+                Ok(Err(e)) if is_transient(e) && Instant::now() + PAUSE < deadline => {
+                    log::info!("deleting {mapping}: {e}; asking again");
+                    tokio::time::sleep(PAUSE).await;
+                }
+                _ => return answer,
+            }
+        }
+    }
+
     /// Delete every held mapping within the close timeout.
     async fn delete_all(&mut self) -> CloseReport {
         let held: Vec<(usize, Mapping)> = std::mem::take(&mut self.entries)
@@ -698,7 +720,7 @@ impl Run {
         let deadline = Instant::now() + self.options.close_timeout;
         let mut report = CloseReport::default();
         for (index, mapping) in held {
-            match tokio::time::timeout_at(deadline, self.forwarder.unmap(&mapping)).await {
+            match self.delete_by(&mapping, deadline).await {
                 Ok(Ok(())) => {
                     self.unrecord(&mapping, true);
                     report.deleted.push((index, mapping));
