@@ -112,6 +112,13 @@ fn sixty_entries_are_mapped_by_pcp_and_all_removed_at_sigterm() {
         .filter(|p| listed.contains(&format!(" {p}->")))
         .collect();
     // "could not remove TCP 5.5.5.7:9000 -> ..." warnings name what is left.
+    for m in after
+        .iter()
+        .filter(|v| v["event"] == "warning")
+        .filter_map(|v| v["message"].as_str())
+    {
+        eprintln!("warning at stop: {m}");
+    }
     let named: BTreeSet<u16> = after
         .iter()
         .filter(|v| v["event"] == "warning")
