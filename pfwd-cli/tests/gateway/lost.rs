@@ -40,20 +40,19 @@ enum Deletion {
     Flush,
 }
 
-/// Delete the mapping; when it was deleted. The router no longer forwards
-/// it, checked at once (the keeper's next check may put it back any moment).
+/// Delete the mapping; when it was deleted. After a flush the router no
+/// longer forwards it, checked at once (the keeper's next check may put it
+/// back any moment).
 fn delete(tb: &Testbed, how: Deletion) -> Instant {
     match how {
         Deletion::Upnpc => {
             let said = tb.upnpc(&["-d", &PORT.to_string(), "TCP"]).unwrap();
             let at = Instant::now();
+            // miniupnpd's "returned : 0" is the proof: the rules cannot be
+            // read after it, the keeper's next check may have put it back.
             assert!(
                 said.contains("returned : 0"),
                 "upnpc -d did not delete it: {said}"
-            );
-            assert!(
-                !tb.forwards(Protocol::Tcp, PORT),
-                "upnpc -d left {PORT} forwarded: the test would prove nothing"
             );
             at
         }
