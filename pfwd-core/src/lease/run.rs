@@ -689,21 +689,34 @@ impl Run {
     }
 
     /// Delete `mapping` by `deadline`. A busy router that does not answer
-    /// in time is asked again while time is left: a deletion that went
-    /// through but whose answer was lost then succeeds (deleting a mapping
-    /// that is gone succeeds), rather than be reported as left.
+    /// in time is asked again while time is left. A deletion that went
+    /// through although its answer came too late makes the next attempt
+    /// fail (miniupnpd refuses to delete a PCP mapping it no longer has,
+    /// with NO_RESOURCES): the gateway is then asked whether it still holds
+    /// the mapping, so a mapping that is gone is not reported as left.
     async fn delete_by(
         &self,
         mapping: &Mapping,
         deadline: Instant,
     ) -> Result<crate::Result<()>, tokio::time::error::Elapsed> {
         const PAUSE: Duration = Duration::from_millis(200);
+        let mut asked_before = false;
         loop {
             let answer = tokio::time::timeout_at(deadline, self.forwarder.unmap(mapping)).await;
             match &answer {
                 Ok(Err(e)) if is_transient(e) && Instant::now() + PAUSE < deadline => {
                     log::info!("deleting {mapping}: {e}; asking again");
+                    asked_before = true;
                     tokio::time::sleep(PAUSE).await;
+                }
+                Ok(Err(e)) if asked_before => {
+                    let presence =
+                        tokio::time::timeout_at(deadline, self.forwarder.presence(mapping)).await;
+                    if let Ok(Ok(Presence::Lost)) = presence {
+                        log::info!("deleting {mapping}: {e}, but the gateway no longer holds it");
+                        return Ok(Ok(()));
+                    }
+                    return answer;
                 }
                 _ => return answer,
             }

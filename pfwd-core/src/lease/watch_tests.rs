@@ -291,3 +291,63 @@ async fn a_mapping_left_on_the_gateway_keeps_its_record_kept_by_nobody() {
     assert_eq!(record.kept_by, None);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_deletion_whose_answer_came_too_late_is_not_reported_as_left() {
+    /// Deletes at once but answers too late; a second delete finds nothing
+    /// and is refused, as miniupnpd does (NO_RESOURCES).
+    #[derive(Debug)]
+    struct Late {
+        gw: Arc<Gateway>,
+        deletes: Mutex<u32>,
+    }
+    impl Forwarder for Late {
+        fn method(&self) -> Method {
+            Method::Pcp
+        }
+        fn external_address(&self) -> BoxFuture<'_, crate::Result<Ipv4Addr>> {
+            self.gw.external_address()
+        }
+        fn map<'a>(&'a self, r: &'a MappingRequest) -> BoxFuture<'a, crate::Result<Mapping>> {
+            self.gw.map(r)
+        }
+        fn unmap<'a>(&'a self, _m: &'a Mapping) -> BoxFuture<'a, crate::Result<()>> {
+            Box::pin(async move {
+                *lock(&self.gw.presence) = Presence::Lost;
+                let n = {
+                    let mut d = lock(&self.deletes);
+                    *d += 1;
+                    *d
+                };
+                Err(if n == 1 {
+                    Error::Timeout {
+                        method: Method::Pcp,
+                        operation: "deleting".into(),
+                        after: Duration::from_secs(4),
+                    }
+                } else {
+                    Error::Refused {
+                        method: Method::Pcp,
+                        what: "deleting".into(),
+                        code: crate::error::GatewayCode::Pcp(
+                            crate::wire::pcp::ResultCode::NoResources,
+                        ),
+                    }
+                })
+            })
+        }
+        fn presence<'a>(&'a self, m: &'a Mapping) -> BoxFuture<'a, crate::Result<Presence>> {
+            self.gw.presence(m)
+        }
+    }
+    let late = Arc::new(Late {
+        gw: Gateway::new(Presence::Held),
+        deletes: Mutex::new(0),
+    });
+    let mut keeper = Keeper::start(late.clone(), [web()], KeeperOptions::default());
+    mapped(&mut keeper).await;
+    let report = keeper.close().await;
+    assert_eq!(report.deleted_count(), 1, "{report}");
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(*lock(&late.deletes), 2);
+}
