@@ -305,8 +305,8 @@ impl Run {
             )));
         };
         if let Some(mapping) = entry.mapping.clone() {
-            let deleting = self.forwarder.unmap(&mapping);
-            match tokio::time::timeout(self.options.close_timeout, deleting).await {
+            let deadline = Instant::now() + self.options.close_timeout;
+            match self.delete_by(&mapping, deadline).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => return Err(e),
                 Err(_) => return Err(close_timeout_error(&mapping, self.options.close_timeout)),
@@ -712,7 +712,16 @@ impl Run {
                 Ok(Err(e)) if asked_before => {
                     let presence =
                         tokio::time::timeout_at(deadline, self.forwarder.presence(mapping)).await;
-                    if let Ok(Ok(Presence::Lost)) = presence {
+                    let gone = match presence {
+                        Ok(Ok(Presence::Lost)) => true,
+                        Ok(Ok(Presence::Held)) => false,
+                        // Where the gateway cannot be asked: miniupnpd's
+                        // answer to deleting a PCP mapping it does not have
+                        // (a compliant server answers SUCCESS, RFC 6887
+                        // section 15).
+                        _ => no_such_pcp_mapping(e),
+                    };
+                    if gone {
                         log::info!("deleting {mapping}: {e}, but the gateway no longer holds it");
                         return Ok(Ok(()));
                     }
@@ -768,6 +777,19 @@ fn is_transient(error: &Error) -> bool {
 /// router believes in does not put a flushed rule back on miniupnpd).
 fn refreshable(mapping: &Mapping) -> bool {
     matches!(mapping.method(), Method::Pcp | Method::NatPmp)
+}
+
+/// Whether `error` is miniupnpd's refusal to delete a PCP mapping it does
+/// not have: NO_RESOURCES ("Failed to remove PCP mapping").
+fn no_such_pcp_mapping(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Refused {
+            method: Method::Pcp,
+            code: crate::error::GatewayCode::Pcp(crate::wire::pcp::ResultCode::NoResources),
+            ..
+        }
+    )
 }
 
 fn close_timeout_error(mapping: &Mapping, after: Duration) -> Error {

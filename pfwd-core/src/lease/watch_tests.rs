@@ -300,6 +300,8 @@ async fn a_deletion_whose_answer_came_too_late_is_not_reported_as_left() {
     struct Late {
         gw: Arc<Gateway>,
         deletes: Mutex<u32>,
+        /// The gateway cannot tell whether it holds a mapping.
+        unknown: Mutex<bool>,
     }
     impl Forwarder for Late {
         fn method(&self) -> Method {
@@ -313,7 +315,9 @@ async fn a_deletion_whose_answer_came_too_late_is_not_reported_as_left() {
         }
         fn unmap<'a>(&'a self, _m: &'a Mapping) -> BoxFuture<'a, crate::Result<()>> {
             Box::pin(async move {
-                *lock(&self.gw.presence) = Presence::Lost;
+                if !*lock(&self.unknown) {
+                    *lock(&self.gw.presence) = Presence::Lost;
+                }
                 let n = {
                     let mut d = lock(&self.deletes);
                     *d += 1;
@@ -340,14 +344,22 @@ async fn a_deletion_whose_answer_came_too_late_is_not_reported_as_left() {
             self.gw.presence(m)
         }
     }
-    let late = Arc::new(Late {
-        gw: Gateway::new(Presence::Held),
-        deletes: Mutex::new(0),
-    });
-    let mut keeper = Keeper::start(late.clone(), [web()], KeeperOptions::default());
-    mapped(&mut keeper).await;
-    let report = keeper.close().await;
-    assert_eq!(report.deleted_count(), 1, "{report}");
-    assert!(report.is_clean(), "{report}");
-    assert_eq!(*lock(&late.deletes), 2);
+    // The gateway tells it lost the mapping; or it cannot tell, and the
+    // refusal is miniupnpd's "no such PCP mapping".
+    for presence in [Presence::Held, Presence::Unknown] {
+        let late = Arc::new(Late {
+            gw: Gateway::new(presence),
+            deletes: Mutex::new(0),
+            unknown: Mutex::new(false),
+        });
+        let mut keeper = Keeper::start(late.clone(), [web()], KeeperOptions::default());
+        mapped(&mut keeper).await;
+        if presence == Presence::Unknown {
+            *lock(&late.unknown) = true;
+        }
+        let report = keeper.close().await;
+        assert_eq!(report.deleted_count(), 1, "{presence:?}: {report}");
+        assert!(report.is_clean(), "{report}");
+        assert_eq!(*lock(&late.deletes), 2);
+    }
 }
