@@ -337,9 +337,29 @@ impl Run {
             Some(m) => m.renewal(),
             None => entry.request.clone(),
         };
+        let first = !entry.announced;
         match self.forwarder.map(&request).await {
-            Ok(mapping) => self.granted(index, mapping),
+            Ok(mapping) => {
+                let read_back =
+                    first && refreshable(&mapping) && self.options.check_interval.is_some();
+                self.granted(index, mapping.clone());
+                if read_back {
+                    self.read_back_once(&mapping).await;
+                }
+            }
             Err(error) => self.failed(index, error),
+        }
+    }
+
+    /// Ask once, right after a PCP or NAT-PMP mapping is first held,
+    /// whether the gateway holds it: the automatic client learns from the
+    /// answer whether the router's UPnP table lists such mappings, so that
+    /// a deletion behind pfwd's back before the first check is told
+    /// (`Lost`) rather than only refreshed away. The answer itself needs no
+    /// action: the mapping was granted just now.
+    async fn read_back_once(&self, mapping: &Mapping) {
+        if let Err(e) = self.forwarder.presence(mapping).await {
+            log::debug!("reading {mapping} back: {e}");
         }
     }
 
