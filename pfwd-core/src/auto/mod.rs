@@ -72,6 +72,8 @@ pub struct Client {
     /// UPnP's table was seen listing a mapping PCP or NAT-PMP made, so
     /// its "no such entry" for one means the mapping is gone.
     upnp_lists_pmp: std::sync::atomic::AtomicBool,
+    /// When a probe of UPnP to read the router's table last failed.
+    upnp_read_failed: Mutex<Option<Instant>>,
 }
 
 /// Map `request` with the best method the gateway answers, or get the guide.
@@ -354,6 +356,7 @@ impl Client {
             late_first: Mutex::new(None),
             pace: tokio::sync::Semaphore::new(crate::defaults::GATEWAY_IN_FLIGHT),
             upnp_lists_pmp: std::sync::atomic::AtomicBool::new(false),
+            upnp_read_failed: Mutex::new(None),
         }
     }
 

@@ -8,14 +8,18 @@
 //!   deletion behind pfwd's back. Otherwise the answer is
 //!   [`Presence::Unknown`], and the keeper refreshes the mapping instead.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use tokio::sync::SemaphorePermit;
 
 use super::Client;
+use super::probe::Backend;
 use crate::error::Result;
 use crate::forwarder::Presence;
 use crate::mapping::{Mapping, Method};
+use crate::sync::lock;
 
 impl Client {
     /// A turn to talk to the gateway: at most
@@ -26,6 +30,46 @@ impl Client {
         // The semaphore is never closed: `None` cannot happen in practice,
         // and would only mean "unpaced".
         self.pace.acquire().await.ok()
+    }
+
+    /// UPnP's backend to read the router's table with: the one that
+    /// answered, else probed now. A failed probe here is not recorded as
+    /// UPnP's failure (a read in passing, during a router restart, must not
+    /// make `list` or a mapping fail for `retry_failed_after`); it only
+    /// stops reads in passing from probing again for that long.
+    async fn upnp_for_reading(&self) -> Option<Arc<Backend>> {
+        let fresh = |at: &Option<Instant>| {
+            at.is_some_and(|t| t.elapsed() < self.options.retry_failed_after)
+        };
+        if let Some(b) = self.upnp.ok.get() {
+            return Some(b.clone());
+        }
+        if self
+            .upnp
+            .recent_failure(self.options.retry_failed_after)
+            .is_some()
+            || fresh(&lock(&self.upnp_read_failed))
+        {
+            return None;
+        }
+        let _probing = self.upnp.probing.lock().await;
+        if let Some(b) = self.upnp.ok.get() {
+            return Some(b.clone());
+        }
+        let t0 = Instant::now();
+        match self.probe_late(Method::Upnp).await {
+            Ok(b) => {
+                let answered = Ok(b.clone());
+                self.record(Method::Upnp, &answered, t0.elapsed());
+                self.upnp.set(answered);
+                Some(b)
+            }
+            Err(f) => {
+                log::debug!("UPnP, to read the router's table: {}", f.reason);
+                *lock(&self.upnp_read_failed) = Some(Instant::now());
+                None
+            }
+        }
     }
 
     /// See [`Forwarder::presence`](crate::Forwarder::presence) on [`Client`].
@@ -44,9 +88,7 @@ impl Client {
         {
             return Ok(own);
         }
-        // UPnP only if it answers (probed now if discovery did not wait
-        // for it; a failure stands for `retry_failed_after`).
-        let Ok(upnp) = self.backend(Method::Upnp).await else {
+        let Some(upnp) = self.upnp_for_reading().await else {
             return Ok(Presence::Unknown);
         };
         let _turn = self.turn().await;

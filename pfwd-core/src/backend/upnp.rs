@@ -135,7 +135,19 @@ impl Upnp {
         };
         let xml = description::fetch(&location, deadline)
             .await
-            .map_err(|e| broken(format!("could not be read: {e}")))?;
+            .map_err(|e| match e {
+                // Nothing serves the description: not a broken answer but
+                // a service half up (starting) or half switched off.
+                description::FetchError::Connect(_) => Error::NoGateway {
+                    method: Some(Method::Upnp),
+                    detail: format!(
+                        "the router answered the UPnP search, but nothing serves its \
+                         description at {location} ({e}): its UPnP service may be starting, \
+                         or only partly on"
+                    ),
+                },
+                e => broken(format!("could not be read: {e}")),
+            })?;
         let found = description::read_description(&xml, &location)
             .map_err(|why| broken(format!("could not be read: {why}")))?;
         let Some(service) = found.service else {
