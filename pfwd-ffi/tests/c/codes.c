@@ -173,11 +173,40 @@ static void router(void) {
     pfwd_error_free(map_expect(0, r, &call, PFWD_CANCELLED));
     pfwd_cancel_token_free(token);
 
-    /* A deadline too short for any answer (UPnP: a TCP connection and a
-     * SOAP request take the router more than 1 ms). */
+    /* A deadline too short for an answer (UPnP: a TCP connection and a
+     * SOAP request take the router more than 1 ms). A mapping that is
+     * there when the caller's thread wakes is returned all the same (on a
+     * loaded machine that thread may wake late): then it is deleted and
+     * the call made again; one of a few tries must time out. */
     pfwd_call_options_init(&call);
     call.timeout_ms = 1;
-    pfwd_error_free(map_expect(PFWD_METHOD_UPNP, r, &call, PFWD_TIMEOUT));
+    {
+        pfwd_client_options co;
+        pfwd_client_options_init(&co);
+        co.methods = PFWD_METHOD_UPNP;
+        co.budget_ms = 5000;
+        pfwd_client *upnp = NULL;
+        EXPECT(PFWD_OK, pfwd_client_new(&co, NULL, &upnp, ep_));
+        pfwd_result got = PFWD_OK;
+        for (int i = 0; i < 10 && got == PFWD_OK; i++) {
+            pfwd_mapping *m = NULL;
+            pfwd_error *error = NULL;
+            got = pfwd_client_map(upnp, r, &call, &m, &error);
+            if (got == PFWD_OK) {
+                EXPECT(PFWD_OK, pfwd_client_unmap(upnp, m, NULL, ep_));
+                pfwd_mapping_free(m);
+            } else {
+                CHECK(m == NULL && pfwd_error_result(error) == got);
+                pfwd_error_free(error);
+            }
+        }
+        if (got != PFWD_TIMEOUT) {
+            fprintf(stderr, "FAILED: a 1 ms deadline gave %s, not timeout\n", pfwd_result_name(got));
+            exit(1);
+        }
+        seen(got);
+        pfwd_client_free(upnp);
+    }
     pfwd_request_free(r);
 
     /* PCP, exactly port 80, which the router's rules deny: no method can,
