@@ -432,6 +432,17 @@ impl Client {
     /// `retry_failed_after`: a router that was still booting, or a lost
     /// answer, does not rule a method out for the client's life.
     async fn backend(&self, method: Method) -> std::result::Result<Arc<Backend>, MethodFailure> {
+        self.backend_remembering(method, true).await
+    }
+
+    /// [`backend`](Self::backend); a failed probe is recorded as the
+    /// method's failure only with `remember_failure` (a probe in passing,
+    /// to read the router's table, must not rule the method out).
+    pub(super) async fn backend_remembering(
+        &self,
+        method: Method,
+        remember_failure: bool,
+    ) -> std::result::Result<Arc<Backend>, MethodFailure> {
         let Some(slot) = self.slot(method) else {
             return Err(MethodFailure::from_error(&no_backend(method)));
         };
@@ -447,11 +458,15 @@ impl Client {
         }
         let t0 = Instant::now();
         let r = self.probe_late(method).await;
-        self.record(method, &r, t0.elapsed());
+        if r.is_ok() || remember_failure {
+            self.record(method, &r, t0.elapsed());
+        }
         match r {
             Ok(b) => Ok(slot.ok.get_or_init(|| async move { b }).await.clone()),
             Err(f) => {
-                slot.set(Err(f.clone()));
+                if remember_failure {
+                    slot.set(Err(f.clone()));
+                }
                 Err(f)
             }
         }

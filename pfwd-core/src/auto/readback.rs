@@ -38,32 +38,15 @@ impl Client {
     /// make `list` or a mapping fail for `retry_failed_after`); it only
     /// stops reads in passing from probing again for that long.
     async fn upnp_for_reading(&self) -> Option<Arc<Backend>> {
-        let fresh = |at: &Option<Instant>| {
-            at.is_some_and(|t| t.elapsed() < self.options.retry_failed_after)
-        };
-        if let Some(b) = self.upnp.ok.get() {
-            return Some(b.clone());
-        }
-        if self
-            .upnp
-            .recent_failure(self.options.retry_failed_after)
-            .is_some()
-            || fresh(&lock(&self.upnp_read_failed))
+        let keep = self.options.retry_failed_after;
+        let read_failed_lately = lock(&self.upnp_read_failed).is_some_and(|t| t.elapsed() < keep);
+        if self.upnp.ok.get().is_none()
+            && (read_failed_lately || self.upnp.recent_failure(keep).is_some())
         {
             return None;
         }
-        let _probing = self.upnp.probing.lock().await;
-        if let Some(b) = self.upnp.ok.get() {
-            return Some(b.clone());
-        }
-        let t0 = Instant::now();
-        match self.probe_late(Method::Upnp).await {
-            Ok(b) => {
-                let answered = Ok(b.clone());
-                self.record(Method::Upnp, &answered, t0.elapsed());
-                self.upnp.set(answered);
-                Some(b)
-            }
+        match self.backend_remembering(Method::Upnp, false).await {
+            Ok(b) => Some(b),
             Err(f) => {
                 log::debug!("UPnP, to read the router's table: {}", f.reason);
                 *lock(&self.upnp_read_failed) = Some(Instant::now());

@@ -392,17 +392,26 @@ impl Run {
                 mapping: mapping.clone(),
             }
         };
-        (entry.due, entry.expires) = schedule(&mapping, Instant::now());
+        self.hold(index, &mapping, replaced.as_ref());
+        self.events.emit(event);
+        if fresh {
+            self.check_from_outside(index, &mapping);
+        }
+    }
+
+    /// Item `index` holds `mapping` now (granted in place of `replaced`):
+    /// renewed on its schedule, shown to the keeper's readers, recorded.
+    fn hold(&mut self, index: usize, mapping: &Mapping, replaced: Option<&Mapping>) {
+        let Some(entry) = self.entries.get_mut(&index) else {
+            return;
+        };
+        (entry.due, entry.expires) = schedule(mapping, Instant::now());
         entry.announced = true;
         entry.recorded = false;
         entry.failures = 0;
         entry.mapping = Some(mapping.clone());
         lock(&self.current).insert(index, mapping.clone());
-        self.record(index, &mapping, replaced.as_ref());
-        self.events.emit(event);
-        if fresh {
-            self.check_from_outside(index, &mapping);
-        }
+        self.record(index, mapping, replaced);
     }
 
     /// With [`KeeperOptions::check_via`], check `mapping` from outside in
@@ -554,14 +563,7 @@ impl Run {
     async fn refresh(&mut self, index: usize, mapping: &Mapping) {
         match self.forwarder.map(&mapping.renewal()).await {
             Ok(granted) if granted.external() == mapping.external() => {
-                let Some(entry) = self.entries.get_mut(&index) else {
-                    return;
-                };
-                (entry.due, entry.expires) = schedule(&granted, Instant::now());
-                entry.failures = 0;
-                entry.mapping = Some(granted.clone());
-                lock(&self.current).insert(index, granted.clone());
-                self.record(index, &granted, Some(mapping));
+                self.hold(index, &granted, Some(mapping));
                 log::debug!("refreshed {granted}");
             }
             Ok(granted) => self.granted(index, granted),
