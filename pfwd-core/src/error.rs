@@ -31,12 +31,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// No gateway answered (no default route, or nothing answered the method).
-    #[error("{}", no_gateway_message(*.method, .detail))]
+    #[error("{}", no_gateway_message(*.method, .detail, *.refused))]
     NoGateway {
         /// The method that was tried, or `None` when no gateway is known at all.
         method: Option<Method>,
         /// What was tried and seen.
         detail: String,
+        /// The router refused at once (ICMP "port unreachable": nothing
+        /// listens on the method's port), rather than staying silent.
+        refused: bool,
     },
 
     /// The gateway answered but does not offer what was asked.
@@ -329,8 +332,12 @@ fn manual_message(i: &Instructions) -> String {
     )
 }
 
-fn no_gateway_message(method: Option<Method>, detail: &str) -> String {
+fn no_gateway_message(method: Option<Method>, detail: &str, refused: bool) -> String {
     match method {
+        Some(m) if refused => format!(
+            "the router refused {m}: {detail}; switch {m} on in the router's settings, \
+             or forward the port by hand"
+        ),
         Some(m) => format!(
             "no {m} gateway answered: {detail}; the router may have {m} switched off \
              (look for it in the router's settings), or forward the port by hand"

@@ -254,14 +254,30 @@ async fn a_mapping_granted_after_the_deadline_is_deleted() {
     );
 }
 
+/// A UPnP device that answers the search, pointing at an HTTP server that
+/// accepts and never answers: a router that is there, and busy. Returns
+/// the SSDP port.
+async fn busy_upnp_device() -> u16 {
+    let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http_port = http.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((c, _)) = http.accept().await {
+            held.push(c);
+        }
+    });
+    fakes::ssdp::responder(http_port).await
+}
+
 /// A busy router answers the map-first PCP request after the probe budget:
 /// with nothing else to map by, pfwd waits a little longer and takes it,
-/// instead of printing the guide and leaving the late grant behind.
+/// instead of printing the guide and leaving the late grant behind. The
+/// router has shown it is there (its SSDP answer).
 #[tokio::test]
 async fn a_late_pcp_answer_to_the_first_mapping_is_taken() {
     let fake = Fake::slow_pcp(Duration::from_millis(800)).await;
-    let mut options = loopback_options(fake.port, closed_port());
-    options.only = vec![Method::Pcp];
+    let mut options = loopback_options(fake.port, busy_upnp_device().await);
+    options.only = vec![Method::Pcp, Method::Upnp];
     let t0 = Instant::now();
     let (client, result) = Client::discover_and_map(options, &request()).await.unwrap();
     let took = t0.elapsed();
@@ -276,12 +292,37 @@ async fn a_late_pcp_answer_to_the_first_mapping_is_taken() {
     assert!(maps.iter().any(|(_, lifetime)| *lifetime == 0), "{maps:?}");
 }
 
+/// A router where nothing answers at all (a firewall that drops what is
+/// sent to its ports): the guide at the budget, not the extra wait for a
+/// late PCP answer, which only a router that has spoken may give. A grant
+/// that does come later is deleted.
+#[tokio::test]
+async fn a_silent_router_gets_the_guide_at_the_budget() {
+    let fake = Fake::slow_router(Duration::from_millis(900)).await;
+    let mut options = loopback_options(fake.port, closed_port());
+    options.only = vec![Method::Pcp];
+    let budget = options.budget;
+    let t0 = Instant::now();
+    let (_client, result) = Client::discover_and_map(options, &request()).await.unwrap();
+    let took = t0.elapsed();
+    assert!(matches!(result, Err(Error::Manual { .. })), "{result:?}");
+    assert!(took >= budget, "{took:?}");
+    assert!(took < Duration::from_millis(850), "{took:?}");
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let maps = fake.pcp_maps();
+    let (nonce, _) = maps.iter().find(|(_, lifetime)| *lifetime > 0).unwrap();
+    assert!(
+        maps.contains(&(*nonce, 0)),
+        "no delete after the late grant: {maps:?}"
+    );
+}
+
 /// Later than the extra wait: the guide, and the late grant is deleted.
 #[tokio::test]
 async fn a_pcp_answer_later_than_the_extra_wait_is_deleted() {
     let fake = Fake::slow_pcp(Duration::from_millis(3000)).await;
-    let mut options = loopback_options(fake.port, closed_port());
-    options.only = vec![Method::Pcp];
+    let mut options = loopback_options(fake.port, busy_upnp_device().await);
+    options.only = vec![Method::Pcp, Method::Upnp];
     let t0 = Instant::now();
     let (_client, result) = Client::discover_and_map(options, &request()).await.unwrap();
     let took = t0.elapsed();

@@ -66,6 +66,30 @@ pub enum Told {
 }
 
 impl Testbed {
+    /// Load `rules` (nft syntax) into the router's firewall.
+    pub fn nft_apply(&self, rules: &str) -> io::Result<()> {
+        let path = std::env::temp_dir().join(format!(
+            "pfwd-rules-{}-{}.nft",
+            std::process::id(),
+            self.namespaces()[0]
+        ));
+        std::fs::write(&path, rules)?;
+        let applied = self.gw().exec("nft", &["-f", &path.to_string_lossy()]);
+        let _ = std::fs::remove_file(&path);
+        applied.map(|_| ())
+    }
+
+    /// Make the router silent: drop, without an ICMP answer, what the LAN
+    /// sends to its SSDP (1900), NAT-PMP/PCP (5351) and HTTP ports, as a
+    /// router whose firewall drops packets to closed ports does.
+    pub fn drop_router_ports(&self) -> io::Result<()> {
+        self.nft_apply(&format!(
+            "table inet silent {{\n chain input {{\n  type filter hook input priority -10; policy accept;\n  \
+             udp dport {{ 1900, 5351 }} drop\n  tcp dport {} drop\n }}\n}}\n",
+            crate::HTTP_PORT
+        ))
+    }
+
     /// Empty miniupnpd's chains while it keeps running: every mapping's
     /// rules go and the daemon is not told (a firewall reload, another
     /// program's `nft flush`). See the module's notes: miniupnpd's own list

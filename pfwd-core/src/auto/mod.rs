@@ -159,7 +159,9 @@ impl Client {
         let late = lock(&client.late_first).take();
         let result = match (result, late) {
             (result, None) => result,
-            (Err(e), Some(late)) if policy::late_answer_may_help(&e) => {
+            (Err(e), Some(late))
+                if policy::late_answer_may_help(&e, &client.discovery().methods) =>
+            {
                 client.await_late_first(late, e, started).await
             }
             (result, Some(late)) => {
@@ -475,6 +477,7 @@ impl Client {
     async fn probe_late(&self, method: Method) -> std::result::Result<Arc<Backend>, MethodFailure> {
         let gateway = self.gateway.clone().ok_or_else(|| {
             MethodFailure::from_error(&Error::NoGateway {
+                refused: false,
                 method: Some(method),
                 detail: "this machine has no default gateway".into(),
             })
@@ -599,6 +602,7 @@ impl Client {
 
     fn failure_error(&self, f: &MethodFailure) -> Error {
         Error::NoGateway {
+            refused: false,
             method: f.method,
             detail: f.reason.clone(),
         }
@@ -615,6 +619,7 @@ impl Forwarder for Client {
     fn external_address(&self) -> crate::forwarder::BoxFuture<'_, Result<Ipv4Addr>> {
         Box::pin(async move {
             let best = self.discovery().best().ok_or_else(|| Error::NoGateway {
+                refused: false,
                 method: None,
                 detail: "no method answered".into(),
             })?;

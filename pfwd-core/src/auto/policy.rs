@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use super::discovery::{MethodStatus, Probe};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::mapping::{Mapping, Method};
 
 /// What a method's probe waits for before it starts.
@@ -136,12 +136,33 @@ pub(crate) fn out_of_time(method: Method, map_timeout: Duration) -> Error {
 }
 
 /// Whether a PCP answer arriving late could still turn `error` into a
-/// mapping: not when the request itself is wrong or the port is taken.
-pub(crate) fn late_answer_may_help(error: &Error) -> bool {
+/// mapping: not when the request itself is wrong or the port is taken,
+/// and not when nothing else on the router has said a word (see
+/// [`router_spoke`]; PCP's own status is that of the late request).
+pub(crate) fn late_answer_may_help(error: &Error, statuses: &[MethodStatus]) -> bool {
+    let others: Vec<MethodStatus> = statuses
+        .iter()
+        .filter(|s| s.method != Method::Pcp)
+        .cloned()
+        .collect();
     !matches!(
         error,
         Error::InvalidRequest { .. } | Error::Conflict { .. } | Error::Cancelled { .. }
-    )
+    ) && router_spoke(&others)
+}
+
+/// Whether some method's daemon answered during discovery, even if only to
+/// say no or with something broken. A router where none did (every probe
+/// silent, or refused by ICMP) has no daemon to answer late: waiting
+/// longer for PCP there only delays the guide past the budget. A busy
+/// router that answers late still answers something else in time (its
+/// SSDP answer, NAT-PMP), or its silence costs the budget and no more.
+pub(crate) fn router_spoke(statuses: &[MethodStatus]) -> bool {
+    statuses.iter().any(|s| match &s.probe {
+        Probe::Answered => true,
+        Probe::Failed(f) => !matches!(f.kind, ErrorKind::NoGateway | ErrorKind::Io),
+        Probe::NotWaited | Probe::Skipped => false,
+    })
 }
 
 #[cfg(test)]
@@ -159,9 +180,48 @@ mod tests {
 
     fn failed(method: Method) -> Probe {
         Probe::Failed(MethodFailure::from_error(&Error::NoGateway {
+            refused: false,
             method: Some(method),
             detail: "test".into(),
         }))
+    }
+
+    #[test]
+    fn a_late_pcp_answer_is_waited_for_only_where_the_router_spoke() {
+        let late = Error::Timeout {
+            method: Method::Pcp,
+            operation: "the port-mapping request".into(),
+            after: Duration::from_millis(500),
+        };
+        let pcp_late = status(
+            Method::Pcp,
+            Probe::Failed(MethodFailure::from_error(&late)),
+        );
+        let silent = [
+            pcp_late.clone(),
+            status(Method::NatPmp, failed(Method::NatPmp)),
+            status(Method::Upnp, failed(Method::Upnp)),
+        ];
+        assert!(!late_answer_may_help(&late, &silent));
+        let broken_upnp = Error::InvalidResponse {
+            method: Method::Upnp,
+            detail: "the description took too long".into(),
+        };
+        let upnp_spoke = [
+            pcp_late.clone(),
+            status(Method::NatPmp, failed(Method::NatPmp)),
+            status(
+                Method::Upnp,
+                Probe::Failed(MethodFailure::from_error(&broken_upnp)),
+            ),
+        ];
+        assert!(late_answer_may_help(&late, &upnp_spoke));
+        let natpmp_answered = [pcp_late, status(Method::NatPmp, Probe::Answered)];
+        assert!(late_answer_may_help(&late, &natpmp_answered));
+        let taken = Error::InvalidRequest {
+            reason: "port 0".into(),
+        };
+        assert!(!late_answer_may_help(&taken, &natpmp_answered));
     }
 
     #[test]

@@ -253,6 +253,7 @@ pub(crate) async fn probe(
         .await
         .unwrap_or_else(|_| {
             fail(Error::NoGateway {
+                refused: false,
                 method: Some(method),
                 detail: format!(
                     "no answer within the {} ms budget",
@@ -288,10 +289,14 @@ async fn probe_pcp_by_mapping(
     if late.is_some() {
         // Silence, not a refusal: the request stays in flight for the
         // driver to wait for, should nothing else map.
-        let failed = match &result {
-            Err(e) => MethodFailure::from_error(e),
-            Ok(_) => natpmp_only(),
-        };
+        let failed = MethodFailure::from_error(&Error::NoGateway {
+            refused: false,
+            method: Some(Method::Pcp),
+            detail: format!(
+                "no answer to the mapping request within the {} ms budget",
+                budget.as_millis()
+            ),
+        });
         return Outcome {
             backend: Err(failed),
             external: None,

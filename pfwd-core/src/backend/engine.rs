@@ -76,7 +76,18 @@ struct Shared {
     waiters: Mutex<Vec<Waiter>>,
     epochs: Mutex<Epochs>,
     answered: AtomicBool,
+    /// When the gateway's port last refused (ICMP port unreachable), until
+    /// an answer arrives: see [`REFUSAL_FRESH`].
+    refused_at: Mutex<Option<Instant>>,
 }
+
+/// How long a refusal of the gateway's port (ICMP "port unreachable")
+/// answers for that port without asking again: 250 ms. NAT-PMP's probe
+/// after PCP's, or a second request right after a first, would get the
+/// same refusal, and routers ration those ICMP answers (Linux: one a
+/// second after a burst of six), so a needless ask costs the next real
+/// one its fast "no".
+pub(crate) const REFUSAL_FRESH: Duration = Duration::from_millis(250);
 
 /// A retransmission schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,6 +222,7 @@ impl Engine {
                 generation: 0,
             }),
             answered: AtomicBool::new(false),
+            refused_at: Mutex::new(None),
         });
         let reader = tokio::spawn(read_loop(socket.clone(), shared.clone()));
         Ok(Engine {
@@ -273,6 +285,17 @@ impl Engine {
         schedule: Schedule,
         deadline: tokio::time::Instant,
     ) -> std::result::Result<Received, Unanswered> {
+        if let Some(at) = *lock(&self.shared.refused_at) {
+            if at.elapsed() < REFUSAL_FRESH {
+                debug!(
+                    "{} not sent: {} refused {} ms ago",
+                    schedule.method(),
+                    self.server,
+                    at.elapsed().as_millis()
+                );
+                return Err(Unanswered::PortClosed);
+            }
+        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, mut rx) = oneshot::channel();
         lock(&self.shared.waiters).push(Waiter {
@@ -307,6 +330,7 @@ impl Engine {
             match self.socket.send(request).await {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    *lock(&self.shared.refused_at) = Some(Instant::now());
                     return Err(Unanswered::PortClosed);
                 }
                 Err(e) => return Err(Unanswered::Io(e)),
@@ -367,6 +391,7 @@ impl Engine {
     pub fn unanswered(&self, method: Method, what: &str, why: Unanswered) -> Error {
         match why {
             Unanswered::PortClosed => Error::NoGateway {
+                refused: true,
                 method: Some(method),
                 detail: format!(
                     "{} refused UDP port {} (nothing listens there: NAT-PMP and PCP are switched off or absent)",
@@ -375,6 +400,7 @@ impl Engine {
                 ),
             },
             Unanswered::Timeout { tries, waited } if !self.ever_answered() => Error::NoGateway {
+                refused: false,
                 method: Some(method),
                 detail: format!(
                     "no answer from {} to {tries} {what} requests in {} ms",
@@ -425,6 +451,8 @@ async fn read_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
             Ok(n) => {
                 let at = Instant::now();
                 let data = &buf[..n];
+                // Any datagram from the gateway's port: it is open now.
+                *lock(&shared.refused_at) = None;
                 let mut waiters = lock(&shared.waiters);
                 if let Some(w) = waiters
                     .iter_mut()
@@ -444,6 +472,9 @@ async fn read_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
                 // Connection refused (ICMP port unreachable) and other socket
                 // errors concern every request in flight.
                 let kind = e.kind();
+                if kind == io::ErrorKind::ConnectionRefused {
+                    *lock(&shared.refused_at) = Some(Instant::now());
+                }
                 for w in lock(&shared.waiters).iter_mut() {
                     if let Some(tx) = w.tx.take() {
                         let _ = tx.send(Err(io::Error::new(kind, e.to_string())));

@@ -58,6 +58,7 @@ impl Forwarder for Manual {
         let known = self.context.external_address;
         Box::pin(async move {
             known.ok_or_else(|| Error::NoGateway {
+                refused: false,
                 method: Some(Method::Manual),
                 detail: "no method told the router's internet address; its status page shows it"
                     .into(),

@@ -139,6 +139,7 @@ impl Upnp {
                 // Nothing serves the description: not a broken answer but
                 // a service half up (starting) or half switched off.
                 description::FetchError::Connect(_) => Error::NoGateway {
+                    refused: false,
                     method: Some(Method::Upnp),
                     detail: format!(
                         "the router answered the UPnP search, but nothing serves its \

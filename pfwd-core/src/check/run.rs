@@ -252,6 +252,7 @@ fn host_of(request: &MappingRequest, gateway: Option<&GatewayInfo>) -> Result<Ip
         (requested, Some(g)) => Ok(g.lan_host(requested)?),
         (Some(host), None) => Ok(host),
         (None, None) => Err(Error::NoGateway {
+            refused: false,
             method: None,
             detail: "this host has no default route, so pfwd cannot tell its LAN address: \
                      give the host to check with --to"

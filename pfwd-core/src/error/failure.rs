@@ -13,9 +13,17 @@ impl From<&Error> for MethodFailure {
             Error::NoGateway {
                 method: None,
                 detail,
+                ..
             } => (
                 None,
                 format!("this machine found no router to ask ({detail})"),
+            ),
+            Error::NoGateway { refused: true, .. } => (
+                None,
+                format!(
+                    "{m}: the router refused the connection (ICMP port unreachable): {m} is \
+                     switched off in its settings, or not supported"
+                ),
             ),
             Error::NoGateway { .. } => (
                 None,

@@ -30,6 +30,7 @@ fn one_of_each() -> Vec<Error> {
     context
         .failures
         .push(MethodFailure::from_error(&Error::NoGateway {
+            refused: false,
             method: Some(Method::Pcp),
             detail: "no answer".into(),
         }));
@@ -42,10 +43,12 @@ fn one_of_each() -> Vec<Error> {
     );
     vec![
         Error::NoGateway {
+            refused: false,
             method: None,
             detail: "no default route".into(),
         },
         Error::NoGateway {
+            refused: false,
             method: Some(Method::Upnp),
             detail: "no answer".into(),
         },

@@ -40,6 +40,7 @@ impl GatewayInfo {
 pub fn default_gateway() -> Result<GatewayInfo> {
     let Some(route) = choose_default_route(&read_route_table()?) else {
         return Err(Error::NoGateway {
+            refused: false,
             method: None,
             detail: "the routing table has no default IPv4 route".into(),
         });
@@ -56,6 +57,7 @@ pub fn default_gateway() -> Result<GatewayInfo> {
 fn read_route_table() -> Result<String> {
     if !cfg!(target_os = "linux") {
         return Err(Error::NoGateway {
+            refused: false,
             method: None,
             detail:
                 "pfwd finds the default gateway only on Linux; give the router's address explicitly"
@@ -78,6 +80,7 @@ pub(crate) fn local_address_towards(gateway: Ipv4Addr) -> Result<Ipv4Addr> {
     match sock.local_addr() {
         Ok(SocketAddr::V4(a)) if !a.ip().is_unspecified() => Ok(*a.ip()),
         Ok(other) => Err(Error::NoGateway {
+            refused: false,
             method: None,
             detail: format!(
                 "the system picked no usable local address towards {gateway} ({other})"

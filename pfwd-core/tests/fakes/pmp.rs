@@ -48,6 +48,16 @@ impl Fake {
     /// which answers announcements and deletes at once, and new mapping
     /// requests only after `delay` (a slow or lossy path).
     pub async fn slow_pcp(delay: Duration) -> Fake {
+        Fake::slow(delay, is_pcp_create).await
+    }
+
+    /// A router that answers everything (PCP, its ANNOUNCE, NAT-PMP) only
+    /// after `delay`: silent for any budget shorter than that.
+    pub async fn slow_router(delay: Duration) -> Fake {
+        Fake::slow(delay, |_| true).await
+    }
+
+    async fn slow(delay: Duration, delayed: fn(&[u8]) -> bool) -> Fake {
         let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
         let port = socket.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -62,7 +72,7 @@ impl Fake {
                     _ => natpmp_answer(&req, 100),
                 };
                 let Some(answer) = answer else { continue };
-                let wait = if is_pcp_create(&req) {
+                let wait = if delayed(&req) {
                     delay
                 } else {
                     Duration::ZERO

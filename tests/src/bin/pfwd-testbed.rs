@@ -287,13 +287,36 @@ fn run_on_lan(args: Vec<String>) -> ExitCode {
         eprintln!("pfwd-testbed run cannot build a testbed here: {why}");
         return ExitCode::FAILURE;
     }
-    let tb = match Testbed::new(GatewayConfig::all_on()) {
+    // PFWD_TESTBED_ROUTER picks the router: all-on (default), upnp-only,
+    // natpmp-only, no-daemon (its kernel answers ICMP) or silent (no
+    // daemon, and a rule that drops what is sent to the router's ports).
+    let router = std::env::var("PFWD_TESTBED_ROUTER").unwrap_or_default();
+    let config = match router.as_str() {
+        "" | "all-on" => GatewayConfig::all_on(),
+        "upnp-only" => GatewayConfig::upnp_only(),
+        "natpmp-only" => GatewayConfig::natpmp_only(),
+        "no-daemon" | "silent" => GatewayConfig::no_daemon(),
+        other => {
+            eprintln!(
+                "PFWD_TESTBED_ROUTER={other}: expected all-on, upnp-only, natpmp-only, \
+                 no-daemon or silent"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let tb = match Testbed::new(config) {
         Ok(tb) => tb,
         Err(e) => {
             eprintln!("cannot build the testbed: {e}");
             return ExitCode::FAILURE;
         }
     };
+    if router == "silent" {
+        if let Err(e) = tb.drop_router_ports() {
+            eprintln!("cannot make the router silent: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let (lan, gw, wan) = (tb.lan().name(), tb.gw().name(), tb.wan().name());
     let status = tb
         .lan()

@@ -4,7 +4,7 @@
 //! - the *probe*, connected to the gateway's SSDP port, sends the unicast
 //!   search. Connected, it hears the router's ICMP "port unreachable" as
 //!   `ECONNREFUSED`: nothing listens on UDP 1900, UPnP-IGD is off. Asked
-//!   once more 100 ms later and refused again, the search ends with that
+//!   once more 25 ms later and refused again, the search ends with that
 //!   "no" instead of waiting out the budget.
 //! - the *listener*, not connected, sends the multicast search (with
 //!   `UpnpOptions::multicast`; else one more unicast search, for the device
@@ -84,6 +84,7 @@ pub(super) async fn search(
     let mut probe_buf = [0u8; ssdp::MAX_RESPONSE + 1];
     let mut listener_buf = [0u8; ssdp::MAX_RESPONSE + 1];
     let refused = || Error::NoGateway {
+        refused: true,
         method: Some(Method::Upnp),
         detail: format!(
             "nothing listens on {gateway}: the router answered the SSDP search with ICMP port \
@@ -171,6 +172,7 @@ pub(super) async fn search(
             ),
         },
         None if others.is_empty() => Error::NoGateway {
+            refused: false,
             method: Some(Method::Upnp),
             detail: format!("no answer to {tries} SSDP searches sent to {asked} in {waited} ms"),
         },
@@ -179,6 +181,7 @@ pub(super) async fn search(
             others.dedup();
             let others: Vec<String> = others.iter().map(ToString::to_string).collect();
             Error::NoGateway {
+                refused: false,
                 method: Some(Method::Upnp),
                 detail: format!(
                     "no answer from the router to {tries} SSDP searches sent to {asked} in \
@@ -192,11 +195,14 @@ pub(super) async fn search(
 }
 
 /// How long after a first ICMP "port unreachable" pfwd asks again before it
-/// takes the refusal as the answer: 100 ms. One refusal may be a router
-/// whose UPnP daemon is still starting (miniupnpd opens its SSDP socket
-/// just after it logs that HTTP listens); two, 100 ms apart, are a
-/// router without one, still far inside the probe budget (500 ms).
-const REFUSAL_CONFIRM: Duration = Duration::from_millis(100);
+/// takes the refusal as the answer: 25 ms. One refusal may be a router
+/// whose UPnP daemon is starting this very moment (miniupnpd opens its
+/// SSDP socket just after it logs that HTTP listens); two, 25 ms apart,
+/// are a router without one. Short, because that "no" is what a router
+/// with UPnP switched off gives, the commonest case at home, and the guide
+/// should follow within 50 ms; one ask more, because routers ration their
+/// ICMP answers (Linux: one a second after a burst of six).
+const REFUSAL_CONFIRM: Duration = Duration::from_millis(25);
 
 /// A refusal seen now: true when it confirms one seen at least
 /// [`REFUSAL_CONFIRM`] ago; else (the first) it schedules the confirming ask.
@@ -301,7 +307,7 @@ mod tests {
             "{s}"
         );
         assert!(
-            s.contains("ICMP port unreachable, again 100 ms later"),
+            s.contains("ICMP port unreachable, again 25 ms later"),
             "{s}"
         );
     }

@@ -39,6 +39,7 @@ pub(super) fn request_error(action: &str, what: &str, e: RequestError) -> Error 
         },
         RequestError::IoError(io) => Error::io(format!("talking UPnP to the gateway ({what})"), io),
         other => Error::NoGateway {
+            refused: false,
             method: Some(Method::Upnp),
             detail: format!("the gateway's UPnP service stopped answering ({what}: {other})"),
         },
