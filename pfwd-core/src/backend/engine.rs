@@ -285,16 +285,17 @@ impl Engine {
         schedule: Schedule,
         deadline: tokio::time::Instant,
     ) -> std::result::Result<Received, Unanswered> {
-        if let Some(at) = *lock(&self.shared.refused_at) {
-            if at.elapsed() < REFUSAL_FRESH {
-                debug!(
-                    "{} not sent: {} refused {} ms ago",
-                    schedule.method(),
-                    self.server,
-                    at.elapsed().as_millis()
-                );
-                return Err(Unanswered::PortClosed);
-            }
+        let refused_at = *lock(&self.shared.refused_at);
+        if let Some(at) = refused_at
+            && at.elapsed() < REFUSAL_FRESH
+        {
+            debug!(
+                "{} not sent: {} refused {} ms ago",
+                schedule.method(),
+                self.server,
+                at.elapsed().as_millis()
+            );
+            return Err(Unanswered::PortClosed);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, mut rx) = oneshot::channel();
