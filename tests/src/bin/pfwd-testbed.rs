@@ -311,11 +311,11 @@ fn run_on_lan(args: Vec<String>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if router == "silent" {
-        if let Err(e) = tb.drop_router_ports() {
-            eprintln!("cannot make the router silent: {e}");
-            return ExitCode::FAILURE;
-        }
+    if router == "silent"
+        && let Err(e) = tb.drop_router_ports()
+    {
+        eprintln!("cannot make the router silent: {e}");
+        return ExitCode::FAILURE;
     }
     let (lan, gw, wan) = (tb.lan().name(), tb.gw().name(), tb.wan().name());
     let status = tb
