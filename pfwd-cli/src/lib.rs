@@ -186,6 +186,9 @@ impl Ctx {
         let mut options = ClientOptions::default();
         options.only = methods.to_vec();
         options.wait_for_all = wait_for_all;
+        // The router's UPnP descriptions, remembered next to the records:
+        // the next command asks the remembered service at once.
+        options.upnp.cache_dir = Some(self.state.path().to_path_buf());
         if let Some(g) = self.gateway {
             options.gateway = Some(GatewayInfo::for_gateway(g)?);
         }

@@ -306,3 +306,79 @@ fn the_rust_example_forwards_a_port() {
     );
     assert!(!reaches(&tb, Protocol::Tcp, 8081, 8081));
 }
+
+/// The gateway's descriptions remembered between processes
+/// (`UpnpOptions::cache_dir`): the next discovery uses the remembered
+/// service even when the router's SSDP answers are dropped (proof that it
+/// did not need the search), and a stale or damaged memory is searched past.
+#[test]
+fn a_remembered_gateway_needs_no_search_and_a_stale_one_is_searched_past() {
+    let Some(tb) = testbed(
+        "a_remembered_gateway_needs_no_search_and_a_stale_one_is_searched_past",
+        GatewayConfig::upnp_only(),
+    ) else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("pfwd-upnp-memory-{}", tb.namespaces()[0]));
+    let _ = std::fs::remove_dir_all(&dir);
+    let file = dir.join(format!("gateway-{GATEWAY_LAN}.upnp"));
+    let options = || {
+        let mut o = UpnpOptions::default();
+        o.cache_dir = Some(dir.clone());
+        o.discovery_timeout = Duration::from_millis(800);
+        o
+    };
+    let discover = |o: UpnpOptions| tb.lan().block_on(|| async { Upnp::discover_with(o).await });
+
+    // First sight: found by the search, and remembered.
+    discover(options()).unwrap();
+    let remembered = std::fs::read(&file).unwrap();
+    assert!(remembered.starts_with(b"pfwd upnp 1\nhttp://192.168.77.1:"));
+
+    // The router's SSDP answers dropped: only the memory can find it.
+    tb.nft_apply(
+        "table inet nossdp {\n chain input {\n  type filter hook input priority -10; policy accept;\n  udp dport 1900 drop\n }\n}\n",
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let upnp = discover(options()).unwrap();
+    assert!(
+        t0.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        t0.elapsed()
+    );
+    let mapping = tb
+        .lan()
+        .block_on(|| async { upnp.map(&request(Protocol::Tcp, 8080)).await })
+        .unwrap();
+    assert!(
+        reaches(&tb, Protocol::Tcp, 8080, 8080),
+        "bytes did not arrive"
+    );
+    tb.lan()
+        .block_on(|| async { upnp.unmap(&mapping).await })
+        .unwrap();
+    // Without the memory, the same router cannot be found.
+    std::fs::remove_file(&file).unwrap();
+    let err = discover(options()).unwrap_err();
+    assert!(matches!(err, Error::NoGateway { .. }), "{err:?}");
+    tb.gw()
+        .exec("nft", &["delete", "table", "inet", "nossdp"])
+        .unwrap();
+
+    // Stale (the router's HTTP port moved, as miniupnpd's does on a restart
+    // unless fixed): searched past, and the memory is corrected.
+    let stale = String::from_utf8_lossy(&remembered).replacen(":5000/", ":5999/", 1);
+    std::fs::write(&file, stale.as_bytes()).unwrap();
+    discover(options()).unwrap();
+    assert_eq!(std::fs::read(&file).unwrap(), remembered);
+    // Damaged: ignored, never a panic, and rewritten.
+    std::fs::write(
+        &file,
+        b"pfwd upnp 1\nhttp://192.168.77.1:5000/rootDesc.xml\n99 1\n<",
+    )
+    .unwrap();
+    discover(options()).unwrap();
+    assert_eq!(std::fs::read(&file).unwrap(), remembered);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -193,10 +193,7 @@ mod tests {
             operation: "the port-mapping request".into(),
             after: Duration::from_millis(500),
         };
-        let pcp_late = status(
-            Method::Pcp,
-            Probe::Failed(MethodFailure::from_error(&late)),
-        );
+        let pcp_late = status(Method::Pcp, Probe::Failed(MethodFailure::from_error(&late)));
         let silent = [
             pcp_late.clone(),
             status(Method::NatPmp, failed(Method::NatPmp)),

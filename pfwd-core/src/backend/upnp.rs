@@ -2,6 +2,7 @@
 //! mapping (a given port or any port), the external address, deletion and
 //! listing, with the gateway's error codes turned into actionable errors.
 
+mod cache;
 mod description;
 mod search;
 mod soap;
@@ -59,6 +60,13 @@ pub struct UpnpOptions {
     /// The UDP port of the gateway's SSDP service (1900; change it only to
     /// talk to a test double).
     pub ssdp_port: u16,
+    /// A directory where the gateway's descriptions are remembered
+    /// (`gateway-IP.upnp`), so that the next process asks the remembered
+    /// service at once, alongside the search, instead of waiting for the
+    /// router's SSDP answer (miniupnpd delays it by 50 ms) and reading the
+    /// descriptions again. `None` (the default): nothing is written. The
+    /// `pfwd` command uses its state directory.
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for UpnpOptions {
@@ -70,6 +78,7 @@ impl Default for UpnpOptions {
             gateway: None,
             multicast: defaults::UPNP_MULTICAST,
             ssdp_port: defaults::SSDP_PORT,
+            cache_dir: None,
         }
     }
 }
@@ -93,7 +102,15 @@ pub struct Upnp {
     request_timeout: Duration,
     /// What the description says about the router, read at discovery.
     router: RouterInfo,
+    /// The external address last read, and when: a mapping made right
+    /// after discovery does not ask for it again (see [`EXTERNAL_FRESH`]).
+    recent_external: std::sync::Mutex<Option<(Ipv4Addr, Instant)>>,
 }
+
+/// How long an external address just read answers for the next mapping:
+/// 500 ms, the span of one `discover` and `map`. The keeper's checks,
+/// seconds apart, always read it afresh.
+const EXTERNAL_FRESH: Duration = Duration::from_millis(500);
 
 impl Upnp {
     /// Find the UPnP gateway with the default options.
@@ -125,7 +142,68 @@ impl Upnp {
         };
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + options.discovery_timeout;
-        let answer = search::search(&info, &options, deadline).await?;
+        let remembered = options
+            .cache_dir
+            .as_deref()
+            .and_then(|dir| cache::load(dir, info.gateway));
+        let searched = Upnp::search_and_read(&info, &options, deadline);
+        let upnp = match remembered {
+            None => searched.await?,
+            Some(known) => {
+                // The remembered service, proved by one SOAP call, and the
+                // search at once: whichever is first and good.
+                let proved = async {
+                    let upnp = Upnp::assemble(&info, &options, &known)?;
+                    upnp.external_ipv4().await?;
+                    Ok::<Upnp, Error>(upnp)
+                };
+                tokio::pin!(proved, searched);
+                let mut proved_done = false;
+                loop {
+                    tokio::select! {
+                        r = &mut proved, if !proved_done => match r {
+                            Ok(upnp) => {
+                                debug!("UPnP: the remembered service at {} answered", known.location);
+                                break upnp;
+                            }
+                            Err(e) => {
+                                debug!("UPnP: the remembered service at {} did not do: {e}", known.location);
+                                proved_done = true;
+                            }
+                        },
+                        r = &mut searched => match r {
+                            Ok(upnp) => break upnp,
+                            Err(e) if proved_done => return Err(e),
+                            Err(e) => {
+                                debug!("UPnP: the search failed ({e}); waiting for the remembered service");
+                                match proved.await {
+                                    Ok(upnp) => break upnp,
+                                    Err(_) => return Err(e),
+                                }
+                            }
+                        },
+                    }
+                }
+            }
+        };
+        info!(
+            "UPnP: found the gateway at {} (description {}, {}) after {} ms",
+            upnp.igd.addr,
+            upnp.description_url(),
+            upnp.igd.service_type,
+            started.elapsed().as_millis()
+        );
+        Ok(upnp)
+    }
+
+    /// Search for the gateway and read its descriptions; remember them in
+    /// `options.cache_dir` when set.
+    async fn search_and_read(
+        info: &GatewayInfo,
+        options: &UpnpOptions,
+        deadline: tokio::time::Instant,
+    ) -> Result<Upnp> {
+        let answer = search::search(info, options, deadline).await?;
         let location = answer.location;
         let broken = |why: String| Error::InvalidResponse {
             method: Method::Upnp,
@@ -167,18 +245,48 @@ impl Upnp {
             });
         };
         let scpd = &service.scpd;
-        let schema = match description::fetch(scpd, deadline).await {
-            Ok(xml) => description::read_scpd(&xml).map_err(|why| why.to_string()),
-            Err(e) => Err(e.to_string()),
+        let scpd_xml = description::fetch(scpd, deadline)
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|xml| {
+                description::read_scpd(&xml)
+                    .map(|_| xml)
+                    .map_err(|w| w.to_string())
+            })
+            .map_err(|why| Error::InvalidResponse {
+                method: Method::Upnp,
+                detail: format!(
+                    "the router answered the UPnP search, but the description of its {} service \
+                     at {scpd} could not be read: {why}",
+                    service.service_type
+                ),
+            })?;
+        let known = cache::Known {
+            location: location.clone(),
+            description: xml.to_vec(),
+            scpd: scpd_xml.to_vec(),
+        };
+        let upnp = Upnp::assemble(info, options, &known)?;
+        if let Some(dir) = options.cache_dir.as_deref() {
+            cache::save(dir, info.gateway, &known);
         }
-        .map_err(|why| Error::InvalidResponse {
+        Ok(upnp)
+    }
+
+    /// The backend for a gateway's descriptions (read and checked before).
+    fn assemble(info: &GatewayInfo, options: &UpnpOptions, known: &cache::Known) -> Result<Upnp> {
+        let location = &known.location;
+        let unreadable = |why: String| Error::InvalidResponse {
             method: Method::Upnp,
-            detail: format!(
-                "the router answered the UPnP search, but the description of its {} service \
-                 at {scpd} could not be read: {why}",
-                service.service_type
-            ),
-        })?;
+            detail: format!("the description at {location} could not be read: {why}"),
+        };
+        let found = description::read_description(&known.description, location)
+            .map_err(|why| unreadable(why.to_string()))?;
+        let service = found
+            .service
+            .ok_or_else(|| unreadable("it has no WAN connection service".into()))?;
+        let schema =
+            description::read_scpd(&known.scpd).map_err(|why| unreadable(why.to_string()))?;
         let addr = SocketAddr::new(location.ip, location.port);
         // igd-next takes a path on `addr`, or an absolute URL elsewhere on the router.
         let on_addr = |l: &Location| {
@@ -192,21 +300,17 @@ impl Upnp {
             addr,
             root_url: location.path.clone(),
             control_url: on_addr(&service.control),
-            control_schema_url: on_addr(scpd),
+            control_schema_url: on_addr(&service.scpd),
             control_schema: schema,
             service_type: service.service_type,
             provider: Tokio,
         };
-        info!(
-            "UPnP: found the gateway at {addr} (description {location}, {}) after {} ms",
-            igd.service_type,
-            started.elapsed().as_millis()
-        );
         Ok(Upnp {
             igd,
-            info,
+            info: info.clone(),
             request_timeout: options.request_timeout,
             router: found.router,
+            recent_external: std::sync::Mutex::new(None),
         })
     }
 
@@ -251,7 +355,23 @@ impl Upnp {
         Ok(answer)
     }
 
+    /// The external address read less than [`EXTERNAL_FRESH`] ago, else
+    /// read now.
+    async fn fresh_external_ipv4(&self) -> Result<Ipv4Addr> {
+        let recent = *crate::sync::lock(&self.recent_external);
+        match recent {
+            Some((ip, at)) if at.elapsed() < EXTERNAL_FRESH => Ok(ip),
+            _ => self.external_ipv4().await,
+        }
+    }
+
     async fn external_ipv4(&self) -> Result<Ipv4Addr> {
+        let ip = self.read_external_ipv4().await?;
+        *crate::sync::lock(&self.recent_external) = Some((ip, Instant::now()));
+        Ok(ip)
+    }
+
+    async fn read_external_ipv4(&self) -> Result<Ipv4Addr> {
         match self
             .call("the external-address request", self.igd.get_external_ip())
             .await?
@@ -442,7 +562,7 @@ impl Forwarder for Upnp {
             // Ask for the mapping and the external address at once: two round trips in parallel.
             let (added, external_ip) = tokio::join!(
                 self.add(request, internal, request.lease()),
-                self.external_ipv4()
+                self.fresh_external_ipv4()
             );
             let (port, lease, forced_permanent) = match added {
                 Ok(port) => (port, request.lease(), false),

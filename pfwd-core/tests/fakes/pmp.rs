@@ -72,11 +72,7 @@ impl Fake {
                     _ => natpmp_answer(&req, 100),
                 };
                 let Some(answer) = answer else { continue };
-                let wait = if delayed(&req) {
-                    delay
-                } else {
-                    Duration::ZERO
-                };
+                let wait = if delayed(&req) { delay } else { Duration::ZERO };
                 let socket = socket.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(wait).await;
