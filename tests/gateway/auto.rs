@@ -235,3 +235,55 @@ fn a_refused_port_gets_a_guide_naming_the_router_and_the_refusal() {
     assert!(text.contains("5.5.5.7"), "{text}");
     assert!(err.to_string().contains("606"), "{err}");
 }
+
+/// The fast "no" and the silent router (issue 16): a router whose daemon
+/// is off answers with ICMP port unreachable, and every reason in the
+/// guide says it refused; a router that drops the packets silently gets
+/// the guide at the budget, its reasons saying nothing answered, without
+/// the extra wait for a late PCP answer that only a router that spoke gets.
+#[test]
+fn a_router_with_its_ports_closed_refuses_and_a_silent_one_does_not() {
+    let Some(tb) = testbed(
+        "a_router_with_its_ports_closed_refuses_and_a_silent_one_does_not",
+        GatewayConfig::no_daemon(),
+    ) else {
+        return;
+    };
+    let reasons = |tb: &pfwd_testbed::Testbed| {
+        tb.lan().block_on(|| async {
+            let t = Instant::now();
+            let e = forward(&request(8080)).await.unwrap_err();
+            let took = t.elapsed();
+            let Error::Manual { instructions } = e else {
+                panic!("expected the guide, got {e:?}")
+            };
+            let reasons: Vec<String> = instructions
+                .reasons
+                .iter()
+                .map(|r| r.reason.clone())
+                .collect();
+            (reasons, took)
+        })
+    };
+    let (closed, _) = reasons(&tb);
+    assert_eq!(closed.len(), 3, "{closed:?}");
+    for r in &closed {
+        assert!(
+            r.contains("the router refused the connection"),
+            "{closed:?}"
+        );
+    }
+    tb.drop_router_ports().unwrap();
+    let (silent, took) = reasons(&tb);
+    assert_eq!(silent.len(), 3, "{silent:?}");
+    for r in &silent {
+        assert!(!r.contains("refused"), "{silent:?}");
+    }
+    assert!(
+        silent[0].contains("no answer") || silent[0].contains("did not answer"),
+        "{silent:?}"
+    );
+    // Correctness, not speed: not the 2 s extra wait of a router that spoke.
+    let budget = ClientOptions::default().budget;
+    assert!(took < budget + Duration::from_millis(1200), "took {took:?}");
+}

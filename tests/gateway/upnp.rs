@@ -382,3 +382,37 @@ fn a_remembered_gateway_needs_no_search_and_a_stale_one_is_searched_past() {
     assert_eq!(std::fs::read(&file).unwrap(), remembered);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A gateway that answers SSDP only by multicast (its unicast searches
+/// dropped, as some UPnP stacks ignore them): found by the multicast
+/// search, and the mapping carries bytes.
+#[test]
+fn a_gateway_that_answers_only_multicast_searches_is_found() {
+    let Some(tb) = testbed(
+        "a_gateway_that_answers_only_multicast_searches_is_found",
+        GatewayConfig::upnp_only(),
+    ) else {
+        return;
+    };
+    tb.nft_apply(&format!(
+        "table inet nounicast {{\n chain input {{\n  type filter hook input priority -10; policy accept;\n  ip daddr {GATEWAY_LAN} udp dport 1900 drop\n }}\n}}\n"
+    ))
+    .unwrap();
+    let mapping = tb.lan().block_on(|| async {
+        let upnp = Upnp::discover().await.unwrap();
+        upnp.map(&request(Protocol::Tcp, 8080)).await.unwrap()
+    });
+    assert_eq!(mapping.method(), Method::Upnp);
+    assert!(
+        reaches(&tb, Protocol::Tcp, 8080, 8080),
+        "bytes did not arrive"
+    );
+    // Unicast only: the same router stays silent.
+    let err = tb.lan().block_on(|| async {
+        let mut options = UpnpOptions::default();
+        options.multicast = false;
+        options.discovery_timeout = Duration::from_millis(600);
+        Upnp::discover_with(options).await.unwrap_err()
+    });
+    assert!(matches!(err, Error::NoGateway { .. }), "{err:?}");
+}

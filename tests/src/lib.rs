@@ -38,6 +38,7 @@ pub mod outside;
 pub mod prober;
 pub mod router;
 pub mod traffic;
+pub mod upnp_phases;
 
 use std::io;
 use std::net::Ipv4Addr;

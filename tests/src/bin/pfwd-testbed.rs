@@ -67,6 +67,22 @@ fn main() -> ExitCode {
                 .unwrap_or(60),
         ),
         Some("run") => run_on_lan(std::env::args().skip(2).collect()),
+        Some("upnp-phases") => {
+            let runs = std::env::args()
+                .nth(2)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(10);
+            match cannot_run_reason()
+                .map(|why| -> Box<dyn std::error::Error> { why.into() })
+                .map_or_else(|| pfwd_testbed::upnp_phases::print(runs), Err)
+            {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("upnp-phases failed: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Some("keep-cpu") => keep_cpu(std::env::args().skip(2).collect()),
         Some("guide") => guide(),
         Some("timings") => timings(
@@ -83,7 +99,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: pfwd-testbed demo | guide | clean | run PROGRAM [ARGS...] | hold [SECONDS] | timings [RUNS] | compare [RUNS] | check [RUNS] | lost [RUNS] [--with-default] | busy [N] | keep PORT LEASE | keep-cpu [SECONDS] [COUNT] [LEASE]"
+                "usage: pfwd-testbed demo | guide | clean | run PROGRAM [ARGS...] | hold [SECONDS] | timings [RUNS] | compare [RUNS] | upnp-phases [RUNS] | check [RUNS] | lost [RUNS] [--with-default] | busy [N] | keep PORT LEASE | keep-cpu [SECONDS] [COUNT] [LEASE]"
             );
             ExitCode::from(2)
         }
