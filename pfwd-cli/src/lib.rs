@@ -73,6 +73,16 @@ where
         Ok(ctx) => ctx,
         Err(e) => return printer.error(&e),
     };
+    if cfg!(panic = "abort") {
+        // The `dist` build cannot catch a panic: say the same as below, then abort.
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            report(info);
+            eprintln!(
+                "pfwd: internal error (a bug): please report it with the command line you ran"
+            );
+        }));
+    }
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         runtime.block_on(dispatch(ctx, cli.command))
     }));

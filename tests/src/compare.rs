@@ -422,6 +422,29 @@ pub fn run(pfwd: &Path, runs: usize) -> Result<Vec<Row>, Box<dyn std::error::Err
     Ok(rows)
 }
 
+/// The first case only (all methods on, against `natpmpc -a`), started
+/// the benchmark's own way: its time and memory rows, for another build
+/// of the command (the static one).
+///
+/// # Errors
+///
+/// As [`run`].
+pub fn footprint(pfwd: &Path, runs: usize) -> Result<Vec<Row>, Box<dyn std::error::Error>> {
+    let case = Case {
+        name: "all methods on",
+        config: GatewayConfig::all_on(),
+        silent: false,
+        cold: false,
+        runs,
+        pfwd_args: vec!["map", "8080", "--once", "-q"],
+        reference: ("natpmpc", vec!["-a", "8080", "8080", "tcp", "7200"]),
+        target: 1.0,
+        absolute: None,
+    };
+    let (time, memory) = compare(&case, Start::Setns, pfwd, &std::env::temp_dir())?;
+    Ok(vec![time, memory])
+}
+
 /// The table, as Markdown.
 pub fn table(rows: &[Row]) -> String {
     let mut out = String::from(

@@ -107,6 +107,10 @@ pub struct Upnp {
     recent_external: std::sync::Mutex<Option<(Ipv4Addr, Instant)>>,
 }
 
+/// How long the remembered service has to prove itself before the search
+/// starts too: 50 ms (a SOAP call on a LAN takes 1 to 5 ms).
+const REMEMBERED_HEAD_START: Duration = Duration::from_millis(50);
+
 /// How long an external address just read answers for the next mapping:
 /// 500 ms, the span of one `discover` and `map`. The keeper's checks,
 /// seconds apart, always read it afresh.
@@ -146,45 +150,9 @@ impl Upnp {
             .cache_dir
             .as_deref()
             .and_then(|dir| cache::load(dir, info.gateway));
-        let searched = Upnp::search_and_read(&info, &options, deadline);
         let upnp = match remembered {
-            None => searched.await?,
-            Some(known) => {
-                // The remembered service, proved by one SOAP call, and the
-                // search at once: whichever is first and good.
-                let proved = async {
-                    let upnp = Upnp::assemble(&info, &options, &known)?;
-                    upnp.external_ipv4().await?;
-                    Ok::<Upnp, Error>(upnp)
-                };
-                tokio::pin!(proved, searched);
-                let mut proved_done = false;
-                loop {
-                    tokio::select! {
-                        r = &mut proved, if !proved_done => match r {
-                            Ok(upnp) => {
-                                debug!("UPnP: the remembered service at {} answered", known.location);
-                                break upnp;
-                            }
-                            Err(e) => {
-                                debug!("UPnP: the remembered service at {} did not do: {e}", known.location);
-                                proved_done = true;
-                            }
-                        },
-                        r = &mut searched => match r {
-                            Ok(upnp) => break upnp,
-                            Err(e) if proved_done => return Err(e),
-                            Err(e) => {
-                                debug!("UPnP: the search failed ({e}); waiting for the remembered service");
-                                match proved.await {
-                                    Ok(upnp) => break upnp,
-                                    Err(_) => return Err(e),
-                                }
-                            }
-                        },
-                    }
-                }
-            }
+            None => Upnp::search_and_read(&info, &options, deadline).await?,
+            Some(known) => Upnp::remembered_or_searched(&info, &options, known, deadline).await?,
         };
         info!(
             "UPnP: found the gateway at {} (description {}, {}) after {} ms",
@@ -194,6 +162,62 @@ impl Upnp {
             started.elapsed().as_millis()
         );
         Ok(upnp)
+    }
+
+    /// The remembered service, proved by one SOAP call (the external
+    /// address, which a mapping needs anyway); the search starts when that
+    /// fails, or has not answered within [`REMEMBERED_HEAD_START`], and
+    /// then the first good one of the two is taken. Not both at once:
+    /// miniupnpd serves HTTP tens of milliseconds slower while it has SSDP
+    /// answers pending.
+    async fn remembered_or_searched(
+        info: &GatewayInfo,
+        options: &UpnpOptions,
+        known: cache::Known,
+        deadline: tokio::time::Instant,
+    ) -> Result<Upnp> {
+        let proved = async {
+            let upnp = Upnp::assemble(info, options, &known)?;
+            upnp.external_ipv4().await?;
+            Ok::<Upnp, Error>(upnp)
+        };
+        tokio::pin!(proved);
+        let first = tokio::time::timeout(REMEMBERED_HEAD_START, &mut proved).await;
+        let stale = |e: &Error| {
+            debug!(
+                "UPnP: the remembered service at {} did not do ({e}); searching",
+                known.location
+            );
+        };
+        match first {
+            Ok(Ok(upnp)) => {
+                debug!("UPnP: the remembered service at {} answered", known.location);
+                return Ok(upnp);
+            }
+            Ok(Err(e)) => {
+                stale(&e);
+                return Upnp::search_and_read(info, options, deadline).await;
+            }
+            Err(_) => debug!(
+                "UPnP: the remembered service at {} is slow; searching too",
+                known.location
+            ),
+        }
+        let searched = Upnp::search_and_read(info, options, deadline);
+        tokio::pin!(searched);
+        tokio::select! {
+            r = &mut proved => match r {
+                Ok(upnp) => Ok(upnp),
+                Err(e) => {
+                    stale(&e);
+                    searched.await
+                }
+            },
+            r = &mut searched => match r {
+                Ok(upnp) => Ok(upnp),
+                Err(e) => proved.await.map_err(|_| e),
+            },
+        }
     }
 
     /// Search for the gateway and read its descriptions; remember them in

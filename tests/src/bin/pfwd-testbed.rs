@@ -46,11 +46,12 @@ fn main() -> ExitCode {
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(60),
         ),
-        Some("compare") => compare(
+        Some(which @ ("compare" | "footprint")) => compare(
             std::env::args()
                 .nth(2)
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(20),
+            which == "footprint",
         ),
         Some("check") => check_timing(
             std::env::args()
@@ -99,7 +100,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: pfwd-testbed demo | guide | clean | run PROGRAM [ARGS...] | hold [SECONDS] | timings [RUNS] | compare [RUNS] | upnp-phases [RUNS] | check [RUNS] | lost [RUNS] [--with-default] | busy [N] | keep PORT LEASE | keep-cpu [SECONDS] [COUNT] [LEASE]"
+                "usage: pfwd-testbed demo | guide | clean | run PROGRAM [ARGS...] | hold [SECONDS] | timings [RUNS] | compare [RUNS] | footprint [RUNS] | upnp-phases [RUNS] | check [RUNS] | lost [RUNS] [--with-default] | busy [N] | keep PORT LEASE | keep-cpu [SECONDS] [COUNT] [LEASE]"
             );
             ExitCode::from(2)
         }
@@ -367,6 +368,10 @@ fn demo() -> ExitCode {
 
 /// The `pfwd` command beside this program (both are built into target/DIR).
 fn pfwd_command() -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    // scripts/bench measures the command as shipped (the `dist` profile).
+    if let Some(path) = std::env::var_os("PFWD_COMMAND").filter(|p| !p.is_empty()) {
+        return Ok(path.into());
+    }
     let exe = std::env::current_exe()?;
     let path = exe.with_file_name("pfwd");
     if path.exists() {
@@ -483,14 +488,18 @@ fn busy(count: u16) -> ExitCode {
 }
 
 /// `pfwd map --once` against natpmpc and upnpc as whole processes (issue 7).
-fn compare(runs: usize) -> ExitCode {
+fn compare(runs: usize, footprint: bool) -> ExitCode {
     if let Some(why) = cannot_run_reason() {
         eprintln!("the comparison cannot run here: {why}");
         return ExitCode::FAILURE;
     }
     let result = pfwd_command().and_then(|pfwd| {
         println!("pfwd: {}", pfwd.display());
-        pfwd_testbed::compare::run(&pfwd, runs)
+        if footprint {
+            pfwd_testbed::compare::footprint(&pfwd, runs)
+        } else {
+            pfwd_testbed::compare::run(&pfwd, runs)
+        }
     });
     match result {
         Ok(rows) => {
