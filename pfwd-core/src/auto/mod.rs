@@ -254,6 +254,9 @@ impl Client {
         let map_first = first.is_some() && methods.contains(&Method::Pcp);
         let (pcp_done, pcp_done_rx) = tokio::sync::watch::channel(!map_first);
         let mut probes: JoinSet<(Method, Outcome, Duration)> = JoinSet::new();
+        // One budget for discovery: a probe that waited for another's head
+        // start has that much less of it.
+        let deadline = tokio::time::Instant::now() + options.budget;
         for &method in &methods {
             let (gateway, engine, options) = (gateway.clone(), engine.clone(), options.clone());
             let first = first.clone().filter(|_| method == Method::Pcp);
@@ -268,7 +271,7 @@ impl Client {
                         .await;
                 }
                 let t0 = Instant::now();
-                let r = probe(method, gateway, engine, &options, first).await;
+                let r = probe(method, gateway, engine, &options, first, deadline).await;
                 (method, r, t0.elapsed())
             });
         }
@@ -482,7 +485,16 @@ impl Client {
                 detail: "this machine has no default gateway".into(),
             })
         })?;
-        let outcome = probe(method, gateway, self.engine.clone(), &self.options, None).await;
+        let deadline = tokio::time::Instant::now() + self.options.budget;
+        let outcome = probe(
+            method,
+            gateway,
+            self.engine.clone(),
+            &self.options,
+            None,
+            deadline,
+        )
+        .await;
         if let Some(ip) = outcome.external {
             lock(&self.probed_external).get_or_insert(ip);
         }

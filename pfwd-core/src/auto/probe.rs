@@ -191,16 +191,19 @@ async fn map_keeping_late(
     }
 }
 
-/// Probe one method at `gateway` within the options' budget: a PCP
-/// ANNOUNCE (or, map-first, the mapping itself), a NAT-PMP
-/// external-address request (both on `engine` when given), or a UPnP
-/// search. The backend keeps the options' own timeouts for later requests.
+/// Probe one method at `gateway` by `deadline` (the end of the options'
+/// budget, counted from the start of discovery: a method that waited for
+/// another's head start has less of it): a PCP ANNOUNCE (or, map-first,
+/// the mapping itself), a NAT-PMP external-address request (both on
+/// `engine` when given), or a UPnP search. The backend keeps the options'
+/// own timeouts for later requests.
 pub(crate) async fn probe(
     method: Method,
     gateway: GatewayInfo,
     engine: Option<Arc<Engine>>,
     options: &ClientOptions,
     first: Option<MappingRequest>,
+    deadline: tokio::time::Instant,
 ) -> Outcome {
     let fail = |e: Error| Outcome::failed(MethodFailure::from_error(&e));
     let mut pmp = options.pmp.clone();
@@ -217,7 +220,6 @@ pub(crate) async fn probe(
     {
         // Map-first keeps its own deadline: a mapping in flight is never dropped.
         let pcp = Pcp::on_engine(engine, gateway, pmp);
-        let deadline = tokio::time::Instant::now() + options.budget;
         return probe_pcp_by_mapping(pcp, &request, deadline, options.budget).await;
     }
     let attempt = async {
@@ -240,7 +242,9 @@ pub(crate) async fn probe(
             (Method::Upnp, _) => {
                 let mut o = options.upnp.clone();
                 o.gateway = Some(gateway);
-                o.discovery_timeout = o.discovery_timeout.min(options.budget);
+                o.discovery_timeout = o
+                    .discovery_timeout
+                    .min(deadline.saturating_duration_since(tokio::time::Instant::now()));
                 match Upnp::discover_with(o).await {
                     Ok(u) => Outcome::answered(Backend::Upnp(u), None),
                     Err(e) => fail(e),
@@ -249,7 +253,7 @@ pub(crate) async fn probe(
             (other, _) => fail(no_backend(other)),
         }
     };
-    tokio::time::timeout(options.budget, attempt)
+    tokio::time::timeout_at(deadline, attempt)
         .await
         .unwrap_or_else(|_| {
             fail(Error::NoGateway {

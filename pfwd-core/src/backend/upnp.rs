@@ -191,7 +191,10 @@ impl Upnp {
         };
         match first {
             Ok(Ok(upnp)) => {
-                debug!("UPnP: the remembered service at {} answered", known.location);
+                debug!(
+                    "UPnP: the remembered service at {} answered",
+                    known.location
+                );
                 return Ok(upnp);
             }
             Ok(Err(e)) => {
