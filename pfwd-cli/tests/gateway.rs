@@ -309,8 +309,12 @@ fn no_router_daemon_prints_the_guide_with_exit_3() {
         guide.contains("Forward: TCP port 80 -> 192.168.77.10:80"),
         "{guide}"
     );
+    // Its kernel answers with ICMP port unreachable: a refusal, said so.
     assert!(
-        guide.contains("UPnP-IGD: the router did not answer"),
+        guide.contains(
+            "UPnP-IGD: the router refused the connection (ICMP port unreachable): UPnP-IGD is \
+             switched off"
+        ),
         "{guide}"
     );
     // JSON: the error with the whole guide.
