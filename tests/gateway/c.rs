@@ -147,7 +147,12 @@ impl Driven {
             }
             _ => ns.command(&exe.to_string_lossy()),
         };
+        // A state directory of its own: never the machine's default one,
+        // whose records (of another run) the check would read.
+        let state = exe.with_extension(format!("{}.state", std::process::id()));
+        let _ = std::fs::remove_dir_all(&state);
         cmd.args(args)
+            .env("PFWD_STATE", &state)
             .env(
                 "ASAN_OPTIONS",
                 format!("detect_leaks=1:log_path={}", log.display()),
