@@ -34,6 +34,16 @@ fn closed_port() -> u16 {
         .port()
 }
 
+/// The router granted a mapping late, and pfwd deleted it with its nonce.
+fn assert_late_grant_deleted(fake: &Fake) {
+    let maps = fake.pcp_maps();
+    let (nonce, _) = maps.iter().find(|(_, lifetime)| *lifetime > 0).unwrap();
+    assert!(
+        maps.contains(&(*nonce, 0)),
+        "no delete with the nonce after the late grant: {maps:?}"
+    );
+}
+
 fn request() -> MappingRequest {
     MappingRequest::builder(Protocol::Tcp, 8080)
         .build()
@@ -246,12 +256,7 @@ async fn a_mapping_granted_after_the_deadline_is_deleted() {
     assert!(took < Duration::from_millis(350), "{took:?}");
     // The router grants it at 400 ms; pfwd deletes it with the same nonce.
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let maps = fake.pcp_maps();
-    let (nonce, _) = maps.iter().find(|(_, lifetime)| *lifetime > 0).unwrap();
-    assert!(
-        maps.contains(&(*nonce, 0)),
-        "no delete with the nonce after the late grant: {maps:?}"
-    );
+    assert_late_grant_deleted(&fake);
 }
 
 /// A UPnP device that answers the search, pointing at an HTTP server that
@@ -309,12 +314,7 @@ async fn a_silent_router_gets_the_guide_at_the_budget() {
     assert!(took >= budget, "{took:?}");
     assert!(took < Duration::from_millis(850), "{took:?}");
     tokio::time::sleep(Duration::from_millis(900)).await;
-    let maps = fake.pcp_maps();
-    let (nonce, _) = maps.iter().find(|(_, lifetime)| *lifetime > 0).unwrap();
-    assert!(
-        maps.contains(&(*nonce, 0)),
-        "no delete after the late grant: {maps:?}"
-    );
+    assert_late_grant_deleted(&fake);
 }
 
 /// Later than the extra wait: the guide, and the late grant is deleted.
@@ -329,10 +329,5 @@ async fn a_pcp_answer_later_than_the_extra_wait_is_deleted() {
     assert!(matches!(result, Err(Error::Manual { .. })), "{result:?}");
     assert!(took < Duration::from_millis(2900), "{took:?}");
     tokio::time::sleep(Duration::from_millis(900)).await;
-    let maps = fake.pcp_maps();
-    let (nonce, _) = maps.iter().find(|(_, lifetime)| *lifetime > 0).unwrap();
-    assert!(
-        maps.contains(&(*nonce, 0)),
-        "no delete after the late grant: {maps:?}"
-    );
+    assert_late_grant_deleted(&fake);
 }
