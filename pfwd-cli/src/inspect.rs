@@ -5,10 +5,10 @@ use pfwd_core::guide::GuideContext;
 use pfwd_core::{Forwarder, GatewayMapping, Instructions, Method, default_gateway};
 use serde_json::json;
 
-use crate::Ctx;
 use crate::args::{GuideArgs, GuideFormat};
 use crate::output::{code, describe, error_json};
 use crate::target::transports;
+use crate::{Ctx, stdio};
 
 /// A probe's outcome in words.
 pub fn probe_text(p: &Probe) -> String {
@@ -241,11 +241,11 @@ pub async fn guide(ctx: &Ctx, a: GuideArgs) -> i32 {
             .await
     };
     if p.json || a.format == GuideFormat::Json {
-        println!("{}", instructions.to_json());
+        stdio::outln(&instructions.to_json());
     } else if a.format == GuideFormat::Markdown {
-        print!("{}", instructions.to_markdown());
+        stdio::out(&instructions.to_markdown());
     } else {
-        print!("{}", instructions.to_text());
+        stdio::out(&instructions.to_text());
     }
     code::OK
 }

@@ -23,6 +23,7 @@ mod map;
 pub mod output;
 mod probe_server;
 mod service;
+pub mod stdio;
 pub mod target;
 mod unmap;
 
@@ -37,8 +38,18 @@ use crate::output::{Printer, code};
 
 /// Run the command with `args` (the first is the program name) and return
 /// the exit code. Nothing panics out of it; errors are printed (one line on
-/// stderr, or JSON on stdout with `--json`).
+/// stderr, or JSON on stdout with `--json`). A reader that closes stdout
+/// early ends the output quietly; any other failed write to stdout is one
+/// line on stderr and exit code 1 ([`stdio`]).
 pub fn run<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    stdio::exit_code(run_command(args))
+}
+
+fn run_command<I, T>(args: I) -> i32
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -87,7 +98,9 @@ where
         runtime.block_on(dispatch(ctx, cli.command))
     }));
     result.unwrap_or_else(|_| {
-        eprintln!("pfwd: internal error (a bug): please report it with the command line you ran");
+        stdio::errln(
+            "pfwd: internal error (a bug): please report it with the command line you ran",
+        );
         code::FAILED
     })
 }
@@ -97,7 +110,9 @@ where
 fn usage_error(e: &clap::Error, json: bool) -> i32 {
     use clap::error::ErrorKind as K;
     if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion) {
-        let _ = e.print();
+        if let Err(write) = e.print() {
+            stdio::stdout_failed(&write);
+        }
         return code::OK;
     }
     let rendered = e.render().to_string();

@@ -20,7 +20,7 @@ impl Log for Stderr {
     fn log(&self, record: &Record<'_>) {
         if self.enabled(record.metadata()) {
             let line = line(record);
-            let _ = writeln!(std::io::stderr().lock(), "{line}");
+            crate::stdio::errln(&line);
         }
     }
 

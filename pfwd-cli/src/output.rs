@@ -1,12 +1,14 @@
 //! How the command speaks: text or JSON on stdout, errors as one line on
 //! stderr, the exit codes, and a progress indicator on a terminal.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use pfwd_core::{Error, ErrorKind, Lease, Mapping, Warning};
 use serde::Serialize;
 use serde_json::json;
+
+use crate::stdio;
 
 /// The exit codes (listed in `--help` and docs/cli.md).
 pub mod code {
@@ -48,6 +50,9 @@ pub fn exit_code(e: &Error) -> i32 {
 /// the command's `exit_code` (docs/cli.md).
 pub fn error_json(e: &Error) -> serde_json::Value {
     let mut err = e.to_json();
+    if let Some(message) = err["message"].as_str() {
+        err["message"] = json!(cut_long_words(message));
+    }
     err["exit_code"] = json!(exit_code(e));
     err
 }
@@ -124,21 +129,21 @@ impl Printer {
     /// A result line (text mode, unless quiet).
     pub fn say(&self, text: &str) {
         if !self.json && self.level >= 0 {
-            println!("{text}");
+            stdio::outln(text);
         }
     }
 
     /// A detail line for -v (stderr, text mode).
     pub fn detail(&self, text: &str) {
         if !self.json && self.level >= 1 {
-            eprintln!("{text}");
+            stdio::errln(text);
         }
     }
 
     /// A warning (stderr, text mode, unless quiet).
     pub fn warn(&self, text: &str) {
         if !self.json && self.level >= 0 {
-            eprintln!("pfwd: {text}");
+            stdio::errln(&format!("pfwd: {text}"));
         }
     }
 
@@ -148,9 +153,7 @@ impl Printer {
             let line = serde_json::to_string(value).unwrap_or_else(|e| {
                 json!({"error": {"kind": "io", "message": e.to_string()}}).to_string()
             });
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
+            stdio::outln(&line);
         }
     }
 
@@ -162,11 +165,10 @@ impl Printer {
         if self.json {
             self.json(&json!({ "error": error_json(e) }));
         } else if let Some(i) = e.instructions() {
-            eprintln!("pfwd: the router could not be asked to forward the port; do it by hand:");
-            print!("{}", i.to_text());
-            let _ = std::io::stdout().flush();
+            stdio::errln("pfwd: the router could not be asked to forward the port; do it by hand:");
+            stdio::out(&i.to_text());
         } else {
-            eprintln!("pfwd: {}", one_line(&e.to_string()));
+            stdio::errln(&format!("pfwd: {}", one_line(&e.to_string())));
         }
         code
     }
@@ -176,11 +178,11 @@ impl Printer {
         if self.json {
             let mut err = Error::invalid(message).to_json();
             // The message as given, without the "invalid request: " prefix.
-            err["message"] = json!(message);
+            err["message"] = json!(cut_long_words(message));
             err["exit_code"] = json!(code::BAD_INPUT);
             self.json(&json!({ "error": err }));
         } else {
-            eprintln!("pfwd: {}", one_line(message));
+            stdio::errln(&format!("pfwd: {}", one_line(message)));
         }
         code::BAD_INPUT
     }
@@ -228,11 +230,62 @@ mod tests {
             describe(&web(Lease::Permanent)).ends_with("lease no end (remove it with pfwd unmap)")
         );
     }
+
+    #[test]
+    fn a_long_word_is_cut_to_its_start_and_length() {
+        let port = "1".repeat(100_000);
+        let message = format!("port \"{port}\" is not a number\tfrom 1 to 65535");
+        let cut = cut_long_words(&message);
+        assert_eq!(
+            cut,
+            format!(
+                "port \"{}…(100002 characters) is not a number\tfrom 1 to 65535",
+                "1".repeat(39)
+            )
+        );
+        // Short words, and a word of exactly the limit, stay as they are.
+        let edge = format!("{} ok", "é".repeat(LONG_WORD));
+        assert_eq!(cut_long_words(&edge), edge);
+        assert_eq!(cut_long_words("  a  b "), "  a  b ");
+        assert_eq!(cut_long_words(""), "");
+    }
 }
 
-/// Make a message one line (the core's messages are; this keeps it so).
+/// Make a message one line (the core's messages are; this keeps it so),
+/// with absurdly long words cut ([`cut_long_words`]).
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    cut_long_words(&s.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// A word longer than this many characters is cut in messages.
+const LONG_WORD: usize = 100;
+/// How much of a cut word is kept.
+const KEPT_OF_LONG_WORD: usize = 40;
+
+/// Cut each word (a run without whitespace) longer than [`LONG_WORD`]
+/// characters to its first [`KEPT_OF_LONG_WORD`] and its length, so that a
+/// 100,000-digit port echoed by an error stays one readable line:
+/// `"1111…(100000 characters)`. Whitespace is kept as it is.
+pub fn cut_long_words(s: &str) -> String {
+    let mut cut = String::with_capacity(s.len().min(4096));
+    let mut rest = s;
+    while !rest.is_empty() {
+        let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let (word, after) = rest.split_at(word_end);
+        let chars = word.chars().count();
+        if chars > LONG_WORD {
+            cut.extend(word.chars().take(KEPT_OF_LONG_WORD));
+            cut.push_str(&format!("…({chars} characters)"));
+        } else {
+            cut.push_str(word);
+        }
+        let space_end = after
+            .find(|c: char| !c.is_whitespace())
+            .unwrap_or(after.len());
+        cut.push_str(&after[..space_end]);
+        rest = &after[space_end..];
+    }
+    cut
 }
 
 /// A spinner on stderr; see [`Printer::progress`].
@@ -256,7 +309,10 @@ impl Progress {
             for i in 0usize.. {
                 ticks.tick().await;
                 let secs = (SHOW_AFTER + Duration::from_millis(100) * i as u32).as_secs_f32();
-                eprint!("\r{} {what} ({secs:.1} s)\x1b[K", frames[i % frames.len()]);
+                stdio::err(&format!(
+                    "\r{} {what} ({secs:.1} s)\x1b[K",
+                    frames[i % frames.len()]
+                ));
             }
         });
         Progress { task: Some(task) }
@@ -268,7 +324,7 @@ impl Drop for Progress {
         if let Some(t) = self.task.take() {
             t.abort();
             // Clear whatever the spinner drew.
-            eprint!("\r\x1b[K");
+            stdio::err("\r\x1b[K");
         }
     }
 }

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use crate::args::RunArgs;
 use crate::config::{self, Config, Entry, Settings};
 use crate::output::code;
-use crate::{Ctx, events};
+use crate::{Ctx, events, stdio};
 
 /// SIGINT and SIGTERM: what stops the service, watched wherever it waits.
 pub(crate) struct Stop {
@@ -322,8 +322,10 @@ impl Service<'_> {
                     && !p.json
                     && p.level >= 0
                 {
-                    eprintln!("{name}: until the router can be asked, forward it by hand:");
-                    eprint!("{}", i.to_text());
+                    stdio::errln(&format!(
+                        "{name}: until the router can be asked, forward it by hand:"
+                    ));
+                    stdio::err(&i.to_text());
                 }
             }
             Event::Warning { .. } => p.warn(&format!("{name}: {}", events::to_text(event))),
