@@ -6,9 +6,11 @@
 # The C library's tests (tests/gateway/c.rs): a C compiler, pkg-config, valgrind.
 PFWD_PACKAGES=(miniupnpd-nftables nftables iproute2 miniupnpc natpmpc gcc pkg-config valgrind)
 
+# The packages of "$@" (default: PFWD_PACKAGES) that are not installed.
 pfwd_missing_packages() {
-    local missing=()
-    for p in "${PFWD_PACKAGES[@]}"; do
+    local missing=() want=("$@")
+    [ $# -gt 0 ] || want=("${PFWD_PACKAGES[@]}")
+    for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     echo "${missing[@]:-}"
@@ -16,7 +18,7 @@ pfwd_missing_packages() {
 
 pfwd_ensure_packages() {
     local missing
-    missing=$(pfwd_missing_packages)
+    missing=$(pfwd_missing_packages "$@")
     [ -z "$missing" ] && return 0
     if [ "$(id -u)" != 0 ]; then
         echo "pfwd: missing Debian packages: $missing (run as root to install them)" >&2
@@ -59,3 +61,87 @@ pfwd_python_venv() {
     (cd pfwd-py && "../$PFWD_VENV/bin/maturin" build --quiet --locked --profile dev -o ../target/wheels)
     "$PFWD_VENV/bin/pip" install -q --disable-pip-version-check target/wheels/pfwd-*.whl
 }
+
+# ---- Raspberry Pi builds (scripts/release, the emulated tests) -----------
+# Cross linkers for the 64-bit and ARMv7 Pi builds, qemu to run ARM programs
+# here, lintian to check the packages, help2man for the man page. The
+# ARMv6 build (Pi Zero / Pi 1) links with zig, from the ziglang PyPI package
+# in target/py-release (shared with scripts/release-python).
+PFWD_PI_PACKAGES=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross
+    libc6-dev-armhf-cross qemu-user-static lintian help2man python3-venv)
+PFWD_PI_TARGETS=(aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf arm-unknown-linux-gnueabihf)
+PFWD_ZIG_VENV=target/py-release
+
+pfwd_ensure_pi_toolchain() {
+    pfwd_ensure_packages "${PFWD_PI_PACKAGES[@]}"
+    local installed t
+    installed=$(rustup target list --installed)
+    for t in "${PFWD_PI_TARGETS[@]}"; do
+        grep -qx "$t" <<<"$installed" && continue
+        # Without a prebuilt standard library (rustup cannot fetch one for
+        # every target everywhere), scripts/release builds it from rust-src.
+        rustup target add "$t" >/dev/null 2>&1 || echo "pfwd: no prebuilt std for $t: building it from rust-src" >&2
+    done
+    rustup component list --installed | grep -q '^rust-src' || rustup component add rust-src >/dev/null
+    if ! [ -x "$PFWD_ZIG_VENV/bin/maturin" ] || ! "$PFWD_ZIG_VENV/bin/python" -c "import ziglang" 2>/dev/null; then
+        python3 -m venv "$PFWD_ZIG_VENV"
+        "$PFWD_ZIG_VENV/bin/pip" install -q --disable-pip-version-check maturin ziglang
+    fi
+}
+
+# cargo build ARGS... for the Rust target TRIPLE (the caller passes
+# --release or --profile), with the target's linker; where rustup has no
+# prebuilt standard library for TRIPLE, std is built from rust-src.
+pfwd_cross_build() {
+    local triple=$1
+    shift
+    local env=() flags=()
+    case $triple in
+        aarch64-unknown-linux-gnu)
+            env=(CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+                CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc) ;;
+        armv7-unknown-linux-gnueabihf)
+            env=(CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER=arm-linux-gnueabihf-gcc
+                CC_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-gcc) ;;
+        arm-unknown-linux-gnueabihf)
+            env=(CARGO_TARGET_ARM_UNKNOWN_LINUX_GNUEABIHF_LINKER="$PWD/packaging/zig-cc"
+                PFWD_ZIG_PYTHON="$PWD/$PFWD_ZIG_VENV/bin/python") ;;
+    esac
+    if ! rustup target list --installed | grep -qx "$triple"; then
+        env+=(RUSTC_BOOTSTRAP=1)
+        flags=("-Zbuild-std=std,panic_abort")
+    fi
+    env "${env[@]}" cargo build --locked --quiet --target "$triple" "${flags[@]}" "$@"
+}
+
+# Debian's own arm64 Python for the emulated wheel test, unpacked (not
+# installed: python3:arm64 would replace this machine's python3) into
+# target/pi-python/root, where qemu-aarch64 -L finds its libraries. Adds
+# Debian's arm64 architecture to dpkg once, so that apt can download it.
+PFWD_PI_PYTHON=target/pi-python
+PFWD_PI_PYTHON_DEBS=(libc6:arm64 libgcc-s1:arm64 zlib1g:arm64 libexpat1:arm64 libffi8:arm64
+    libssl3:arm64 libbz2-1.0:arm64 liblzma5:arm64 python3.11-minimal:arm64
+    libpython3.11-minimal:arm64 libpython3.11-stdlib:arm64 python3.11-venv:arm64 python3-pip-whl)
+
+pfwd_pi_python() {
+    [ -x "$PFWD_PI_PYTHON/root/usr/bin/python3.11" ] && return 0
+    [ "$(id -u)" = 0 ] || { echo "pfwd: the arm64 Python needs root (dpkg --add-architecture arm64)" >&2; return 1; }
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        dpkg --add-architecture arm64
+        apt-get update -qq
+    fi
+    rm -rf "$PFWD_PI_PYTHON"
+    mkdir -p "$PFWD_PI_PYTHON/debs" "$PFWD_PI_PYTHON/root"
+    # apt's download user cannot write under target/: fetch into a temp dir.
+    local tmp deb
+    tmp=$(mktemp -d)
+    chmod 755 "$tmp"
+    (cd "$tmp" && apt-get download -q "${PFWD_PI_PYTHON_DEBS[@]}" >/dev/null 2>&1) ||
+        (cd "$tmp" && apt-get update -qq && apt-get download -q "${PFWD_PI_PYTHON_DEBS[@]}" >/dev/null)
+    mv "$tmp"/*.deb "$PFWD_PI_PYTHON/debs/"
+    rmdir "$tmp"
+    for deb in "$PFWD_PI_PYTHON"/debs/*.deb; do
+        dpkg-deb -x "$deb" "$PFWD_PI_PYTHON/root"
+    done
+}
+# ---- end of Raspberry Pi ---------------------------------------------------

@@ -35,6 +35,7 @@ pub mod keeping;
 pub mod miniupnpd;
 pub mod netns;
 pub mod outside;
+pub mod pi;
 pub mod prober;
 pub mod router;
 pub mod traffic;
