@@ -72,11 +72,13 @@ PFWD_PI_PACKAGES=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-
 PFWD_PI_TARGETS=(aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf arm-unknown-linux-gnueabihf)
 PFWD_ZIG_VENV=target/py-release
 
+# Installs the packages above, the rustup targets of the Pi builds and
+# those given as arguments (the wheels' musl targets), rust-src, and zig.
 pfwd_ensure_pi_toolchain() {
     pfwd_ensure_packages "${PFWD_PI_PACKAGES[@]}"
     local installed t
     installed=$(rustup target list --installed)
-    for t in "${PFWD_PI_TARGETS[@]}"; do
+    for t in "${PFWD_PI_TARGETS[@]}" "$@"; do
         grep -qx "$t" <<<"$installed" && continue
         # Without a prebuilt standard library (rustup cannot fetch one for
         # every target everywhere), scripts/release builds it from rust-src.

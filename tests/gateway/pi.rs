@@ -81,6 +81,25 @@ fn map_and_unmap(triple: &str, port_base: u16) {
         "{said}"
     );
 
+    // What the issue saw with the ARMv7 build: `pfwd status | head -4`
+    // panicked. Now quiet, and pfwd's own status is 0 (pipefail).
+    let piped = tb
+        .lan()
+        .command("bash")
+        .args(["-o", "pipefail", "-c"])
+        .arg(format!(
+            "{} -L {} '{}' status | head -4",
+            b.qemu,
+            b.sysroot,
+            a.binary(&b).display()
+        ))
+        .env("PFWD_STATE", &state)
+        .output()
+        .unwrap();
+    assert_eq!(piped.status.code(), Some(0), "{}", text(&piped.stderr));
+    assert_eq!(text(&piped.stderr), "");
+    assert_eq!(text(&piped.stdout).lines().count(), 4);
+
     for (method, port) in [("pcp", port_base), ("upnp", port_base + 1)] {
         let p = port.to_string();
         let out = pfwd(
@@ -321,6 +340,13 @@ fn pi_amd64_package_installs_and_purges_cleanly() {
             text(&check.stderr).contains("no [[forward]] entries"),
             "{check:?}"
         );
+        // systemd's own check of the unit, as installed (its paths exist now).
+        if Path::new("/usr/bin/systemd-analyze").exists() {
+            run_ok(
+                Command::new("systemd-analyze")
+                    .args(["verify", "/lib/systemd/system/pfwd.service"]),
+            );
+        }
         let man = run_ok(Command::new("zcat").arg("/usr/share/man/man1/pfwd.1.gz"));
         assert!(
             man.contains(".SS pfwd map") && man.contains("--once"),
