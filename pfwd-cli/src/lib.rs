@@ -89,8 +89,8 @@ where
         let report = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             report(info);
-            eprintln!(
-                "pfwd: internal error (a bug): please report it with the command line you ran"
+            stdio::errln(
+                "pfwd: internal error (a bug): please report it with the command line you ran",
             );
         }));
     }
