@@ -206,7 +206,7 @@ fn pi_peak_memory_under_qemu() {
     for b in &PI_BUILDS {
         let rss = once(b, &a.binary(b));
         lines.push(format!(
-            "pi: {} `pfwd map --once` peak RSS {rss} KiB under {} (about {} KiB without qemu's share)",
+            "pi: {} `pfwd map --once` peak RSS {rss} KiB under {} (less qemu-x86_64's share: {} KiB, a rough estimate)",
             b.triple,
             b.qemu,
             rss.saturating_sub(x86_qemu.saturating_sub(native))
