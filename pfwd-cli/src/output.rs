@@ -262,8 +262,8 @@ const LONG_WORD: usize = 100;
 /// How much of a cut word is kept.
 const KEPT_OF_LONG_WORD: usize = 40;
 
-/// Cut each word (a run without whitespace) longer than [`LONG_WORD`]
-/// characters to its first [`KEPT_OF_LONG_WORD`] and its length, so that a
+/// Cut each word (a run without whitespace) longer than 100
+/// characters to its first 40 and its length, so that a
 /// 100,000-digit port echoed by an error stays one readable line:
 /// `"1111…(100000 characters)`. Whitespace is kept as it is.
 pub fn cut_long_words(s: &str) -> String {
