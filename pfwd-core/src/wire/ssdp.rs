@@ -48,7 +48,8 @@ pub const WAN_PPP_V1: &str = "urn:schemas-upnp-org:service:WANPPPConnection:1";
 /// What pfwd searches for: the gateway device and its IP connection
 /// service. A device of either version of a type must answer a search for
 /// version 1 (UDA 1.1, 1.3.2), and a router on PPP lists the gateway
-/// device too. Few on purpose: miniupnpd answers every search 50 ms
+/// device too. The first search asks for the first only; its repeats ask
+/// for both. Few on purpose: miniupnpd answers every search 50 ms
 /// later, and with a dozen answers pending it serves its HTTP ~50 ms
 /// slower (measured in the testbed), which is most of a UPnP mapping's
 /// time.
