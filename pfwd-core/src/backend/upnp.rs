@@ -134,7 +134,9 @@ impl Upnp {
 
     /// Find the UPnP gateway: search the gateway by unicast (and the LAN by
     /// multicast) at once, again after `retry_interval`, doubling, until an
-    /// IGD answers or `discovery_timeout` runs out.
+    /// IGD answers or `discovery_timeout` runs out. With
+    /// `options.cache_dir`, a gateway remembered there is asked first (one
+    /// SOAP call), and the search runs only if that fails or is slow.
     ///
     /// # Errors
     ///
