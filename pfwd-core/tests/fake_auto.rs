@@ -93,16 +93,7 @@ async fn carrier_grade_nat_is_reported_and_in_the_guide() {
 #[tokio::test]
 async fn a_silent_upnp_device_still_gets_the_guide_within_the_budget() {
     // SSDP answers, pointing at an HTTP server that accepts and never answers.
-    let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let http_port = http.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((c, _)) = http.accept().await {
-            held.push(c);
-        }
-    });
-    let ssdp_port = fakes::ssdp::responder(http_port).await;
-    let options = loopback_options(closed_port(), ssdp_port);
+    let options = loopback_options(closed_port(), busy_upnp_device().await);
     let budget = options.budget;
     let started = Instant::now();
     let client = Client::discover_with(options).await.unwrap();

@@ -8,7 +8,8 @@ use pfwd_core::{Client, Error, Forwarder, MappingRequest, NatPmp, Pcp, Protocol,
 
 use crate::{GatewayConfig, LAN_HOST, Testbed};
 
-fn median_ms(mut v: Vec<Duration>) -> f64 {
+/// The median of `v`, in milliseconds (NaN when empty).
+pub(crate) fn median_ms(mut v: Vec<Duration>) -> f64 {
     v.sort();
     v.get(v.len() / 2)
         .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)

@@ -11,13 +11,8 @@ use std::time::{Duration, Instant};
 use pfwd_core::wire::ssdp;
 use pfwd_core::{Forwarder, MappingRequest, Protocol, Upnp, UpnpOptions};
 
+use crate::bench::median_ms;
 use crate::{GATEWAY_LAN, GatewayConfig, HTTP_PORT, Testbed};
-
-fn median_ms(mut v: Vec<Duration>) -> f64 {
-    v.sort();
-    v.get(v.len() / 2)
-        .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
-}
 
 /// One M-SEARCH to the router, timed to its answer.
 fn search_once() -> std::io::Result<Duration> {

@@ -140,15 +140,10 @@ pub(crate) fn out_of_time(method: Method, map_timeout: Duration) -> Error {
 /// and not when nothing else on the router has said a word (see
 /// [`router_spoke`]; PCP's own status is that of the late request).
 pub(crate) fn late_answer_may_help(error: &Error, statuses: &[MethodStatus]) -> bool {
-    let others: Vec<MethodStatus> = statuses
-        .iter()
-        .filter(|s| s.method != Method::Pcp)
-        .cloned()
-        .collect();
     !matches!(
         error,
         Error::InvalidRequest { .. } | Error::Conflict { .. } | Error::Cancelled { .. }
-    ) && router_spoke(&others)
+    ) && router_spoke(statuses.iter().filter(|s| s.method != Method::Pcp))
 }
 
 /// Whether some method's daemon answered during discovery, even if only to
@@ -157,8 +152,8 @@ pub(crate) fn late_answer_may_help(error: &Error, statuses: &[MethodStatus]) -> 
 /// longer for PCP there only delays the guide past the budget. A busy
 /// router that answers late still answers something else in time (its
 /// SSDP answer, NAT-PMP), or its silence costs the budget and no more.
-pub(crate) fn router_spoke(statuses: &[MethodStatus]) -> bool {
-    statuses.iter().any(|s| match &s.probe {
+pub(crate) fn router_spoke<'a>(statuses: impl IntoIterator<Item = &'a MethodStatus>) -> bool {
+    statuses.into_iter().any(|s| match &s.probe {
         Probe::Answered => true,
         Probe::Failed(f) => !matches!(f.kind, ErrorKind::NoGateway | ErrorKind::Io),
         Probe::NotWaited | Probe::Skipped => false,
