@@ -179,7 +179,7 @@ impl Upnp {
         deadline: tokio::time::Instant,
     ) -> Result<Upnp> {
         let proved = async {
-            let upnp = Upnp::assemble(info, options, &known)?;
+            let upnp = Upnp::from_known(info, options, &known)?;
             upnp.external_ipv4().await?;
             Ok::<Upnp, Error>(upnp)
         };
@@ -274,12 +274,12 @@ impl Upnp {
             });
         };
         let scpd = &service.scpd;
-        let scpd_xml = description::fetch(scpd, deadline)
+        let (scpd_xml, schema) = description::fetch(scpd, deadline)
             .await
             .map_err(|e| e.to_string())
             .and_then(|xml| {
                 description::read_scpd(&xml)
-                    .map(|_| xml)
+                    .map(|schema| (xml, schema))
                     .map_err(|w| w.to_string())
             })
             .map_err(|why| Error::InvalidResponse {
@@ -290,20 +290,27 @@ impl Upnp {
                     service.service_type
                 ),
             })?;
-        let known = cache::Known {
-            location: location.clone(),
-            description: xml.to_vec(),
-            scpd: scpd_xml.to_vec(),
-        };
-        let upnp = Upnp::assemble(info, options, &known)?;
         if let Some(dir) = options.cache_dir.as_deref() {
+            let known = cache::Known {
+                location: location.clone(),
+                description: xml.to_vec(),
+                scpd: scpd_xml.to_vec(),
+            };
             cache::save(dir, info.gateway, &known);
         }
-        Ok(upnp)
+        Ok(Upnp::assemble(
+            info,
+            options,
+            &location,
+            service,
+            found.router,
+            schema,
+        ))
     }
 
-    /// The backend for a gateway's descriptions (read and checked before).
-    fn assemble(info: &GatewayInfo, options: &UpnpOptions, known: &cache::Known) -> Result<Upnp> {
+    /// The backend for remembered descriptions, read and checked as on
+    /// first sight.
+    fn from_known(info: &GatewayInfo, options: &UpnpOptions, known: &cache::Known) -> Result<Upnp> {
         let location = &known.location;
         let unreadable = |why: String| Error::InvalidResponse {
             method: Method::Upnp,
@@ -316,6 +323,26 @@ impl Upnp {
             .ok_or_else(|| unreadable("it has no WAN connection service".into()))?;
         let schema =
             description::read_scpd(&known.scpd).map_err(|why| unreadable(why.to_string()))?;
+        Ok(Upnp::assemble(
+            info,
+            options,
+            location,
+            service,
+            found.router,
+            schema,
+        ))
+    }
+
+    /// The backend for a gateway's service, its description's router
+    /// details and its SCPD's actions.
+    fn assemble(
+        info: &GatewayInfo,
+        options: &UpnpOptions,
+        location: &Location,
+        service: description::Service,
+        router: RouterInfo,
+        schema: std::collections::HashMap<String, Vec<String>>,
+    ) -> Upnp {
         let addr = SocketAddr::new(location.ip, location.port);
         // igd-next takes a path on `addr`, or an absolute URL elsewhere on the router.
         let on_addr = |l: &Location| {
@@ -334,13 +361,13 @@ impl Upnp {
             service_type: service.service_type,
             provider: Tokio,
         };
-        Ok(Upnp {
+        Upnp {
             igd,
             info: info.clone(),
             request_timeout: options.request_timeout,
-            router: found.router,
+            router,
             recent_external: std::sync::Mutex::new(None),
-        })
+        }
     }
 
     /// The gateway pfwd talks to and this host's address on its network.
