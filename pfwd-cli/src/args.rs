@@ -200,6 +200,34 @@ pub struct ProtocolArgs {
     pub both: bool,
 }
 
+/// Which address family: IPv4's port mapping, IPv6's pinhole, or (neither
+/// flag) IPv4 and, where this host has a global IPv6 address and the
+/// router can open one, an IPv6 pinhole too.
+#[derive(Debug, Args, Clone, Default)]
+#[group(multiple = false)]
+pub struct FamilyArgs {
+    /// IPv4 only: a port mapping on the router's public address.
+    #[arg(long)]
+    pub ipv4: bool,
+    /// IPv6 only: a pinhole in the router's firewall for this host's own
+    /// global address (the same port; nothing is translated).
+    #[arg(long)]
+    pub ipv6: bool,
+}
+
+impl FamilyArgs {
+    /// The family asked for; `None`: automatic.
+    pub fn family(&self) -> Option<pfwd_core::Family> {
+        if self.ipv6 {
+            Some(pfwd_core::Family::Ipv6)
+        } else if self.ipv4 {
+            Some(pfwd_core::Family::Ipv4)
+        } else {
+            None
+        }
+    }
+}
+
 /// The port and the server: what `map`, `unmap` and `guide` share. The
 /// help texts here are `map`'s; `unmap` and `guide` reword them.
 #[derive(Debug, Args, Clone)]
@@ -215,6 +243,9 @@ pub struct TargetArgs {
     /// Which protocols.
     #[command(flatten)]
     pub protocols: ProtocolArgs,
+    /// Which address family.
+    #[command(flatten)]
+    pub family: FamilyArgs,
 }
 
 /// A method for `--method`: the core's names, only those pfwd automates.

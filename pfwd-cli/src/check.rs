@@ -33,6 +33,7 @@ pub async fn check(ctx: &Ctx, a: CheckArgs) -> i32 {
         a.external.as_deref(),
         Lease::Finite(LEASE),
         None,
+        a.target.family.family(),
     );
     let requests = match target.and_then(|t| t.requests()) {
         Ok(r) => r,

@@ -36,6 +36,7 @@ struct FileEntry {
     external: Option<toml::Value>,
     description: Option<String>,
     lease: Option<String>,
+    family: Option<String>,
 }
 
 /// The settings that apply to every mapping.
@@ -206,6 +207,15 @@ fn entry(e: &FileEntry, default_lease: Lease) -> Result<Entry, String> {
         Some(l) => parse_lease(l).map_err(|err| format!("lease: {err}"))?,
         None => default_lease,
     };
+    let family = match e.family.as_deref().map(str::trim) {
+        None | Some("auto") => None,
+        Some(f) => Some(f.parse::<pfwd_core::Family>().map_err(|err| {
+            format!(
+                "family: {}, or \"auto\" (both where IPv6 works)",
+                err.reason
+            )
+        })?),
+    };
     let target = crate::target::parse(
         &port,
         e.to.as_deref(),
@@ -213,6 +223,7 @@ fn entry(e: &FileEntry, default_lease: Lease) -> Result<Entry, String> {
         external.as_deref(),
         lease,
         e.description.as_deref(),
+        family,
     )
     .map_err(|err| err.reason)?;
     let name = e

@@ -27,9 +27,9 @@ pub async fn status(ctx: &Ctx) -> i32 {
         Ok(c) => c,
         Err(e) => return p.error(&e),
     };
-    let router = client.router_info().await;
+    let (router, ipv6) = tokio::join!(client.router_info(), client.ipv6_status());
     let d = client.discovery();
-    let answered = !d.answered().is_empty();
+    let answered = !d.answered().is_empty() || !ipv6.answering().is_empty();
     p.json(&json!({
         "gateway": d.gateway,
         "methods": d.methods,
@@ -38,6 +38,7 @@ pub async fn status(ctx: &Ctx) -> i32 {
         "warnings": d.warnings,
         "took_ms": d.took_ms,
         "can_forward": answered,
+        "ipv6": ipv6,
     }));
     match &d.gateway {
         Some(g) => {
@@ -69,6 +70,27 @@ pub async fn status(ctx: &Ctx) -> i32 {
             format!("{}:", s.method),
             probe_text(&s.probe)
         ));
+    }
+    match (&ipv6.gateway, &ipv6.unavailable) {
+        (Some(g), _) => {
+            p.say(&format!(
+                "IPv6:             {} (router {})",
+                g.local,
+                g.router_at(0).ip()
+            ));
+            for s in &ipv6.methods {
+                let took = s.took_ms.map(|t| format!(" ({t} ms)")).unwrap_or_default();
+                p.say(&format!(
+                    "{:<17} {}{took}",
+                    format!("{} over IPv6:", s.method),
+                    probe_text(&s.probe)
+                ));
+            }
+        }
+        (None, why) => p.say(&format!(
+            "IPv6:             none ({})",
+            why.as_deref().unwrap_or("not known")
+        )),
     }
     for w in &d.warnings {
         p.say(&format!("Warning:          {}", w.text));
@@ -109,7 +131,7 @@ pub async fn list(ctx: &Ctx) -> i32 {
         Forwarder::list(&client).await
     };
     let d = client.discovery();
-    let gateway = d.gateway.as_ref().map(|g| g.gateway);
+    let gateway = d.gateway.as_ref().map(|g| std::net::IpAddr::V4(g.gateway));
     // A record the router does not list: the router lost it (a restart),
     // or it was removed there. Only known when the router lists its own.
     let on_router = |m: &pfwd_core::Mapping| -> Option<bool> {
@@ -216,6 +238,7 @@ pub async fn guide(ctx: &Ctx, a: GuideArgs) -> i32 {
         a.external.as_deref(),
         pfwd_core::Lease::Permanent,
         None,
+        a.target.family.family(),
     ) {
         Ok(t) => t,
         Err(e) => return p.error(&e.into()),

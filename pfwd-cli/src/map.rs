@@ -30,6 +30,7 @@ fn target(a: &MapArgs, default_lease: Duration) -> Result<Target, Invalid> {
         a.external.as_deref(),
         lease,
         a.description.as_deref(),
+        a.target.family.family(),
     )
 }
 
@@ -172,9 +173,13 @@ pub async fn once(ctx: &Ctx, a: MapArgs) -> i32 {
             }
         }
     }
+    let mut ipv6_note = None;
+    if failure.is_none() {
+        ipv6_note = also_ipv6(ctx, &client, &t, &mut made).await;
+    }
     match failure {
         None => {
-            p.json(&json!({"mappings": made, "warnings": warnings}));
+            p.json(&json!({"mappings": made, "warnings": warnings, "ipv6_note": ipv6_note}));
             match via {
                 Some(via) => check_made(ctx, &client, &made, via).await,
                 None => code::OK,
@@ -189,6 +194,63 @@ pub async fn once(ctx: &Ctx, a: MapArgs) -> i32 {
     }
 }
 
+/// An automatic target's IPv6 pinholes, where this host has a global IPv6
+/// address and the router can open them: made ones join `made`; when the
+/// router cannot, a note (not a failure: IPv4 worked), also returned.
+async fn also_ipv6(
+    ctx: &Ctx,
+    client: &Client,
+    t: &Target,
+    made: &mut Vec<Mapping>,
+) -> Option<String> {
+    let p = ctx.printer;
+    let requests = t.ipv6_requests();
+    if requests.is_empty() {
+        return None;
+    }
+    if let Err(why) = client.ipv6_gateway() {
+        p.detail(&format!("IPv6: no pinhole: {why}"));
+        return None;
+    }
+    for r in &requests {
+        let result = {
+            let _spinner = p.progress("opening the IPv6 pinhole");
+            client.map(r).await
+        };
+        match result {
+            Ok(m) => {
+                record(ctx, &m, None);
+                p.say(&format!("opened {}", describe(&m)));
+                made.push(m);
+            }
+            Err(e) => {
+                let note = ipv6_note(t, &e);
+                p.warn(&note);
+                return Some(note);
+            }
+        }
+    }
+    None
+}
+
+/// The note for an automatic IPv6 pinhole the router would not open.
+fn ipv6_note(t: &Target, e: &Error) -> String {
+    let why = match e {
+        Error::Manual { instructions } => instructions
+            .reasons
+            .iter()
+            .map(|r| r.reason.as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    };
+    format!(
+        "IPv6: this host has a global IPv6 address, but no pinhole was opened ({why}); \
+         `pfwd guide {} --ipv6` says how to open one by hand",
+        t.spec.port
+    )
+}
+
 /// `pfwd map` without `--once`: keep the mappings until a signal.
 pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
     let p = ctx.printer;
@@ -200,10 +262,13 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
         Ok(v) => v,
         Err(e) => return p.error(&e),
     };
-    let requests: Vec<MappingRequest> = match t.requests() {
+    let mut requests: Vec<MappingRequest> = match t.requests() {
         Ok(r) => r,
         Err(e) => return p.error(&e.into()),
     };
+    // Requests from this index on are the automatic IPv6 pinholes: the
+    // router's "no" to one of them is a note, not the command's failure.
+    let optional_from = requests.len();
     let (mut sigint, mut sigterm) = match (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
@@ -222,6 +287,11 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
         _ = sigterm.recv() => return code::INTERRUPTED,
     };
     warn_discovery(ctx, &client);
+    match client.ipv6_gateway() {
+        Ok(_) => requests.extend(t.ipv6_requests()),
+        Err(why) if t.ipv6_also() => p.detail(&format!("IPv6: no pinhole: {why}")),
+        Err(_) => {}
+    }
     let mut options = KeeperOptions::default();
     options.announce_from = client.discovery().gateway.map(|g| g.gateway);
     options.check_via = via;
@@ -259,6 +329,18 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
                         p.say(&events::to_text(&event));
                     }
                     Event::Renewed { .. } => p.detail(&events::to_text(&event)),
+                    Event::Failed { index, error, .. }
+                        if *index >= optional_from && pending.contains(index) =>
+                    {
+                        // The router opens no IPv6 pinhole: IPv4 carries on.
+                        p.warn(&ipv6_note(&t, error));
+                        let _ = keeper.remove(*index).await;
+                        pending.remove(index);
+                        kept.remove(index);
+                        if pending.is_empty() {
+                            p.say("keeping it forwarded; Ctrl-C (or SIGTERM) removes it");
+                        }
+                    }
                     Event::Failed { index, error, .. } if pending.contains(index) => {
                         // The first attempt failed: say why (or how to do it
                         // by hand) and stop, removing whatever was made.

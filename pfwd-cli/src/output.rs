@@ -92,6 +92,15 @@ pub fn describe(m: &Mapping) -> String {
             s
         }
     };
+    if m.is_pinhole() {
+        // Nothing is translated: the server's own address is the one to use.
+        return format!(
+            "{} {} (IPv6 pinhole) via {}, lease {lease}",
+            m.protocol(),
+            m.internal(),
+            m.method()
+        );
+    }
     format!(
         "{} {} -> {} via {}, lease {lease}",
         m.protocol(),
@@ -212,8 +221,8 @@ mod tests {
                 Method::Upnp,
                 Protocol::Tcp,
                 Ipv4Addr::new(10, 0, 0, 1),
-                "5.5.5.7:8080".parse().unwrap(),
-                "10.0.0.4:80".parse().unwrap(),
+                "5.5.5.7:8080".parse::<std::net::SocketAddr>().unwrap(),
+                "10.0.0.4:80".parse::<std::net::SocketAddr>().unwrap(),
                 lease,
                 Instant::now(),
                 "web",

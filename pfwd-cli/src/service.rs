@@ -62,6 +62,9 @@ struct Service<'a> {
     close_timeout: std::time::Duration,
     told_guide: HashSet<String>,
     events: mpsc::UnboundedSender<(String, Event)>,
+    /// Whether entries without a `family` also keep an IPv6 pinhole: this
+    /// host has a global IPv6 address and a method answered over IPv6.
+    ipv6_too: bool,
 }
 
 /// `pfwd run`.
@@ -109,6 +112,20 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> i32 {
     let Some(client) = discover(ctx, &config.settings, &mut stop).await else {
         return code::INTERRUPTED;
     };
+    let ipv6_too = if config.entries.iter().any(|e| e.target.ipv6_also()) {
+        let status = client.ipv6_status().await;
+        match (&status.unavailable, status.answering().is_empty()) {
+            (Some(why), _) => p.detail(&format!("IPv6: no pinholes: {why}")),
+            (None, true) => p.say(
+                "IPv6: this host has a global IPv6 address, but the router answers neither PCP \
+                 nor UPnP over IPv6: entries are kept over IPv4 (`pfwd status` says more)",
+            ),
+            (None, false) => {}
+        }
+        status.unavailable.is_none() && !status.answering().is_empty()
+    } else {
+        false
+    };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut service = Service {
         ctx,
@@ -119,6 +136,7 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> i32 {
         close_timeout: close_timeout(config.entries.len()),
         told_guide: HashSet::new(),
         events: tx,
+        ipv6_too,
     };
     service.log(&format!(
         "keeping {} mapping entries from {}",
@@ -228,6 +246,10 @@ impl Service<'_> {
 
     fn start(&mut self, entry: Entry) {
         let requests = match entry.target.requests() {
+            Ok(mut r) if self.ipv6_too => {
+                r.extend(entry.target.ipv6_requests());
+                r
+            }
             Ok(r) => r,
             Err(e) => {
                 self.warn(&format!("{}: {e}", entry.name));

@@ -28,7 +28,7 @@ pub fn transports(flags: &ProtocolArgs) -> Option<Transports> {
 /// # Errors
 ///
 /// [`Invalid`] from the core's parser, naming `--to`.
-pub fn parse_to(to: Option<&str>) -> Result<(Option<std::net::Ipv4Addr>, Option<u16>), Invalid> {
+pub fn parse_to(to: Option<&str>) -> Result<(Option<std::net::IpAddr>, Option<u16>), Invalid> {
     pfwd_core::target::parse_to(to, Names::FLAGS.to)
 }
 
@@ -44,6 +44,7 @@ pub fn parse(
     external: Option<&str>,
     lease: Lease,
     description: Option<&str>,
+    family: Option<pfwd_core::Family>,
 ) -> Result<Target, Invalid> {
     Target::parse(
         Names::FLAGS,
@@ -53,5 +54,6 @@ pub fn parse(
         external,
         lease,
         description,
-    )
+    )?
+    .in_family(family)
 }

@@ -19,8 +19,9 @@ use crate::target::{parse_to, protocols_for, transports};
 /// What to remove.
 struct Wanted {
     port: u16,
-    host: Option<Ipv4Addr>,
+    host: Option<std::net::IpAddr>,
     host_port: Option<u16>,
+    family: Option<pfwd_core::Family>,
     protocols: Option<Vec<Protocol>>,
 }
 
@@ -38,7 +39,8 @@ impl Wanted {
         };
         port_ok
             && self.protocol_ok(m.protocol())
-            && self.host.is_none_or(|h| *m.internal().ip() == h)
+            && self.host.is_none_or(|h| m.internal().ip() == h)
+            && self.family.is_none_or(|f| m.family() == f)
     }
 }
 
@@ -149,6 +151,7 @@ fn parse(a: &UnmapArgs) -> Result<Wanted, Error> {
     let choice = transports(&a.target.protocols);
     Ok(Wanted {
         port: spec.port,
+        family: a.target.family.family().or(host.map(pfwd_core::Family::of)),
         host,
         host_port,
         protocols: choice.map(|c| protocols_for(&spec, Some(c))),
@@ -170,10 +173,10 @@ async fn upnp_fallback(client: &pfwd_core::Client, w: &Wanted) -> Result<Vec<Map
     };
     let external_ip = d.external_address.unwrap_or(Ipv4Addr::UNSPECIFIED);
     let ours = |m: &GatewayMapping| {
-        let client_ip = m.internal_client.parse::<Ipv4Addr>().ok();
+        let client_ip = m.internal_client.parse::<std::net::IpAddr>().ok();
         match w.host {
             Some(h) => client_ip == Some(h),
-            None => client_ip == Some(g.local) || m.description.starts_with("pfwd"),
+            None => client_ip == Some(g.local.into()) || m.description.starts_with("pfwd"),
         }
     };
     let mut removed = Vec::new();

@@ -6,7 +6,6 @@
 //! on it without parsing text.
 
 use std::io;
-use std::net::SocketAddrV4;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -303,7 +302,7 @@ impl Error {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Holder {
     /// The LAN host and port the external port already goes to.
-    pub internal: SocketAddrV4,
+    pub internal: std::net::SocketAddr,
     /// The description the holder gave its mapping.
     pub description: String,
     /// The pfwd process on this machine that keeps the mapping, when the

@@ -35,7 +35,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 ///     }
 ///     fn map<'a>(&'a self, r: &'a MappingRequest) -> BoxFuture<'a, pfwd_core::Result<Mapping>> {
 ///         Box::pin(async move {
-///             let internal = SocketAddrV4::new(r.internal_ip().unwrap_or(Ipv4Addr::new(192, 168, 1, 4)), r.internal_port());
+///             let internal = SocketAddrV4::new(r.internal_ipv4().unwrap_or(Ipv4Addr::new(192, 168, 1, 4)), r.internal_port());
 ///             let external = SocketAddrV4::new(Ipv4Addr::new(5, 5, 5, 7), r.external_port().unwrap_or(40000));
 ///             Ok(Mapping::new(Method::Manual, r.protocol(), Ipv4Addr::new(192, 168, 1, 1), external,
 ///                             internal, r.lease(), Instant::now(), r.description(), MethodState::None))
@@ -94,6 +94,13 @@ pub trait Forwarder: Send + Sync + std::fmt::Debug {
     /// when known: a keeper with a state directory uses it to find a
     /// mapping another process keeps already. `None` by default.
     fn gateway(&self) -> Option<GatewayInfo> {
+        None
+    }
+
+    /// The IPv6 router and this host's global address, for a forwarder
+    /// that opens IPv6 pinholes: as [`gateway`](Self::gateway), for
+    /// IPv6 requests. `None` by default.
+    fn ipv6_gateway(&self) -> Option<crate::gateway::Ipv6Gateway> {
         None
     }
 

@@ -18,7 +18,7 @@
 //! # async fn demo() -> pfwd_core::Result<()> {
 //! let router = Upnp::discover().await?;
 //! let request = MappingRequest::builder(Protocol::Tcp, 80)
-//!     .internal_ip("192.168.1.4".parse().unwrap())
+//!     .internal_ip("192.168.1.4".parse::<std::net::Ipv4Addr>().unwrap())
 //!     .lease(Duration::from_secs(3600))
 //!     .description("web server")
 //!     .build()?;
@@ -84,18 +84,22 @@ pub mod target;
 pub mod wire;
 
 #[cfg(feature = "runtime")]
-pub use auto::{Client, ClientOptions, Discovery, MethodStatus, Probe, forward, forward_with};
+pub use auto::{
+    Client, ClientOptions, Discovery, Ipv6Status, MethodStatus, Probe, forward, forward_with,
+};
 #[cfg(feature = "runtime")]
 pub use backend::{
     PmpOptions, manual::Manual, natpmp::NatPmp, pcp::Pcp, upnp::Upnp, upnp::UpnpOptions,
 };
 pub use error::{Error, ErrorKind, GatewayCode, Holder, Result, UpnpCode};
 pub use forwarder::{BoxFuture, Forwarder, Presence};
-pub use gateway::{GatewayInfo, Ipv4Net, default_gateway};
+pub use gateway::{
+    GatewayInfo, Ipv4Net, Ipv6Gateway, Ipv6Unavailable, default_gateway, default_ipv6_gateway,
+};
 pub use guide::{Instructions, RouterInfo};
 pub use mapping::MAX_DESCRIPTION_LEN;
 pub use model::{
-    DEFAULT_LEASE, ExternalPort, GatewayMapping, Invalid, Lease, Mapping, MappingRequest,
+    DEFAULT_LEASE, ExternalPort, Family, GatewayMapping, Invalid, Lease, Mapping, MappingRequest,
     MappingRequestBuilder, Method, MethodState, Protocol, Warning, WarningKind,
 };
 pub use record::Record;

@@ -3,6 +3,6 @@
 
 pub use crate::defaults::MAX_DESCRIPTION_LEN;
 pub use crate::model::{
-    DEFAULT_LEASE, ExternalPort, GatewayMapping, Invalid, Lease, Mapping, MappingRequest,
+    DEFAULT_LEASE, ExternalPort, Family, GatewayMapping, Invalid, Lease, Mapping, MappingRequest,
     MappingRequestBuilder, Method, MethodState, Protocol,
 };

@@ -2,7 +2,7 @@
 //! protocols, methods, the external port, durations, leases and hosts. Each
 //! function returns [`Invalid`] saying what is wrong and what to write.
 
-use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use crate::model::{ExternalPort, Invalid, Lease, Method, check_lease};
@@ -88,21 +88,22 @@ pub fn parse_lease(text: &str) -> Result<Lease, Invalid> {
 /// A server as typed: `HOST` or `HOST:PORT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HostPort {
-    /// The server's IPv4 address.
-    pub ip: Ipv4Addr,
+    /// The server's address: IPv4, or IPv6 for a pinhole when typed so.
+    pub ip: IpAddr,
     /// The port on the server, when given.
     pub port: Option<u16>,
 }
 
 /// Parse `HOST` or `HOST:PORT`, where HOST is an IPv4 address or a name
-/// this machine resolves to one (`192.168.1.4`, `pi.lan:8080`). Names are
-/// looked up with the system's resolver, which may block.
+/// this machine resolves to one (`192.168.1.4`, `pi.lan:8080`), or an IPv6
+/// address for a pinhole (`2001:db8::4`, `[2001:db8::4]:8080`). Names are
+/// looked up with the system's resolver, which may block, and give their
+/// IPv4 address.
 ///
 /// # Errors
 ///
-/// [`Invalid`] for an empty text, an IPv6 address (pfwd forwards IPv4
-/// ports), a bad address or name, a bad port, or a name with no IPv4
-/// address.
+/// [`Invalid`] for an empty text, a bad address or name, a bad port, or a
+/// name with no IPv4 address.
 pub fn parse_host(text: &str) -> Result<HostPort, Invalid> {
     let t = text.trim();
     if t.is_empty() {
@@ -116,16 +117,14 @@ pub fn parse_host(text: &str) -> Result<HostPort, Invalid> {
                 .map_err(|e| Invalid::new(format!("the port in {t:?}: {}", e.reason)))?;
             (h, Some(port.port))
         }
-        Some(_) => {
-            return Err(Invalid::new(format!(
-                "{t:?} looks like an IPv6 address: pfwd forwards IPv4 ports; give the \
-                 server's IPv4 address, such as 192.168.1.4"
-            )));
-        }
+        Some(_) => return parse_ipv6_host(t),
         None => (t, None),
     };
     if let Ok(ip) = host.parse::<Ipv4Addr>() {
-        return Ok(HostPort { ip, port });
+        return Ok(HostPort {
+            ip: ip.into(),
+            port,
+        });
     }
     let looks_numeric = host.chars().all(|c| c.is_ascii_digit() || c == '.');
     let valid_name = !host.is_empty()
@@ -147,7 +146,7 @@ pub fn parse_host(text: &str) -> Result<HostPort, Invalid> {
     resolved
         .into_iter()
         .find_map(|a| match a {
-            SocketAddr::V4(v4) => Some(*v4.ip()),
+            SocketAddr::V4(v4) => Some(IpAddr::V4(*v4.ip())),
             SocketAddr::V6(_) => None,
         })
         .map(|ip| HostPort { ip, port })
@@ -156,6 +155,63 @@ pub fn parse_host(text: &str) -> Result<HostPort, Invalid> {
                 "the host {host:?} has no IPv4 address: give its IPv4 address, such as 192.168.1.4"
             ))
         })
+}
+
+/// The router given by address or name (`192.168.1.1`, `router.lan`): its
+/// IPv4 address, which every method asks (pinholes find the IPv6 router
+/// themselves).
+///
+/// # Errors
+///
+/// [`Invalid`] as [`parse_host`], and for an IPv6 address or a port.
+pub fn parse_gateway(text: &str) -> Result<Ipv4Addr, Invalid> {
+    match parse_host(text)? {
+        HostPort {
+            ip: IpAddr::V4(ip),
+            port: None,
+        } => Ok(ip),
+        HostPort { port: Some(_), .. } => Err(Invalid::new(format!(
+            "the gateway {text:?} has a port: give the router's address alone, such as 192.168.1.1"
+        ))),
+        HostPort { ip, .. } => Err(Invalid::new(format!(
+            "the gateway {ip} is an IPv6 address: give the router's IPv4 address, such as \
+             192.168.1.1 (pinholes find the IPv6 router by themselves)"
+        ))),
+    }
+}
+
+/// `2001:db8::4` or `[2001:db8::4]:8080`.
+fn parse_ipv6_host(t: &str) -> Result<HostPort, Invalid> {
+    let bad = || {
+        Invalid::new(format!(
+            "{t:?} is not an IPv6 address: write it as 2001:db8::4, or with a port as \
+             [2001:db8::4]:8080"
+        ))
+    };
+    if let Ok(ip) = t.parse::<Ipv6Addr>() {
+        return Ok(HostPort {
+            ip: ip.into(),
+            port: None,
+        });
+    }
+    let rest = t.strip_prefix('[').ok_or_else(bad)?;
+    let (ip, after) = rest.split_once(']').ok_or_else(bad)?;
+    let ip: Ipv6Addr = ip.parse().map_err(|_| bad())?;
+    let port = match after {
+        "" => None,
+        p => {
+            let p = p.strip_prefix(':').ok_or_else(bad)?;
+            Some(
+                parse_port(p)
+                    .map_err(|e| Invalid::new(format!("the port in {t:?}: {}", e.reason)))?
+                    .port,
+            )
+        }
+    };
+    Ok(HostPort {
+        ip: ip.into(),
+        port,
+    })
 }
 
 #[cfg(test)]
@@ -201,12 +257,39 @@ mod tests {
     #[test]
     fn hosts() {
         let h = parse_host("192.168.1.4").unwrap();
-        assert_eq!((h.ip, h.port), (Ipv4Addr::new(192, 168, 1, 4), None));
+        assert_eq!((h.ip, h.port), (Ipv4Addr::new(192, 168, 1, 4).into(), None));
         let h = parse_host(" 10.0.0.5:8080 ").unwrap();
-        assert_eq!((h.ip, h.port), (Ipv4Addr::new(10, 0, 0, 5), Some(8080)));
+        assert_eq!(
+            (h.ip, h.port),
+            (Ipv4Addr::new(10, 0, 0, 5).into(), Some(8080))
+        );
+        assert_eq!(
+            parse_gateway("192.168.1.1"),
+            Ok(Ipv4Addr::new(192, 168, 1, 1))
+        );
+        says(parse_gateway("2001:db8::1"), "IPv6", "192.168.1.1");
+        says(parse_gateway("192.168.1.1:80"), "port", "192.168.1.1");
         assert_eq!(parse_host("localhost:http").unwrap().port, Some(80));
-        says(parse_host("fe80::1"), "IPv6", "192.168.1.4");
-        says(parse_host("[::1]:80"), "IPv6", "192.168.1.4");
+        let v6 = parse_host("[2001:db8::4]:8080").unwrap();
+        assert_eq!(v6.ip.to_string(), "2001:db8::4");
+        assert_eq!(v6.port, Some(8080));
+        assert_eq!(parse_host("2001:db8::4").unwrap().port, None);
+        says(
+            parse_host("[2001:db8::4"),
+            "not an IPv6 address",
+            "[2001:db8::4]:8080",
+        );
+        says(
+            parse_host("[2001:db8::4]8080"),
+            "not an IPv6 address",
+            "[2001:db8::4]:8080",
+        );
+        says(
+            parse_host("2001:db8::g"),
+            "not an IPv6 address",
+            "2001:db8::4",
+        );
+        says(parse_host("[::1]:0"), "the port in", "");
         says(
             parse_host("192.168.1.300"),
             "not an IPv4 address",

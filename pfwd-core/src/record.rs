@@ -28,7 +28,7 @@
 //! | `state` | a custom backend's own state string |
 //! | `kept_by` | records only: the process id renewing it; absent when nobody does |
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -88,7 +88,13 @@ impl Record {
     /// external port the request accepts (a preferred port the router did
     /// not grant still counts; an exact one must match). Manual records are
     /// never a mapping to renew.
-    pub fn answers(&self, request: &MappingRequest, gateway: Ipv4Addr, local: Ipv4Addr) -> bool {
+    pub fn answers(
+        &self,
+        request: &MappingRequest,
+        gateway: impl Into<IpAddr>,
+        local: impl Into<IpAddr>,
+    ) -> bool {
+        let (gateway, local) = (gateway.into(), local.into());
         let m = &self.mapping;
         m.method() != Method::Manual
             && m.gateway() == gateway
@@ -98,11 +104,13 @@ impl Record {
     /// Whether this record forwards what `request` asks for to `host`: same
     /// protocol, host and port, and an outside port the request accepts
     /// ([`MappingRequest::accepts_external_port`]), whatever the gateway.
-    pub fn is_for(&self, request: &MappingRequest, host: Ipv4Addr) -> bool {
+    pub fn is_for(&self, request: &MappingRequest, host: impl Into<IpAddr>) -> bool {
+        let host = host.into();
         let m = &self.mapping;
         m.protocol() == request.protocol()
             && m.internal().port() == request.internal_port()
-            && *m.internal().ip() == host
+            && m.internal().ip() == host
+            && m.family() == request.family()
             && request.accepts_external_port(m.external().port())
     }
 
@@ -161,8 +169,8 @@ mod tests {
             Method::Pcp,
             Protocol::Udp,
             Ipv4Addr::new(192, 168, 1, 1),
-            "5.5.5.7:51820".parse().unwrap(),
-            "192.168.1.4:51820".parse().unwrap(),
+            "5.5.5.7:51820".parse::<std::net::SocketAddr>().unwrap(),
+            "192.168.1.4:51820".parse::<std::net::SocketAddr>().unwrap(),
             Lease::Finite(Duration::from_secs(3600)),
             Instant::now(),
             "pfwd wireguard",

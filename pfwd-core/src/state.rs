@@ -18,7 +18,7 @@
 
 use std::fs;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use crate::model::{Mapping, MappingRequest};
@@ -180,9 +180,10 @@ impl StateDir {
     pub fn kept_elsewhere(
         &self,
         request: &MappingRequest,
-        gateway: Ipv4Addr,
-        local: Ipv4Addr,
+        gateway: impl Into<IpAddr>,
+        local: impl Into<IpAddr>,
     ) -> Option<Record> {
+        let (gateway, local) = (gateway.into(), local.into());
         self.load()
             .ok()?
             .into_iter()
@@ -215,8 +216,10 @@ mod tests {
             Method::Upnp,
             Protocol::Tcp,
             Ipv4Addr::new(192, 168, 1, 1),
-            format!("5.5.5.7:{port}").parse().unwrap(),
-            "192.168.1.4:80".parse().unwrap(),
+            format!("5.5.5.7:{port}")
+                .parse::<std::net::SocketAddr>()
+                .unwrap(),
+            "192.168.1.4:80".parse::<std::net::SocketAddr>().unwrap(),
             Lease::Finite(lease),
             Instant::now(),
             "web",

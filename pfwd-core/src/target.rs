@@ -4,9 +4,9 @@
 //! The command, the Python package and the C library all start here, so a
 //! default (the description, the outside port) is decided once.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
-use crate::model::{ExternalPort, Invalid, Lease, MappingRequest, Protocol, Warning};
+use crate::model::{ExternalPort, Family, Invalid, Lease, MappingRequest, Protocol, Warning};
 use crate::parse::{PortSpec, Transports, parse_external, parse_host, parse_port};
 
 /// How the caller names its inputs in error messages: `--to` on a command
@@ -38,7 +38,12 @@ pub struct Target {
     /// The port (and the service, when known).
     pub spec: PortSpec,
     /// The server; `None`: this machine.
-    pub host: Option<Ipv4Addr>,
+    pub host: Option<IpAddr>,
+    /// The address family: `None` is automatic (IPv4, and an IPv6 pinhole
+    /// too where this host has a global IPv6 address and the router can
+    /// open one: [`ipv6_also`](Self::ipv6_also)); an IPv6 `host` makes it
+    /// IPv6.
+    pub family: Option<Family>,
     /// The port on the server.
     pub internal_port: u16,
     /// TCP, UDP or both.
@@ -64,7 +69,7 @@ pub fn protocols_for(spec: &PortSpec, choice: Option<Transports>) -> Vec<Protoco
 /// # Errors
 ///
 /// [`Invalid`] from the core's parser, naming the input `name`.
-pub fn parse_to(to: Option<&str>, name: &str) -> Result<(Option<Ipv4Addr>, Option<u16>), Invalid> {
+pub fn parse_to(to: Option<&str>, name: &str) -> Result<(Option<IpAddr>, Option<u16>), Invalid> {
     match to {
         Some(t) => {
             let h = parse_host(t).map_err(|e| e.context(name))?;
@@ -109,6 +114,7 @@ impl Target {
         };
         let target = Target {
             spec,
+            family: host.map(Family::of),
             host,
             internal_port: to_port.unwrap_or(spec.port),
             protocols: protocols_for(&spec, protocols),
@@ -118,6 +124,50 @@ impl Target {
         };
         target.requests()?;
         Ok(target)
+    }
+
+    /// The same target in `family` (`None`: automatic), checked against
+    /// its server.
+    ///
+    /// # Errors
+    ///
+    /// [`Invalid`] when the server's address is of the other family.
+    pub fn in_family(mut self, family: Option<Family>) -> Result<Target, Invalid> {
+        if let (Some(f), Some(h)) = (family, self.host)
+            && Family::of(h) != f
+        {
+            return Err(Invalid::new(format!(
+                "the server {h} is an {} address, and {f} was asked for: give the server's {f} \
+                 address, or leave the family out",
+                Family::of(h)
+            )));
+        }
+        self.family = family.or(self.host.map(Family::of));
+        self.requests()?;
+        Ok(self)
+    }
+
+    /// The family of [`requests`](Self::requests): the one asked for, the
+    /// server's, or IPv4.
+    pub fn primary_family(&self) -> Family {
+        self.family.unwrap_or(Family::Ipv4)
+    }
+
+    /// Whether an automatic target also opens an IPv6 pinhole for this
+    /// host where it can ([`ipv6_requests`](Self::ipv6_requests)); a
+    /// failure there is a note, not the target's failure.
+    pub fn ipv6_also(&self) -> bool {
+        self.family.is_none() && self.host.is_none()
+    }
+
+    /// The IPv6 pinhole requests of an automatic target (one per
+    /// protocol, for this host's own port: nothing is translated over
+    /// IPv6); empty unless [`ipv6_also`](Self::ipv6_also).
+    pub fn ipv6_requests(&self) -> Vec<MappingRequest> {
+        if !self.ipv6_also() {
+            return Vec::new();
+        }
+        self.requests_in(Family::Ipv6).unwrap_or_default()
     }
 
     /// The same target, with the outside port required exactly (`true`:
@@ -149,17 +199,27 @@ impl Target {
     /// [`Invalid`] from the request builder (a description too long, a host
     /// that cannot be a server).
     pub fn requests(&self) -> Result<Vec<MappingRequest>, Invalid> {
+        self.requests_in(self.primary_family())
+    }
+
+    fn requests_in(&self, family: Family) -> Result<Vec<MappingRequest>, Invalid> {
         self.protocols
             .iter()
             .map(|&p| {
+                let external = match (family, self.external) {
+                    // A pinhole opens the server's own port (the builder
+                    // refuses another).
+                    (Family::Ipv6, ExternalPort::Same | ExternalPort::Any) => ExternalPort::Same,
+                    (Family::Ipv6, other) => other,
+                    // The service's port outside, where the router allows.
+                    (Family::Ipv4, ExternalPort::Same) => ExternalPort::Preferred(self.spec.port),
+                    (Family::Ipv4, other) => other,
+                };
                 let mut b = MappingRequest::builder(p, self.internal_port)
                     .description(self.description.clone())
                     .lease_of(self.lease)
-                    .external(match self.external {
-                        // The service's port outside, where the router allows.
-                        ExternalPort::Same => ExternalPort::Preferred(self.spec.port),
-                        other => other,
-                    });
+                    .family(family)
+                    .external(external);
                 if let Some(h) = self.host {
                     b = b.internal_ip(h);
                 }
@@ -208,7 +268,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t.spec.port, 80);
-        assert_eq!(t.host, Some(Ipv4Addr::new(192, 168, 1, 4)));
+        assert_eq!(t.host, Some(std::net::Ipv4Addr::new(192, 168, 1, 4).into()));
         assert_eq!(t.internal_port, 80);
         assert_eq!(t.protocols, vec![Protocol::Tcp]);
         assert_eq!(t.description, "pfwd http");
@@ -217,6 +277,53 @@ mod tests {
         assert_eq!(r[0].external_port(), Some(80));
         assert!(!r[0].exact_external_port());
         assert!(t.warnings().is_empty());
+    }
+
+    fn web(to: Option<&str>) -> Target {
+        Target::parse(Names::FLAGS, "http", to, None, None, lease(), None).unwrap()
+    }
+
+    #[test]
+    fn families_automatic_asked_and_from_the_server() {
+        // Automatic: IPv4, and an IPv6 pinhole for this host where it can.
+        let auto = web(None);
+        assert_eq!((auto.family, auto.primary_family()), (None, Family::Ipv4));
+        assert!(auto.ipv6_also());
+        let v6 = auto.ipv6_requests();
+        assert_eq!(v6.len(), 1);
+        assert_eq!(
+            (v6[0].family(), v6[0].external_port()),
+            (Family::Ipv6, Some(80))
+        );
+        // An IPv6 server is a pinhole for it, and nothing else.
+        let server = web(Some("[2001:db8::4]:8080"));
+        assert_eq!(server.family, Some(Family::Ipv6));
+        assert!(!server.ipv6_also());
+        let r = server.requests().unwrap();
+        assert_eq!(
+            r[0].internal_ipv6().map(|a| a.to_string()).as_deref(),
+            Some("2001:db8::4")
+        );
+        // Asked for IPv6 only, or IPv4 only.
+        let only6 = web(None).in_family(Some(Family::Ipv6)).unwrap();
+        assert_eq!(only6.requests().unwrap()[0].family(), Family::Ipv6);
+        assert!(only6.ipv6_requests().is_empty());
+        let only4 = web(None).in_family(Some(Family::Ipv4)).unwrap();
+        assert!(!only4.ipv6_also());
+        let e = web(Some("192.168.1.4"))
+            .in_family(Some(Family::Ipv6))
+            .unwrap_err()
+            .reason;
+        assert!(
+            e.contains("is an IPv4 address, and IPv6 was asked for"),
+            "{e}"
+        );
+        // Another outside port cannot be had over IPv6.
+        let moved =
+            Target::parse(Names::FLAGS, "80", None, None, Some("8080"), lease(), None).unwrap();
+        assert!(moved.ipv6_requests().is_empty());
+        let e = moved.in_family(Some(Family::Ipv6)).unwrap_err().reason;
+        assert!(e.contains("nothing is translated"), "{e}");
     }
 
     #[test]

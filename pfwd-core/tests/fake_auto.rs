@@ -79,7 +79,7 @@ async fn carrier_grade_nat_is_reported_and_in_the_guide() {
     assert_eq!(d.warnings[0].kind, WarningKind::CarrierGradeNat);
     // The mapping is made (it is real on this router) ...
     let m = client.map(&request()).await.unwrap();
-    assert_eq!(*m.external().ip(), CGNAT);
+    assert_eq!(m.external().ip(), CGNAT);
     // ... and the guide says why it cannot be reached and what to do.
     let guide = client.instructions(&request()).await;
     assert!(!guide.forwarding_can_work());

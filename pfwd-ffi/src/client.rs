@@ -136,7 +136,7 @@ pub(crate) unsafe fn client_options(
         .collect();
     // SAFETY: forwarded contract.
     if let Some(g) = unsafe { opt_str_arg(o.gateway, "options.gateway") }? {
-        let ip = pfwd_core::parse::parse_host(g)?.ip;
+        let ip = pfwd_core::parse::parse_gateway(g)?;
         c.gateway = Some(GatewayInfo::for_gateway(ip)?);
     }
     Ok(c)

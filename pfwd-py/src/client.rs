@@ -57,7 +57,7 @@ pub(crate) fn requests(list: &[Request]) -> Vec<pfwd_core::MappingRequest> {
 /// and server.
 pub(crate) fn guide_args(
     list: &[Request],
-) -> Option<(Vec<pfwd_core::Protocol>, u16, Option<Ipv4Addr>, u16)> {
+) -> Option<(Vec<pfwd_core::Protocol>, u16, Option<std::net::IpAddr>, u16)> {
     let first = &list.first()?.inner;
     Some((
         list.iter().map(|r| r.inner.protocol()).collect(),

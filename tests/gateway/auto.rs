@@ -170,7 +170,7 @@ fn with_no_daemon_the_guide_comes_back_within_the_budget() {
         i.rule_lines(),
         [format!("TCP port 8080 -> {LAN_HOST}:8080")]
     );
-    assert_eq!(i.router.address, Some(GATEWAY_LAN));
+    assert_eq!(i.router.address, Some(GATEWAY_LAN.into()));
     assert_eq!(i.router.admin_urls[0], "http://192.168.77.1/");
     let methods: Vec<_> = i.reasons.iter().map(|r| r.method).collect();
     assert_eq!(

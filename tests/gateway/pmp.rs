@@ -24,7 +24,7 @@ fn request(protocol: Protocol, port: u16) -> MappingRequest {
 /// A request to forward to another LAN host (192.168.77.20), not this one.
 fn for_another_host() -> MappingRequest {
     MappingRequest::builder(Protocol::Tcp, 8080)
-        .internal_ip("192.168.77.20".parse().unwrap())
+        .internal_ip("192.168.77.20".parse::<std::net::Ipv4Addr>().unwrap())
         .build()
         .unwrap()
 }
@@ -49,7 +49,7 @@ fn check_round_trip(tb: &Testbed, method: Method, make: MakeForwarder) {
     });
     for m in [&tcp, &udp] {
         assert_eq!(m.method(), method);
-        assert_eq!(*m.external().ip(), EXTERNAL_IP);
+        assert_eq!(m.external().ip(), EXTERNAL_IP);
         assert_eq!(m.lease(), Lease::Finite(Duration::from_secs(600)), "{m}");
     }
     assert!(

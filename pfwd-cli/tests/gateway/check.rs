@@ -358,7 +358,7 @@ fn something_else_inconclusive_and_blocked_upstream() {
     let silent = Server::start(
         tb.lan(),
         Protocol::Udp,
-        "0.0.0.0:5355".parse().unwrap(),
+        "0.0.0.0:5355".parse::<std::net::SocketAddr>().unwrap(),
         Behaviour::Silent,
     );
     let (code, r, err) = check(&tb, &["5355", "--udp", "--via", &v]);

@@ -42,7 +42,7 @@ fn probe_server_probes_logs_survives_a_flood_and_stops_on_sigterm() {
     let _echo = Server::start(
         tb.lan(),
         Protocol::Tcp,
-        "0.0.0.0:9000".parse().unwrap(),
+        "0.0.0.0:9000".parse::<std::net::SocketAddr>().unwrap(),
         Behaviour::Echo,
     );
     let mut child = tb

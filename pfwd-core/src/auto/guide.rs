@@ -1,13 +1,13 @@
 //! What the automatic client tells a person: the manual guide, with what
 //! the methods found out, and what the router says about itself.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use super::probe::Backend;
 use super::{Client, PREFERENCE};
 use crate::backend::manual::Manual;
 use crate::guide::{GuideContext, Instructions, MethodFailure, RouterInfo};
-use crate::mapping::{MappingRequest, Method, Protocol};
+use crate::mapping::{Family, MappingRequest, Method, Protocol};
 use crate::sync::lock;
 
 impl Client {
@@ -22,10 +22,14 @@ impl Client {
         &self,
         protocols: &[Protocol],
         external_port: u16,
-        internal_ip: Option<Ipv4Addr>,
+        internal_ip: Option<IpAddr>,
         internal_port: u16,
     ) -> Instructions {
-        let context = self.context(self.discovery().failures()).await;
+        let mut context = self.context(self.discovery().failures()).await;
+        if let Some(IpAddr::V6(_)) = internal_ip {
+            context.family = Family::Ipv6;
+            context.ipv6 = self.ipv6_gateway().ok();
+        }
         Instructions::build(
             &context,
             protocols,
@@ -40,7 +44,12 @@ impl Client {
         request: &MappingRequest,
         failures: Vec<MethodFailure>,
     ) -> Instructions {
-        Manual::new(self.context(failures).await).instructions(request)
+        let mut context = self.context(failures).await;
+        if request.family() == Family::Ipv6 {
+            context.family = Family::Ipv6;
+            context.ipv6 = self.ipv6_gateway().ok();
+        }
+        Manual::new(context).instructions(request)
     }
 
     async fn context(&self, mut failures: Vec<MethodFailure>) -> GuideContext {
@@ -59,6 +68,8 @@ impl Client {
             router: self.router_info().await,
             external_address: lock(&self.discovery).external_address,
             failures,
+            family: Family::Ipv4,
+            ipv6: None,
         }
     }
 

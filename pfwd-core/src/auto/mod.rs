@@ -22,6 +22,7 @@
 
 mod discovery;
 mod guide;
+mod ipv6;
 mod options;
 mod policy;
 mod probe;
@@ -39,10 +40,11 @@ use crate::error::{Error, Result};
 use crate::forwarder::Forwarder;
 use crate::gateway::{GatewayInfo, default_gateway};
 use crate::guide::{MethodFailure, external_address_warning};
-use crate::mapping::{GatewayMapping, Mapping, MappingRequest, Method};
+use crate::mapping::{Family, GatewayMapping, Mapping, MappingRequest, Method};
 use crate::sync::lock;
 
 pub use discovery::{Discovery, MethodStatus, Probe};
+pub use ipv6::{IPV6_PREFERENCE, Ipv6Status};
 pub use options::{ClientOptions, PREFERENCE};
 use policy::{AfterFirst, Gate};
 use probe::{Backend, LateGrant, Outcome, Slot, map_by, no_backend, probe};
@@ -74,6 +76,8 @@ pub struct Client {
     upnp_lists_pmp: std::sync::atomic::AtomicBool,
     /// When a probe of UPnP to read the router's table last failed.
     upnp_read_failed: Mutex<Option<Instant>>,
+    /// The IPv6 side (route, PCP over IPv6, UPnP pinholes), found on first use.
+    ipv6: std::sync::OnceLock<ipv6::Ipv6Side>,
 }
 
 /// Map `request` with the best method the gateway answers, or get the guide.
@@ -141,7 +145,9 @@ impl Client {
         request: &MappingRequest,
     ) -> Result<(Client, Result<Mapping>)> {
         let started = tokio::time::Instant::now();
-        let client = Client::discover_inner(options, Some(request.clone())).await?;
+        // An IPv4 request is PCP's probe; a pinhole is asked over IPv6 after.
+        let probe_request = (request.family() == Family::Ipv4).then(|| request.clone());
+        let client = Client::discover_inner(options, probe_request).await?;
         let first = lock(&client.first).take();
         let result = match first {
             None => client.map(request).await,
@@ -362,6 +368,7 @@ impl Client {
             pace: tokio::sync::Semaphore::new(crate::defaults::GATEWAY_IN_FLIGHT),
             upnp_lists_pmp: std::sync::atomic::AtomicBool::new(false),
             upnp_read_failed: Mutex::new(None),
+            ipv6: std::sync::OnceLock::new(),
         }
     }
 
@@ -526,6 +533,9 @@ impl Client {
     /// same router, so trying others would not help).
     pub async fn map(&self, request: &MappingRequest) -> Result<Mapping> {
         let _turn = self.turn().await;
+        if request.family() == Family::Ipv6 {
+            return self.map_ipv6(request).await;
+        }
         if let Some(prev) = request.previous() {
             let backend = self.backend_of(prev.method()).await?;
             return backend.forwarder().map(request).await;
@@ -543,7 +553,7 @@ impl Client {
     ) -> Result<Mapping> {
         // A host off the LAN is wrong for every method, and for the guide.
         if let Some(g) = &self.gateway {
-            g.lan_host(request.internal_ip())?;
+            g.lan_host(request.internal_ipv4())?;
         }
         let budget = self.options.map_timeout;
         let deadline = tokio::time::Instant::now() + budget;
@@ -607,9 +617,18 @@ impl Client {
         let _turn = self.turn().await;
         let backend = match mapping.method() {
             Method::Manual => return Manual::default().unmap(mapping).await,
+            _ if mapping.family() == Family::Ipv6 => self.ipv6_backend_of(mapping).await?,
             m => self.backend_of(m).await?,
         };
         backend.forwarder().unmap(mapping).await
+    }
+
+    /// The backend that made `mapping`, of its family.
+    pub(super) async fn backend_for(&self, mapping: &Mapping) -> Result<Arc<Backend>> {
+        match mapping.family() {
+            Family::Ipv4 => self.backend_of(mapping.method()).await,
+            Family::Ipv6 => self.ipv6_backend_of(mapping).await,
+        }
     }
 
     fn failure_error(&self, f: &MethodFailure) -> Error {
@@ -669,7 +688,7 @@ impl Forwarder for Client {
     fn lost<'a>(&'a self, mapping: &'a Mapping) -> crate::forwarder::BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
             let _turn = self.turn().await;
-            self.backend_of(mapping.method())
+            self.backend_for(mapping)
                 .await?
                 .forwarder()
                 .lost(mapping)
@@ -689,5 +708,9 @@ impl Forwarder for Client {
 
     fn gateway(&self) -> Option<GatewayInfo> {
         self.gateway.clone()
+    }
+
+    fn ipv6_gateway(&self) -> Option<crate::gateway::Ipv6Gateway> {
+        Client::ipv6_gateway(self).ok()
     }
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::backend::{PmpOptions, upnp::UpnpOptions};
 use crate::defaults;
-use crate::gateway::GatewayInfo;
+use crate::gateway::{GatewayInfo, Ipv6Gateway};
 use crate::mapping::Method;
 
 /// The methods pfwd automates, best first.
@@ -47,6 +47,9 @@ pub struct ClientOptions {
     pub wait_for_all: bool,
     /// The gateway to ask; `None` finds the default gateway.
     pub gateway: Option<GatewayInfo>,
+    /// The IPv6 router and this host's global address, for pinholes;
+    /// `None` finds them in the system's tables when first needed.
+    pub ipv6_gateway: Option<Ipv6Gateway>,
     /// UPnP settings (its discovery timeout is capped by `budget`).
     pub upnp: UpnpOptions,
     /// NAT-PMP and PCP settings (`timeout` applies to mapping requests; the
@@ -66,6 +69,7 @@ impl Default for ClientOptions {
             exclude: Vec::new(),
             wait_for_all: false,
             gateway: None,
+            ipv6_gateway: None,
             upnp: UpnpOptions::default(),
             pmp: PmpOptions::default(),
         }

@@ -308,7 +308,11 @@ async fn probe_pcp_by_mapping(
             late,
         };
     }
-    let external = result.as_ref().ok().map(|m| *m.external().ip());
+    let external = result
+        .as_ref()
+        .ok()
+        .and_then(|m| m.external_v4())
+        .map(|a| *a.ip());
     // The PCP backend says NAT-PMP once it learned the router speaks only that.
     if backend.forwarder().method() == Method::NatPmp {
         return Outcome {

@@ -59,13 +59,14 @@ impl Client {
     pub(super) async fn read_back(&self, mapping: &Mapping) -> Result<Presence> {
         let own = {
             let _turn = self.turn().await;
-            self.backend_of(mapping.method())
+            self.backend_for(mapping)
                 .await?
                 .forwarder()
                 .presence(mapping)
                 .await?
         };
         if own != Presence::Unknown
+            || mapping.is_pinhole()
             || !matches!(mapping.method(), Method::Pcp | Method::NatPmp)
             || !self.options.methods().contains(&Method::Upnp)
         {

@@ -11,7 +11,7 @@
 
 use std::future::Future;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -173,7 +173,7 @@ pub(crate) enum Unanswered {
 /// One socket to one gateway's port 5351.
 pub(crate) struct Engine {
     socket: Arc<UdpSocket>,
-    server: SocketAddrV4,
+    server: SocketAddr,
     shared: Arc<Shared>,
     next_id: AtomicU64,
     reader: JoinHandle<()>,
@@ -201,12 +201,17 @@ impl Engine {
             None => crate::gateway::default_gateway()?,
         };
         let server = SocketAddrV4::new(info.gateway, options.server_port);
-        Ok((Arc::new(Engine::open(info.local, server).await?), info))
+        Ok((
+            Arc::new(Engine::open(info.local.into(), server.into()).await?),
+            info,
+        ))
     }
 
     /// Open a socket on `local` connected to `server` and start reading it.
-    pub async fn open(local: Ipv4Addr, server: SocketAddrV4) -> Result<Engine> {
-        let socket = UdpSocket::bind(SocketAddrV4::new(local, 0))
+    /// Over IPv6 `local` is the host's global address: PCP checks that a
+    /// request's client address is its sender's.
+    pub async fn open(local: IpAddr, server: SocketAddr) -> Result<Engine> {
+        let socket = UdpSocket::bind(SocketAddr::new(local, 0))
             .await
             .map_err(|e| Error::io(format!("opening a UDP socket on {local}"), e))?;
         socket

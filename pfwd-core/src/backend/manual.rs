@@ -16,7 +16,7 @@ use crate::mapping::{Mapping, MappingRequest, Method};
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let manual = Manual::new(GuideContext::default());
 /// let request = MappingRequest::builder(Protocol::Tcp, 80)
-///     .internal_ip("192.168.1.4".parse().unwrap())
+///     .internal_ip("192.168.1.4".parse::<std::net::Ipv4Addr>().unwrap())
 ///     .build()
 ///     .unwrap();
 /// match manual.map(&request).await {

@@ -10,15 +10,15 @@ pub mod upnp;
 
 pub use engine::PmpOptions;
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::error::{Error, GatewayCode, Result};
-use crate::mapping::{Mapping, MappingRequest, Method};
+use crate::mapping::{Family, Mapping, MappingRequest, Method};
 
 /// What a request asks, for errors and logs: "TCP port 80 -> 192.168.1.4:80",
 /// or "any TCP port -> 192.168.1.4:80".
-pub(crate) fn describe(request: &MappingRequest, host: Ipv4Addr) -> String {
-    let internal = SocketAddrV4::new(host, request.internal_port());
+pub(crate) fn describe(request: &MappingRequest, host: impl Into<IpAddr>) -> String {
+    let internal = SocketAddr::new(host.into(), request.internal_port());
     match request.external_port() {
         Some(p) => format!("{} port {p} -> {internal}", request.protocol()),
         None => format!("any {} port -> {internal}", request.protocol()),
@@ -51,6 +51,33 @@ pub(crate) fn made_over(mapping: &Mapping, action: &str) -> Error {
     ))
 }
 
+/// The LAN host an IPv4-only backend (NAT-PMP, UPnP's port mappings, PCP
+/// over IPv4) is asked for: the request's, or `None` for this host.
+///
+/// # Errors
+///
+/// [`Error::Unsupported`] for an IPv6 request, which such a backend cannot
+/// carry out (the automatic client sends those to PCP over IPv6 and UPnP's
+/// pinholes).
+pub(crate) fn ipv4_host(request: &MappingRequest, method: Method) -> Result<Option<Ipv4Addr>> {
+    match request.family() {
+        Family::Ipv4 => Ok(request.internal_ipv4()),
+        Family::Ipv6 => Err(Error::Unsupported {
+            method,
+            what: "IPv6 pinholes".into(),
+            detail: match method {
+                Method::NatPmp => {
+                    "NAT-PMP is IPv4 only (RFC 6886): use PCP or UPnP for IPv6".into()
+                }
+                _ => format!(
+                    "this {method} client speaks IPv4: ask through the automatic client, which \
+                     opens IPv6 pinholes with PCP over IPv6 and UPnP's WANIPv6FirewallControl"
+                ),
+            },
+        }),
+    }
+}
+
 /// The error for a permanent lease where `method` has none.
 pub(crate) fn permanent_unsupported(method: Method) -> Error {
     Error::Unsupported {
@@ -62,7 +89,12 @@ pub(crate) fn permanent_unsupported(method: Method) -> Error {
 
 /// The error for a mapping to `host` (not the asking host) that `method`
 /// or the gateway does not allow; `detail` says why and what to do.
-pub(crate) fn another_host_unsupported(method: Method, host: Ipv4Addr, detail: String) -> Error {
+pub(crate) fn another_host_unsupported(
+    method: Method,
+    host: impl Into<IpAddr>,
+    detail: String,
+) -> Error {
+    let host = host.into();
     Error::Unsupported {
         method,
         what: format!("forwarding to another host ({host})"),
@@ -132,7 +164,7 @@ macro_rules! pmp_forwarder {
             }
 
             fn gateway(&self) -> Option<$crate::gateway::GatewayInfo> {
-                Some(<$client>::gateway(self).clone())
+                <$client>::gateway_info(self)
             }
         }
     };

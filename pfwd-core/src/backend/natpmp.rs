@@ -7,7 +7,8 @@ use log::{debug, info};
 
 use crate::backend::engine::{self, Engine, Matcher, PmpOptions, Probe, Schedule};
 use crate::backend::{
-    another_host_unsupported, check_renewal, code_error, deleting, describe, permanent_unsupported,
+    another_host_unsupported, check_renewal, code_error, deleting, describe, ipv4_host,
+    permanent_unsupported,
 };
 use crate::error::{Error, GatewayCode, Result};
 use crate::gateway::GatewayInfo;
@@ -67,6 +68,11 @@ impl NatPmp {
     /// The gateway and this host's address on its network.
     pub fn gateway(&self) -> &GatewayInfo {
         &self.info
+    }
+
+    /// [`gateway`](Self::gateway), for the forwarder.
+    pub(crate) fn gateway_info(&self) -> Option<GatewayInfo> {
+        Some(self.info.clone())
     }
 
     /// Ask the gateway for its epoch (with an external-address request) and
@@ -224,7 +230,7 @@ impl NatPmp {
 
     pub(crate) async fn map_request(&self, request: &MappingRequest) -> Result<Mapping> {
         check_renewal(request, Method::NatPmp)?;
-        let host = request.internal_ip().unwrap_or(self.info.local);
+        let host = ipv4_host(request, Method::NatPmp)?.unwrap_or(self.info.local);
         if host != self.info.local {
             return Err(another_host_unsupported(
                 Method::NatPmp,

@@ -1,8 +1,9 @@
 //! PCP (RFC 6887) as a [`Forwarder`], on the shared 5351 engine, falling
 //! back to NAT-PMP at once when the gateway answers PCP with NAT-PMP's
-//! "unsupported version".
+//! "unsupported version"; over IPv6, the same MAP opens a pinhole for the
+//! host's global address.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -16,8 +17,8 @@ use crate::backend::{
 };
 use crate::error::{Error, GatewayCode, Result};
 use crate::forwarder::Forwarder;
-use crate::gateway::GatewayInfo;
-use crate::mapping::{Lease, Mapping, MappingRequest, Method, MethodState, Protocol};
+use crate::gateway::{GatewayInfo, Ipv6Gateway};
+use crate::mapping::{Family, Lease, Mapping, MappingRequest, Method, MethodState, Protocol};
 use crate::sync::lock;
 use crate::wire::epoch::{EpochCheck, EpochRule};
 use crate::wire::pcp::{
@@ -45,11 +46,21 @@ use crate::wire::{natpmp, u16_at, u32_at};
 #[derive(Debug)]
 pub struct Pcp {
     engine: Arc<Engine>,
-    info: GatewayInfo,
+    route: Route,
     options: PmpOptions,
-    natpmp: NatPmp,
+    /// The NAT-PMP fallback (IPv4 only: NAT-PMP has no IPv6).
+    natpmp: Option<NatPmp>,
     natpmp_only: AtomicBool,
     last_external: Mutex<Option<Ipv4Addr>>,
+}
+
+/// The network PCP is spoken over.
+#[derive(Debug, Clone)]
+enum Route {
+    /// IPv4: port mappings on the router's public address.
+    V4(GatewayInfo),
+    /// IPv6: pinholes for the host's global address.
+    V6(Ipv6Gateway),
 }
 
 /// How a PCP exchange ended.
@@ -83,18 +94,108 @@ impl Pcp {
     /// [`Pcp::check_epoch`] to find out whether the gateway speaks PCP.
     pub(crate) fn on_engine(engine: Arc<Engine>, info: GatewayInfo, options: PmpOptions) -> Pcp {
         Pcp {
-            natpmp: NatPmp::on_engine(engine.clone(), info.clone(), options.clone()),
+            natpmp: Some(NatPmp::on_engine(
+                engine.clone(),
+                info.clone(),
+                options.clone(),
+            )),
             engine,
-            info,
+            route: Route::V4(info),
             options,
             natpmp_only: AtomicBool::new(false),
             last_external: Mutex::new(None),
         }
     }
 
-    /// The gateway and this host's address on its network.
-    pub fn gateway(&self) -> &GatewayInfo {
-        &self.info
+    /// PCP over IPv6: a socket on this host's global address (`gateway.local`)
+    /// connected to the router's port 5351, for pinholes. Nothing is sent
+    /// until asked; call [`Pcp::check_epoch`] to find out whether the router
+    /// speaks PCP over IPv6.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the socket cannot be opened (the address is not
+    /// this host's, or the router is unreachable).
+    pub async fn ipv6(gateway: Ipv6Gateway, options: PmpOptions) -> Result<Pcp> {
+        let server = SocketAddr::V6(gateway.router_at(options.server_port));
+        let engine = Arc::new(Engine::open(IpAddr::V6(gateway.local), server).await?);
+        Ok(Pcp {
+            natpmp: None,
+            engine,
+            route: Route::V6(gateway),
+            options,
+            natpmp_only: AtomicBool::new(false),
+            last_external: Mutex::new(None),
+        })
+    }
+
+    /// The IPv4 gateway and this host's address on its network; `None` for
+    /// PCP over IPv6 ([`Pcp::ipv6_gateway`]).
+    pub fn gateway(&self) -> Option<&GatewayInfo> {
+        match &self.route {
+            Route::V4(info) => Some(info),
+            Route::V6(_) => None,
+        }
+    }
+
+    /// The IPv6 router and this host's global address, for PCP over IPv6.
+    pub fn ipv6_gateway(&self) -> Option<&Ipv6Gateway> {
+        match &self.route {
+            Route::V4(_) => None,
+            Route::V6(g) => Some(g),
+        }
+    }
+
+    /// [`gateway`](Self::gateway), for the forwarder.
+    pub(crate) fn gateway_info(&self) -> Option<GatewayInfo> {
+        self.gateway().cloned()
+    }
+
+    /// The address family PCP is spoken in.
+    pub fn family(&self) -> Family {
+        match self.route {
+            Route::V4(_) => Family::Ipv4,
+            Route::V6(_) => Family::Ipv6,
+        }
+    }
+
+    /// The router's address, for logs and mappings.
+    fn router(&self) -> IpAddr {
+        match &self.route {
+            Route::V4(info) => info.gateway.into(),
+            Route::V6(g) => g.router.into(),
+        }
+    }
+
+    /// This host's address: the PCP client address (the sender's).
+    fn local(&self) -> IpAddr {
+        match &self.route {
+            Route::V4(info) => info.local.into(),
+            Route::V6(g) => g.local.into(),
+        }
+    }
+
+    /// The host `request` forwards to: its own, which must be on the LAN
+    /// and of the family PCP is spoken in, or this host.
+    fn host_of(&self, request: &MappingRequest) -> Result<IpAddr> {
+        match (&self.route, request.family()) {
+            (Route::V4(info), Family::Ipv4) => Ok(info.lan_host(request.internal_ipv4())?.into()),
+            (Route::V6(g), Family::Ipv6) => Ok(request.internal_ipv6().unwrap_or(g.local).into()),
+            (_, family) => Err(Error::invalid(format!(
+                "this PCP client speaks {} and the request asks for {family}: ask through the \
+                 automatic client, which picks the family's gateway",
+                self.family()
+            ))),
+        }
+    }
+
+    /// The NAT-PMP fallback, once the gateway turned out to speak only that.
+    fn natpmp(&self) -> Result<&NatPmp> {
+        self.natpmp.as_ref().ok_or_else(|| Error::Unsupported {
+            method: Method::NatPmp,
+            what: "IPv6".into(),
+            detail: "the router answered PCP over IPv6 in NAT-PMP, which is IPv4 only".into(),
+        })
     }
 
     /// Whether the gateway turned out to speak only NAT-PMP.
@@ -120,11 +221,11 @@ impl Pcp {
     /// [`Error::NoGateway`], [`Error::Timeout`] or [`Error::InvalidResponse`].
     pub async fn check_epoch(&self) -> Result<EpochCheck> {
         if self.speaks_natpmp_only() {
-            return self.natpmp.check_epoch().await;
+            return self.natpmp()?.check_epoch().await;
         }
         let request = Request {
             lifetime: 0,
-            client_ip: mapped(self.info.local),
+            client_ip: wire_address(self.local()),
             body: RequestBody::Announce,
             options: Vec::new(),
         };
@@ -135,14 +236,19 @@ impl Pcp {
         match self.exchange(&request, matcher, "announce").await? {
             Answer::Pcp(response, _, check) if response.result.is_success() => Ok(check),
             Answer::Pcp(response, _, _) => Err(result_error(response.result, "an ANNOUNCE")),
-            Answer::NatPmpOnly => self.natpmp.check_epoch().await,
+            Answer::NatPmpOnly => self.natpmp()?.check_epoch().await,
         }
     }
 
     /// Whether the gateway restarted since `mapping` was granted, as far as
     /// the answers seen so far tell.
     pub fn restarted_since(&self, mapping: &Mapping) -> bool {
-        self.natpmp.restarted_since(mapping)
+        match mapping.state() {
+            MethodState::Pcp { generation, .. } | MethodState::NatPmp { generation, .. } => {
+                *generation < self.engine.generation()
+            }
+            _ => false,
+        }
     }
 
     async fn exchange(&self, request: &Request, matcher: Matcher, what: &str) -> Result<Answer> {
@@ -157,7 +263,7 @@ impl Pcp {
             // UNSUPP_VERSION. Speak NAT-PMP from now on.
             info!(
                 "PCP: {} answered in NAT-PMP (UNSUPP_VERSION): speaking NAT-PMP from now on",
-                self.info.gateway
+                self.router()
             );
             self.natpmp_only.store(true, Ordering::Relaxed);
             return Ok(Answer::NatPmpOnly);
@@ -168,7 +274,10 @@ impl Pcp {
         })?;
         debug!(
             "PCP {what} answer from {}: result {}, lifetime {} s, epoch {}",
-            self.info.gateway, response.result, response.lifetime, response.epoch
+            self.router(),
+            response.result,
+            response.lifetime,
+            response.epoch
         );
         let check = self
             .engine
@@ -186,7 +295,7 @@ impl Pcp {
     ) -> Result<Answer> {
         let request = Request {
             lifetime,
-            client_ip: mapped(self.info.local),
+            client_ip: wire_address(self.local()),
             body: RequestBody::Map(payload),
             options,
         };
@@ -217,7 +326,7 @@ impl Pcp {
 
     async fn map_request(&self, request: &MappingRequest) -> Result<Mapping> {
         if self.speaks_natpmp_only() {
-            return self.natpmp.map_request(request).await;
+            return self.natpmp()?.map_request(request).await;
         }
         check_renewal(request, Method::Pcp)?;
         let previous = match request.previous().map(|prev| (prev, prev.state())) {
@@ -228,7 +337,7 @@ impl Pcp {
         let Lease::Finite(lease) = request.lease() else {
             return Err(permanent_unsupported(Method::Pcp));
         };
-        let host = self.info.lan_host(request.internal_ip())?;
+        let host = self.host_of(request)?;
         let nonce = match previous {
             Some((nonce, _)) => nonce,
             None => {
@@ -242,13 +351,20 @@ impl Pcp {
             protocol: pcp_protocol(request.protocol()),
             internal_port: request.internal_port(),
             external_port: request.external_port().unwrap_or(0),
-            // A renewal asks for the address it had; otherwise any IPv4 address.
-            external_ip: mapped(previous.map_or(Ipv4Addr::UNSPECIFIED, |(_, ext)| *ext.ip())),
+            // A renewal asks for the address it had; otherwise any address
+            // of the family (RFC 6887 section 11.1: IPv4's is ::ffff:0.0.0.0).
+            external_ip: previous.map_or_else(
+                || match self.family() {
+                    Family::Ipv4 => mapped(Ipv4Addr::UNSPECIFIED),
+                    Family::Ipv6 => Ipv6Addr::UNSPECIFIED,
+                },
+                |(_, ext)| wire_address(ext.ip()),
+            ),
         };
-        let third_party = host != self.info.local;
+        let third_party = host != self.local();
         let mut options = Vec::new();
         if third_party {
-            options.push(PcpOption::ThirdParty(mapped(host)));
+            options.push(PcpOption::ThirdParty(wire_address(host)));
         }
         let exact = request
             .external_port()
@@ -263,7 +379,7 @@ impl Pcp {
             .await?
         {
             Answer::Pcp(r, at, _) => (r, at),
-            Answer::NatPmpOnly => return self.natpmp.map_request(request).await,
+            Answer::NatPmpOnly => return self.natpmp()?.map_request(request).await,
         };
         let granted = match (response.result, response.body) {
             (ResultCode::Success, ResponseBody::Map(p)) => p,
@@ -290,15 +406,7 @@ impl Pcp {
             }
             (code, _) => return Err(result_error(code, &what)),
         };
-        let external_ip = unmapped(granted.external_ip)
-            .filter(|ip| !ip.is_unspecified())
-            .ok_or_else(|| Error::InvalidResponse {
-                method: Method::Pcp,
-                detail: format!(
-                    "granted external address {} is not an IPv4 address",
-                    granted.external_ip
-                ),
-            })?;
+        let external_ip = granted_address(granted.external_ip, self.family())?;
         if granted.external_port == 0 || response.lifetime == 0 {
             return Err(Error::InvalidResponse {
                 method: Method::Pcp,
@@ -314,7 +422,8 @@ impl Pcp {
             // port: delete that one, with its nonce, and report the conflict.
             debug!(
                 "PCP: {} granted port {} for {what}, which asked for exactly {port}: deleting it",
-                self.info.gateway, granted.external_port
+                self.router(),
+                granted.external_port
             );
             // A delete carries THIRD_PARTY as the create did, and nothing else.
             let mut options = options;
@@ -329,15 +438,19 @@ impl Pcp {
         }
         info!(
             "PCP: {} granted {what} as {external_ip}:{} for {} s",
-            self.info.gateway, granted.external_port, response.lifetime
+            self.router(),
+            granted.external_port,
+            response.lifetime
         );
-        *lock(&self.last_external) = Some(external_ip);
+        if let IpAddr::V4(ip) = external_ip {
+            *lock(&self.last_external) = Some(ip);
+        }
         Ok(Mapping::new(
             Method::Pcp,
             request.protocol(),
-            self.info.gateway,
-            SocketAddrV4::new(external_ip, granted.external_port),
-            SocketAddrV4::new(host, request.internal_port()),
+            self.router(),
+            SocketAddr::new(external_ip, granted.external_port),
+            SocketAddr::new(host, request.internal_port()),
             Lease::from_secs(response.lifetime),
             at,
             request.description(),
@@ -352,7 +465,7 @@ impl Pcp {
     async fn unmap_mapping(&self, mapping: &Mapping) -> Result<()> {
         let nonce = match mapping.state() {
             MethodState::Pcp { nonce, .. } => *nonce,
-            MethodState::NatPmp { .. } => return self.natpmp.unmap_mapping(mapping).await,
+            MethodState::NatPmp { .. } => return self.natpmp()?.unmap_mapping(mapping).await,
             _ => return Err(made_over(mapping, "delete")),
         };
         let what = deleting(mapping);
@@ -361,26 +474,39 @@ impl Pcp {
             protocol: pcp_protocol(mapping.protocol()),
             internal_port: mapping.internal().port(),
             external_port: mapping.external().port(),
-            external_ip: mapped(*mapping.external().ip()),
+            external_ip: wire_address(mapping.external().ip()),
         };
         let mut options = Vec::new();
-        if *mapping.internal().ip() != self.info.local {
-            options.push(PcpOption::ThirdParty(mapped(*mapping.internal().ip())));
+        if mapping.internal().ip() != self.local() {
+            options.push(PcpOption::ThirdParty(wire_address(mapping.internal().ip())));
         }
         match self.exchange_map(payload, 0, options, &what).await? {
             Answer::Pcp(r, _, _) if r.result.is_success() => {
-                info!("PCP: {} done {what}", self.info.gateway);
+                info!("PCP: {} done {what}", self.router());
                 Ok(())
             }
             Answer::Pcp(r, _, _) => Err(result_error(r.result, &what)),
-            Answer::NatPmpOnly => self.natpmp.unmap_mapping(mapping).await,
+            Answer::NatPmpOnly => self.natpmp()?.unmap_mapping(mapping).await,
         }
     }
 
     async fn external_ipv4(&self) -> Result<Ipv4Addr> {
         // PCP has no external-address request. Most PCP servers also answer
         // NAT-PMP's; a PCP-only one gets the address of the last mapping.
-        match self.natpmp.external_address().await {
+        let natpmp = match self.natpmp() {
+            Ok(n) => n,
+            // Over IPv6 there is no external address to translate to.
+            Err(_) => {
+                return Err(Error::Unsupported {
+                    method: Method::Pcp,
+                    what: "reading the external IPv4 address".into(),
+                    detail: "PCP over IPv6 opens pinholes for this host's own address; ask \
+                             over IPv4 for the router's"
+                        .into(),
+                });
+            }
+        };
+        match natpmp.external_address().await {
             Err(Error::Unsupported { .. }) => {
                 let cached = *lock(&self.last_external);
                 cached.ok_or_else(|| Error::Unsupported {
@@ -402,6 +528,34 @@ fn natpmp_says_unsupported(b: &[u8]) -> bool {
     b.len() >= 4
         && b[0] == natpmp::VERSION
         && u16_at(b, 2) == natpmp::ResultCode::UnsupportedVersion.code()
+}
+
+/// An address as PCP carries it: IPv6, or IPv4 mapped into IPv6.
+fn wire_address(ip: IpAddr) -> Ipv6Addr {
+    match ip {
+        IpAddr::V4(ip) => mapped(ip),
+        IpAddr::V6(ip) => ip,
+    }
+}
+
+/// The external address a MAP granted, which must be of the request's
+/// family and specified.
+fn granted_address(wire: Ipv6Addr, family: Family) -> Result<IpAddr> {
+    let ip = match (family, unmapped(wire)) {
+        (Family::Ipv4, Some(ip)) => IpAddr::V4(ip),
+        (Family::Ipv6, None) => IpAddr::V6(wire),
+        _ => None.ok_or_else(|| Error::InvalidResponse {
+            method: Method::Pcp,
+            detail: format!("granted external address {wire} is not an {family} address"),
+        })?,
+    };
+    if ip.is_unspecified() {
+        return Err(Error::InvalidResponse {
+            method: Method::Pcp,
+            detail: format!("granted external address {wire} is the unspecified address"),
+        });
+    }
+    Ok(ip)
 }
 
 fn pcp_protocol(p: Protocol) -> u8 {

@@ -535,7 +535,7 @@ impl Upnp {
                 .and_then(|m| {
                     let ip: Ipv4Addr = m.internal_client.parse().ok()?;
                     Some(Holder {
-                        internal: SocketAddrV4::new(ip, m.internal_port),
+                        internal: SocketAddrV4::new(ip, m.internal_port).into(),
                         description: m.description.clone(),
                         process: None,
                     })
@@ -613,7 +613,9 @@ impl Forwarder for Upnp {
     fn map<'a>(&'a self, request: &'a MappingRequest) -> BoxFuture<'a, Result<Mapping>> {
         Box::pin(async move {
             check_renewal(request, Method::Upnp)?;
-            let host = self.info.lan_host(request.internal_ip())?;
+            let host = self
+                .info
+                .lan_host(super::ipv4_host(request, Method::Upnp)?)?;
             let internal = SocketAddrV4::new(host, request.internal_port());
             // Ask for the mapping and the external address at once: two round trips in parallel.
             let (added, external_ip) = tokio::join!(

@@ -1,7 +1,7 @@
 //! The automatic client behind a blocking handle: every call waits on
 //! pfwd's runtime within its [`Call`]'s limits.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use super::call::{Call, Cleanup, wait};
@@ -376,7 +376,7 @@ impl Client {
         &self,
         protocols: &[Protocol],
         external_port: u16,
-        internal_ip: Option<Ipv4Addr>,
+        internal_ip: Option<IpAddr>,
         internal_port: u16,
         call: &Call,
     ) -> Result<Instructions> {

@@ -37,7 +37,7 @@ pub use diagnosis::{Diagnosis, diagnose};
 pub fn request_of(mapping: &Mapping) -> Result<MappingRequest> {
     Ok(
         MappingRequest::builder(mapping.protocol(), mapping.internal().port())
-            .internal_ip(*mapping.internal().ip())
+            .internal_ip(mapping.internal().ip())
             .exact_external_port(mapping.external().port())
             .build()?,
     )

@@ -248,7 +248,13 @@ async fn steps(
 
 /// The LAN host to check: the request's, which must be on the LAN, or this host.
 fn host_of(request: &MappingRequest, gateway: Option<&GatewayInfo>) -> Result<Ipv4Addr> {
-    match (request.internal_ip(), gateway) {
+    if request.family() == crate::mapping::Family::Ipv6 {
+        return Err(Error::invalid(
+            "the outside check tests IPv4 forwarding only: check an IPv6 pinhole from another \
+             network that has IPv6 (for example `nc -6 -vz ADDRESS PORT` from a phone's hotspot)",
+        ));
+    }
+    match (request.internal_ipv4(), gateway) {
         (requested, Some(g)) => Ok(g.lan_host(requested)?),
         (Some(host), None) => Ok(host),
         (None, None) => Err(Error::NoGateway {

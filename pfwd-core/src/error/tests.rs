@@ -38,7 +38,7 @@ fn one_of_each() -> Vec<Error> {
         &context,
         &[Protocol::Tcp],
         80,
-        Some(std::net::Ipv4Addr::new(192, 168, 1, 4)),
+        Some(std::net::Ipv4Addr::new(192, 168, 1, 4).into()),
         80,
     );
     vec![
@@ -67,7 +67,9 @@ fn one_of_each() -> Vec<Error> {
             protocol: Protocol::Tcp,
             external_port: 8080,
             holder: Some(Holder {
-                internal: "192.168.77.20:8080".parse().unwrap(),
+                internal: "192.168.77.20:8080"
+                    .parse::<std::net::SocketAddr>()
+                    .unwrap(),
                 description: "nas".into(),
                 process: None,
             }),

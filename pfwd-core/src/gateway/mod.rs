@@ -7,12 +7,14 @@
 //! connecting an unsent UDP socket.
 
 use std::fmt;
+mod ipv6;
 mod system;
 
 use std::net::Ipv4Addr;
 
 use crate::model::Invalid;
 
+pub use ipv6::{Ipv6Gateway, Ipv6Unavailable, default_ipv6_gateway};
 pub use system::default_gateway;
 
 /// The gateway this host uses and how this host is seen on its network.

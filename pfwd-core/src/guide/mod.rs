@@ -9,16 +9,17 @@
 //! work, whether forwarding can work at all (carrier-grade NAT), the risks,
 //! and how to check from outside.
 
+mod ipv6;
 mod render;
 pub mod vendors;
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use serde::Serialize;
 
 use crate::code::ErrorKind;
-use crate::gateway::GatewayInfo;
-use crate::mapping::{Method, Protocol};
+use crate::gateway::{GatewayInfo, Ipv6Gateway};
+use crate::mapping::{Family, Method, Protocol};
 pub use crate::model::{Warning, WarningKind};
 use crate::services::{self, Service};
 pub use vendors::Vendor;
@@ -77,8 +78,8 @@ pub struct Rule {
     pub protocol: Protocol,
     /// The port the internet connects to.
     pub external_port: u16,
-    /// The server's LAN address.
-    pub internal_ip: Ipv4Addr,
+    /// The server's LAN address (its own global address for IPv6).
+    pub internal_ip: IpAddr,
     /// The port the server listens on.
     pub internal_port: u16,
 }
@@ -87,7 +88,7 @@ pub struct Rule {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RouterAccess {
     /// The router's LAN address, when known.
-    pub address: Option<Ipv4Addr>,
+    pub address: Option<IpAddr>,
     /// Admin page addresses to try, best first.
     pub admin_urls: Vec<String>,
     /// Maker and model from its UPnP description, when it gave them.
@@ -99,6 +100,9 @@ pub struct RouterAccess {
 /// The manual guide: everything a person needs to forward a port by hand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Instructions {
+    /// IPv4: port-forwarding rules; IPv6: rules in the router's IPv6
+    /// firewall for the server's own address.
+    pub family: Family,
     /// The rules to enter (two for a service on TCP and UDP).
     pub rules: Vec<Rule>,
     /// The service, when the port is a well-known one.
@@ -132,6 +136,11 @@ pub struct GuideContext {
     pub external_address: Option<Ipv4Addr>,
     /// Why each method failed.
     pub failures: Vec<MethodFailure>,
+    /// The family of the guide: [`Family::Ipv6`] writes the IPv6 firewall
+    /// guide.
+    pub family: Family,
+    /// The IPv6 router and this host's global address, when known.
+    pub ipv6: Option<Ipv6Gateway>,
 }
 
 /// Whether an external address can be reached from the internet, and if
@@ -167,16 +176,25 @@ pub fn external_address_warning(ip: Ipv4Addr) -> Option<Warning> {
 impl Instructions {
     /// The guide for forwarding `external_port` to `internal_port` on the
     /// server (`internal_ip`, or this host's address), for `protocols`.
+    /// An IPv6 server, or a context of [`Family::Ipv6`], gets the IPv6
+    /// firewall guide, where the port is the server's own (`external_port`
+    /// is not used: nothing is translated).
     pub fn build(
         context: &GuideContext,
         protocols: &[Protocol],
         external_port: u16,
-        internal_ip: Option<Ipv4Addr>,
+        internal_ip: Option<IpAddr>,
         internal_port: u16,
     ) -> Instructions {
-        let server = internal_ip
-            .or(context.gateway.as_ref().map(|g| g.local))
-            .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        if context.family == Family::Ipv6 || matches!(internal_ip, Some(IpAddr::V6(_))) {
+            let server = internal_ip
+                .or(context.ipv6.as_ref().map(|g| g.local.into()))
+                .unwrap_or(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
+            return ipv6::build(context, protocols, server, internal_port);
+        }
+        let server: IpAddr = internal_ip
+            .or(context.gateway.as_ref().map(|g| g.local.into()))
+            .unwrap_or(Ipv4Addr::UNSPECIFIED.into());
         let rules: Vec<Rule> = protocols
             .iter()
             .map(|&protocol| Rule {
@@ -193,30 +211,12 @@ impl Instructions {
             .router
             .as_ref()
             .map_or(&vendors::GENERIC, vendors::recognise_router);
-        let gateway = context.gateway.as_ref().map(|g| g.gateway);
+        let gateway = context.gateway.as_ref().map(|g| IpAddr::V4(g.gateway));
         let admin_urls = admin_urls(context.router.as_ref(), gateway, vendor);
 
         let name = service.map_or_else(|| format!("pfwd {external_port}"), |s| s.title.to_string());
+        let fill = |t: &str| fill(t, &name, protocols, external_port, server, internal_port);
         let protocol_text = protocol_words(protocols);
-        let fill = |t: &str| {
-            t.replace("{name}", &name)
-                .replace("{protocol}", &protocol_text)
-                .replace(
-                    "{lower_protocol}",
-                    protocols.first().map_or("tcp", |p| p.as_str()),
-                )
-                .replace(
-                    "{uci_protocol}",
-                    &protocols
-                        .iter()
-                        .map(|p| p.as_str())
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                )
-                .replace("{external}", &external_port.to_string())
-                .replace("{ip}", &server.to_string())
-                .replace("{internal}", &internal_port.to_string())
-        };
         let menu: Vec<String> = vendor.menu.iter().map(|m| m.to_string()).collect();
 
         let mut steps = Vec::new();
@@ -298,6 +298,7 @@ impl Instructions {
         );
 
         Instructions {
+            family: Family::Ipv4,
             rules,
             service,
             router: RouterAccess {
@@ -328,6 +329,36 @@ impl Instructions {
     }
 }
 
+/// A vendor's step or command with the request's values in place of its
+/// placeholders.
+fn fill(
+    template: &str,
+    name: &str,
+    protocols: &[Protocol],
+    external_port: u16,
+    server: IpAddr,
+    internal_port: u16,
+) -> String {
+    template
+        .replace("{name}", name)
+        .replace("{protocol}", &protocol_words(protocols))
+        .replace(
+            "{lower_protocol}",
+            protocols.first().map_or("tcp", |p| p.as_str()),
+        )
+        .replace(
+            "{uci_protocol}",
+            &protocols
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+        .replace("{external}", &external_port.to_string())
+        .replace("{ip}", &server.to_string())
+        .replace("{internal}", &internal_port.to_string())
+}
+
 fn protocol_words(protocols: &[Protocol]) -> String {
     match protocols {
         [one] => one.to_string(),
@@ -344,7 +375,7 @@ fn protocol_words(protocols: &[Protocol]) -> String {
 
 fn admin_urls(
     router: Option<&RouterInfo>,
-    gateway: Option<Ipv4Addr>,
+    gateway: Option<IpAddr>,
     vendor: &Vendor,
 ) -> Vec<String> {
     let mut urls: Vec<String> = Vec::new();

@@ -37,11 +37,12 @@ fn the_three_things_a_person_needs() {
         router: Some(tp_link()),
         external_address: Some(Ipv4Addr::new(81, 2, 3, 4)),
         failures: vec![refused_606()],
+        ..GuideContext::default()
     };
     let i = Instructions::build(&ctx, &[Protocol::Tcp], 80, None, 80);
     assert_eq!(i.rule_lines(), ["TCP port 80 -> 192.168.1.4:80"]);
     assert_eq!(i.service.map(|s| s.name), Some("http"));
-    assert_eq!(i.router.address, Some(Ipv4Addr::new(192, 168, 1, 1)));
+    assert_eq!(i.router.address, Some(Ipv4Addr::new(192, 168, 1, 1).into()));
     assert_eq!(i.router.admin_urls[0], "http://192.168.1.1/");
     assert!(
         i.router
@@ -123,7 +124,7 @@ fn unknown_router_gets_the_generic_guide_and_both_protocols() {
         &ctx,
         &[Protocol::Tcp, Protocol::Udp],
         53,
-        Some(Ipv4Addr::new(192, 168, 1, 53)),
+        Some(Ipv4Addr::new(192, 168, 1, 53).into()),
         53,
     );
     assert_eq!(i.rules.len(), 2);
@@ -173,6 +174,7 @@ fn renders_as_markdown_and_json() {
         router: Some(tp_link()),
         external_address: Some(Ipv4Addr::new(100, 64, 1, 2)),
         failures: vec![refused_606()],
+        ..GuideContext::default()
     };
     let i = Instructions::build(&ctx, &[Protocol::Tcp], 3389, None, 3389);
     let md = i.to_markdown();

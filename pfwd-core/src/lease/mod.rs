@@ -194,7 +194,7 @@ impl From<MappingRequest> for Keep {
 }
 
 pub(crate) enum Command {
-    Add(usize, Keep),
+    Add(usize, Box<Keep>),
     Remove(usize, oneshot::Sender<Result<Option<Mapping>>>),
     Close(oneshot::Sender<CloseReport>),
 }
@@ -234,7 +234,7 @@ impl Control {
     pub(crate) fn add(&self, item: Keep) -> Result<usize> {
         let index = self.next_index.fetch_add(1, Ordering::Relaxed);
         self.commands
-            .send(Command::Add(index, item))
+            .send(Command::Add(index, Box::new(item)))
             .map_err(|_| closed())?;
         Ok(index)
     }

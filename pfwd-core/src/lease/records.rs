@@ -4,9 +4,10 @@
 //! renew or delete it, refuses to keep it twice, or takes it over.
 
 use std::io;
+use std::net::IpAddr;
 
 use crate::forwarder::Forwarder;
-use crate::mapping::{Mapping, MappingRequest};
+use crate::mapping::{Family, Mapping, MappingRequest};
 use crate::record::{Record, process_alive};
 use crate::state::StateDir;
 
@@ -34,9 +35,15 @@ impl Records {
         forwarder: &dyn Forwarder,
         request: &MappingRequest,
     ) -> Option<Record> {
-        let gateway = forwarder.gateway()?;
-        self.dir
-            .kept_elsewhere(request, gateway.gateway, gateway.local)
+        let (gateway, local) = match request.family() {
+            Family::Ipv4 => forwarder
+                .gateway()
+                .map(|g| (IpAddr::V4(g.gateway), IpAddr::V4(g.local)))?,
+            Family::Ipv6 => forwarder
+                .ipv6_gateway()
+                .map(|g| (IpAddr::V6(g.router), IpAddr::V6(g.local)))?,
+        };
+        self.dir.kept_elsewhere(request, gateway, local)
     }
 
     /// Whether another process's mapping may be taken over.

@@ -165,7 +165,9 @@ impl Run {
                 entry.mapping = Some(mapping);
             } else {
                 (entry.due, entry.expires) = schedule(&mapping, on_clock(mapping.granted_at()));
-                self.external = Some(*mapping.external().ip());
+                if let Some(external) = mapping.external_v4() {
+                    self.external = Some(*external.ip());
+                }
                 entry.announced = true;
                 entry.mapping = Some(mapping.clone());
                 lock(&self.current).insert(index, mapping.clone());
@@ -262,7 +264,7 @@ impl Run {
     async fn handle(&mut self, command: Option<Command>) -> bool {
         match command {
             Some(Command::Add(index, item)) => {
-                self.add(index, item);
+                self.add(index, *item);
                 false
             }
             Some(Command::Remove(index, reply)) => {
@@ -364,8 +366,9 @@ impl Run {
     }
 
     fn granted(&mut self, index: usize, mapping: Mapping) {
-        let ip = *mapping.external().ip();
-        if let Some(old) = self.external.replace(ip)
+        // A pinhole's external address is the host's own, not the router's.
+        if let Some(ip) = mapping.external_v4().map(|a| *a.ip())
+            && let Some(old) = self.external.replace(ip)
             && old != ip
         {
             self.events
@@ -428,7 +431,7 @@ impl Run {
             }
         };
         let forwarder = self.forwarder.clone();
-        let known = Some(*mapping.external().ip());
+        let known = mapping.external_v4().map(|a| *a.ip());
         self.outside_checks.spawn(async move {
             let options = CheckOptions::via(via);
             let report =

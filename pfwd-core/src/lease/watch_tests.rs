@@ -171,7 +171,7 @@ async fn a_new_external_address_is_reported_and_every_mapping_follows() {
     }
     match keeper.next_event().await {
         Some(Event::Renewed { mapping, .. }) => {
-            assert_eq!(*mapping.external().ip(), Ipv4Addr::new(5, 5, 5, 9));
+            assert_eq!(mapping.external().ip(), Ipv4Addr::new(5, 5, 5, 9));
         }
         other => panic!("{other:?}"),
     }

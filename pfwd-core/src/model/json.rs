@@ -2,12 +2,12 @@
 //! [`crate::record`]): wall-clock times, and every piece of method state
 //! needed to renew or delete the mapping later.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Invalid, Lease, Mapping, Method, MethodState, Protocol};
+use super::{Family, Invalid, Lease, Mapping, Method, MethodState, Protocol};
 
 /// The version of the JSON shape written; reading accepts it and older.
 pub const MAPPING_JSON_VERSION: u32 = 1;
@@ -52,9 +52,11 @@ pub(crate) struct MappingJson {
     version: u32,
     method: Method,
     protocol: Protocol,
-    external: SocketAddrV4,
-    internal: SocketAddrV4,
-    gateway: Ipv4Addr,
+    #[serde(default)]
+    family: Option<Family>,
+    external: SocketAddr,
+    internal: SocketAddr,
+    gateway: IpAddr,
     lease_seconds: u32,
     #[serde(default)]
     permanent: bool,
@@ -70,12 +72,15 @@ pub(crate) struct MappingJson {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     forced_permanent: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pinhole_id: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     state: Option<String>,
 }
 
 impl From<Mapping> for MappingJson {
     fn from(m: Mapping) -> MappingJson {
         let (mut pcp_nonce, mut epoch, mut forced_permanent, mut state) = (None, None, false, None);
+        let mut pinhole_id = None;
         match m.state() {
             MethodState::Pcp {
                 nonce, epoch: e, ..
@@ -87,6 +92,7 @@ impl From<Mapping> for MappingJson {
             MethodState::Upnp {
                 forced_permanent: f,
             } => forced_permanent = *f,
+            MethodState::UpnpPinhole { unique_id } => pinhole_id = Some(*unique_id),
             MethodState::Custom(s) => state = Some(s.clone()),
             MethodState::None => {}
         }
@@ -94,6 +100,7 @@ impl From<Mapping> for MappingJson {
             version: MAPPING_JSON_VERSION,
             method: m.method(),
             protocol: m.protocol(),
+            family: Some(m.family()),
             external: m.external(),
             internal: m.internal(),
             gateway: m.gateway(),
@@ -105,6 +112,7 @@ impl From<Mapping> for MappingJson {
             pcp_nonce,
             epoch,
             forced_permanent,
+            pinhole_id,
             state,
         }
     }
@@ -131,7 +139,27 @@ impl TryFrom<MappingJson> for Mapping {
             }
             (false, s) => Lease::Finite(Duration::from_secs(u64::from(s))),
         };
+        let family = Family::of(j.internal.ip());
+        if Family::of(j.external.ip()) != family || j.family.is_some_and(|f| f != family) {
+            return Err(Invalid::new(format!(
+                "the mapping mixes address families (family {}, external {}, internal {}): \
+                 an IPv4 mapping has IPv4 addresses, an IPv6 pinhole IPv6 ones",
+                j.family.map_or("not given", Family::as_str),
+                j.external,
+                j.internal
+            )));
+        }
         let state = match (&j.pcp_nonce, &j.state, j.method) {
+            (None, None, Method::Upnp) if j.pinhole_id.is_some() || family == Family::Ipv6 => {
+                MethodState::UpnpPinhole {
+                    unique_id: j.pinhole_id.ok_or_else(|| {
+                        Invalid::new(
+                            "a UPnP IPv6 pinhole without its pinhole_id cannot be renewed or \
+                             deleted: write the UniqueID the router gave it",
+                        )
+                    })?,
+                }
+            }
             (Some(hex), _, _) => MethodState::Pcp {
                 nonce: parse_nonce(hex)?,
                 epoch: j.epoch.unwrap_or(0),

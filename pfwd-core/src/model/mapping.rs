@@ -2,12 +2,12 @@
 //! wall-clock time of the grant; [`MethodState`]; [`GatewayMapping`].
 
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr, SocketAddrV4};
 use std::time::{Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Lease, MappingRequest, Method, Protocol, Warning};
+use super::{Family, Lease, MappingRequest, Method, Protocol, Warning};
 
 /// Method-specific state needed to renew or delete a mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +38,12 @@ pub enum MethodState {
         /// pfwd's count of gateway restarts seen when the mapping was granted.
         generation: u64,
     },
+    /// A UPnP IPv6 pinhole (`WANIPv6FirewallControl`): the identifier the
+    /// gateway gave it, which updates and deletes it.
+    UpnpPinhole {
+        /// The gateway's `UniqueID` for the pinhole.
+        unique_id: u16,
+    },
     /// State kept by a caller's own [`Forwarder`](crate::Forwarder).
     Custom(String),
 }
@@ -58,9 +64,9 @@ pub enum MethodState {
 pub struct Mapping {
     method: Method,
     protocol: Protocol,
-    gateway: Ipv4Addr,
-    external: SocketAddrV4,
-    internal: SocketAddrV4,
+    gateway: IpAddr,
+    external: SocketAddr,
+    internal: SocketAddr,
     lease: Lease,
     granted_at: Instant,
     granted_wall: SystemTime,
@@ -109,13 +115,15 @@ impl Mapping {
     /// Record a granted mapping. Backends (including a caller's own) build
     /// one after the gateway answered; `granted_at` is when the answer came.
     /// The wall-clock time of the grant is read now, from `granted_at`.
+    /// Addresses are IPv4 for a port mapping and IPv6 for a pinhole (whose
+    /// external address is the host's own).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         method: Method,
         protocol: Protocol,
-        gateway: Ipv4Addr,
-        external: SocketAddrV4,
-        internal: SocketAddrV4,
+        gateway: impl Into<IpAddr>,
+        external: impl Into<SocketAddr>,
+        internal: impl Into<SocketAddr>,
         lease: Lease,
         granted_at: Instant,
         description: impl Into<String>,
@@ -124,9 +132,9 @@ impl Mapping {
         Mapping {
             method,
             protocol,
-            gateway,
-            external,
-            internal,
+            gateway: gateway.into(),
+            external: external.into(),
+            internal: internal.into(),
             lease,
             granted_at,
             granted_wall: wall_time_of(granted_at),
@@ -155,20 +163,48 @@ impl Mapping {
         self.protocol
     }
 
-    /// The gateway that holds the mapping.
-    pub fn gateway(&self) -> Ipv4Addr {
+    /// The gateway that holds the mapping (its IPv6 address for a pinhole
+    /// asked over IPv6).
+    pub fn gateway(&self) -> IpAddr {
         self.gateway
     }
 
+    /// The address family: [`Family::Ipv6`] for a pinhole.
+    pub fn family(&self) -> Family {
+        Family::of(self.internal.ip())
+    }
+
     /// Where the internet reaches the server: the gateway's external address
-    /// and the granted external port.
-    pub fn external(&self) -> SocketAddrV4 {
+    /// and the granted external port; for a pinhole, the host's own address.
+    pub fn external(&self) -> SocketAddr {
         self.external
     }
 
     /// The LAN host and port the traffic is forwarded to.
-    pub fn internal(&self) -> SocketAddrV4 {
+    pub fn internal(&self) -> SocketAddr {
         self.internal
+    }
+
+    /// [`external`](Self::external) of an IPv4 mapping; `None` for a pinhole.
+    pub fn external_v4(&self) -> Option<SocketAddrV4> {
+        match self.external {
+            SocketAddr::V4(a) => Some(a),
+            SocketAddr::V6(_) => None,
+        }
+    }
+
+    /// [`internal`](Self::internal) of an IPv4 mapping; `None` for a pinhole.
+    pub fn internal_v4(&self) -> Option<SocketAddrV4> {
+        match self.internal {
+            SocketAddr::V4(a) => Some(a),
+            SocketAddr::V6(_) => None,
+        }
+    }
+
+    /// Whether this is an IPv6 pinhole: the router lets traffic in to the
+    /// host's own address rather than translating its public one.
+    pub fn is_pinhole(&self) -> bool {
+        self.family() == Family::Ipv6
     }
 
     /// The granted lease.
@@ -289,6 +325,6 @@ impl GatewayMapping {
         self.protocol == m.protocol()
             && self.external_port == m.external().port()
             && self.internal_port == m.internal().port()
-            && self.internal_client.parse::<Ipv4Addr>().ok() == Some(*m.internal().ip())
+            && self.internal_client.parse::<IpAddr>().ok() == Some(m.internal().ip())
     }
 }

@@ -8,6 +8,7 @@
 //! all build on it. These are plain owned values so that the Python and C
 //! bindings can mirror them field by field.
 
+mod family;
 mod invalid;
 mod json;
 mod lease;
@@ -17,6 +18,7 @@ mod protocol;
 mod request;
 mod warning;
 
+pub use family::Family;
 pub use invalid::Invalid;
 pub use json::MAPPING_JSON_VERSION;
 pub use lease::{DEFAULT_LEASE, Lease};

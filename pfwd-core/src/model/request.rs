@@ -1,17 +1,18 @@
 //! [`MappingRequest`]: what a caller asks a gateway for, checked by its
 //! builder before anything is sent.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-use super::{DEFAULT_LEASE, Invalid, Lease, Mapping, MethodState, Protocol, Warning};
+use super::{DEFAULT_LEASE, Family, Invalid, Lease, Mapping, MethodState, Protocol, Warning};
 use crate::defaults::MAX_DESCRIPTION_LEN;
 
 /// What a caller asks a gateway for. Build one with [`MappingRequest::builder`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappingRequest {
     protocol: Protocol,
-    internal_ip: Option<Ipv4Addr>,
+    family: Family,
+    internal_ip: Option<IpAddr>,
     internal_port: u16,
     external_port: Option<u16>,
     exact_external_port: bool,
@@ -27,6 +28,7 @@ impl MappingRequest {
     pub fn builder(protocol: Protocol, internal_port: u16) -> MappingRequestBuilder {
         MappingRequestBuilder {
             protocol,
+            family: None,
             internal_ip: None,
             internal_port,
             external_port: ExternalPort::Same,
@@ -41,7 +43,8 @@ impl MappingRequest {
     pub(crate) fn renewal_of(m: &Mapping) -> MappingRequest {
         MappingRequest {
             protocol: m.protocol(),
-            internal_ip: Some(*m.internal().ip()),
+            family: m.family(),
+            internal_ip: Some(m.internal().ip()),
             internal_port: m.internal().port(),
             external_port: Some(m.external().port()),
             // Keep the port where the gateway allows; after a gateway restart
@@ -64,10 +67,52 @@ impl MappingRequest {
         self.protocol
     }
 
+    /// The address family: [`Family::Ipv4`] for a port mapping on the
+    /// router's public address, [`Family::Ipv6`] for a pinhole for the
+    /// host's own global address.
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
     /// The LAN host the traffic goes to; `None` means this host's own address
-    /// on the gateway's network, found when the mapping is made.
-    pub fn internal_ip(&self) -> Option<Ipv4Addr> {
+    /// on the gateway's network (of the request's [`family`](Self::family)),
+    /// found when the mapping is made.
+    pub fn internal_ip(&self) -> Option<IpAddr> {
         self.internal_ip
+    }
+
+    /// The LAN host as an IPv4 address; `None` for this host, or for an
+    /// IPv6 request.
+    pub fn internal_ipv4(&self) -> Option<Ipv4Addr> {
+        match self.internal_ip {
+            Some(IpAddr::V4(ip)) => Some(ip),
+            _ => None,
+        }
+    }
+
+    /// The host as an IPv6 address; `None` for this host, or for an IPv4
+    /// request.
+    pub fn internal_ipv6(&self) -> Option<Ipv6Addr> {
+        match self.internal_ip {
+            Some(IpAddr::V6(ip)) => Some(ip),
+            _ => None,
+        }
+    }
+
+    /// The same request for the other family, `family`, for this host
+    /// (a request for both families is two requests). `None` when the
+    /// request names a host of another family, which cannot be moved.
+    pub fn in_family(&self, family: Family) -> Option<MappingRequest> {
+        if family == self.family {
+            return Some(self.clone());
+        }
+        if self.internal_ip.is_some() {
+            return None;
+        }
+        let mut r = self.clone();
+        r.family = family;
+        r.previous = None;
+        Some(r)
     }
 
     /// The port on the LAN host.
@@ -151,7 +196,8 @@ pub enum ExternalPort {
 #[must_use = "a builder does nothing until build() is called"]
 pub struct MappingRequestBuilder {
     protocol: Protocol,
-    internal_ip: Option<Ipv4Addr>,
+    family: Option<Family>,
+    internal_ip: Option<IpAddr>,
     internal_port: u16,
     external_port: ExternalPort,
     lease: Option<Duration>,
@@ -163,9 +209,19 @@ pub struct MappingRequestBuilder {
 impl MappingRequestBuilder {
     /// Forward to another LAN host instead of this one (for example the Pi
     /// at 192.168.1.4 running the web server). Routers in "secure mode" allow
-    /// this only for the host that asks; pfwd reports their refusal.
-    pub fn internal_ip(mut self, ip: Ipv4Addr) -> Self {
-        self.internal_ip = Some(ip);
+    /// this only for the host that asks; pfwd reports their refusal. An
+    /// IPv6 address asks for a pinhole for that address (its family is the
+    /// request's).
+    pub fn internal_ip(mut self, ip: impl Into<IpAddr>) -> Self {
+        self.internal_ip = Some(ip.into());
+        self
+    }
+
+    /// The address family (default: the internal address's, or
+    /// [`Family::Ipv4`] for this host): [`Family::Ipv6`] opens a pinhole for
+    /// this host's global IPv6 address.
+    pub fn family(mut self, family: Family) -> Self {
+        self.family = Some(family);
         self
     }
 
@@ -243,6 +299,18 @@ impl MappingRequestBuilder {
                 "internal port 0 is not a port: give the port your server listens on (1-65535)",
             ));
         }
+        let family = match (self.family, self.internal_ip) {
+            (Some(f), Some(ip)) if Family::of(ip) != f => {
+                return Err(Invalid::new(format!(
+                    "{ip} is an {} address but the request asks for {f}: give an {f} \
+                     address, or leave the family out",
+                    Family::of(ip)
+                )));
+            }
+            (Some(f), _) => f,
+            (None, Some(ip)) => Family::of(ip),
+            (None, None) => Family::Ipv4,
+        };
         let external_port = match self.external_port {
             ExternalPort::Same => Some(self.internal_port),
             ExternalPort::Preferred(0) | ExternalPort::Exact(0) => {
@@ -252,6 +320,18 @@ impl MappingRequestBuilder {
             }
             ExternalPort::Preferred(p) | ExternalPort::Exact(p) => Some(p),
             ExternalPort::Any => None,
+        };
+        let external_port = match (family, external_port) {
+            (Family::Ipv6, Some(p)) if p != self.internal_port => {
+                return Err(Invalid::new(format!(
+                    "over IPv6 nothing is translated: a pinhole opens the server's own port {}, \
+                     so there is no outside port {p}; leave the outside port out, or forward \
+                     over IPv4",
+                    self.internal_port
+                )));
+            }
+            (Family::Ipv6, _) => Some(self.internal_port),
+            (Family::Ipv4, p) => p,
         };
         let lease = match (self.permanent, self.lease) {
             (true, Some(_)) => {
@@ -263,8 +343,10 @@ impl MappingRequestBuilder {
             (false, None) => Lease::Finite(DEFAULT_LEASE),
             (false, Some(d)) => Lease::Finite(check_lease(d)?),
         };
-        if let Some(ip) = self.internal_ip {
-            check_lan_host(ip)?;
+        match self.internal_ip {
+            Some(IpAddr::V4(ip)) => check_lan_host(ip)?,
+            Some(IpAddr::V6(ip)) => check_ipv6_host(ip)?,
+            None => {}
         }
         let description = match self.description {
             Some(d) => {
@@ -275,6 +357,7 @@ impl MappingRequestBuilder {
         };
         Ok(MappingRequest {
             protocol: self.protocol,
+            family,
             internal_ip: self.internal_ip,
             internal_port: self.internal_port,
             external_port,
@@ -325,6 +408,32 @@ fn check_lan_host(ip: Ipv4Addr) -> Result<(), Invalid> {
     Err(Invalid::new(format!(
         "{ip} {why}, not a LAN host: give the LAN address of the machine running the \
          server (for example 192.168.1.4), or leave it out to use this machine"
+    )))
+}
+
+fn check_ipv6_host(ip: Ipv6Addr) -> Result<(), Invalid> {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return Err(Invalid::new(format!(
+            "{ip} is an IPv4 address written as IPv6: give {v4} for a port mapping, or the \
+             host's own IPv6 address for a pinhole"
+        )));
+    }
+    let why = if ip.is_unspecified() {
+        "is the unspecified address"
+    } else if ip.is_loopback() {
+        "is the loopback address that only this machine can reach"
+    } else if ip.is_multicast() {
+        "is a multicast address"
+    } else if ip.is_unicast_link_local() {
+        "is a link-local address that routers do not forward to"
+    } else if ip.is_unique_local() {
+        "is a unique local address (fc00::/7) that the internet cannot reach"
+    } else {
+        return Ok(());
+    };
+    Err(Invalid::new(format!(
+        "{ip} {why}, not a host the internet can reach: give the host's global IPv6 address \
+         (for example 2001:db8::4, from `ip -6 addr`), or leave it out to use this machine"
     )))
 }
 

@@ -101,7 +101,7 @@ fn rejects_non_lan_hosts() {
     ] {
         let e = err_text(
             MappingRequest::builder(Protocol::Tcp, 80)
-                .internal_ip(ip.parse().unwrap())
+                .internal_ip(ip.parse::<std::net::IpAddr>().unwrap())
                 .build(),
         );
         assert!(e.contains(ip), "{e}");
@@ -143,8 +143,8 @@ fn mapping(method: Method, state: MethodState, lease: Lease) -> Mapping {
         method,
         Protocol::Udp,
         Ipv4Addr::new(192, 168, 1, 1),
-        "5.5.5.7:51820".parse().unwrap(),
-        "192.168.1.4:51820".parse().unwrap(),
+        "5.5.5.7:51820".parse::<std::net::SocketAddr>().unwrap(),
+        "192.168.1.4:51820".parse::<std::net::SocketAddr>().unwrap(),
         lease,
         Instant::now(),
         "pfwd wireguard",
@@ -159,8 +159,8 @@ fn mapping_times_and_renewal() {
         Method::Upnp,
         Protocol::Tcp,
         Ipv4Addr::new(192, 168, 1, 1),
-        "5.5.5.7:8080".parse().unwrap(),
-        "192.168.1.4:80".parse().unwrap(),
+        "5.5.5.7:8080".parse::<std::net::SocketAddr>().unwrap(),
+        "192.168.1.4:80".parse::<std::net::SocketAddr>().unwrap(),
         Lease::Finite(Duration::from_secs(100)),
         now,
         "web",
@@ -178,7 +178,7 @@ fn mapping_times_and_renewal() {
     assert!(m.ended_at(wall + Duration::from_secs(100)));
     let r = m.renewal();
     assert_eq!(r.external_port(), Some(8080));
-    assert_eq!(r.internal_ip(), Some(Ipv4Addr::new(192, 168, 1, 4)));
+    assert_eq!(r.internal_ip(), Some(Ipv4Addr::new(192, 168, 1, 4).into()));
     assert_eq!(r.previous(), Some(&m));
     assert!(!m.needs_explicit_delete());
 }
@@ -336,8 +336,8 @@ fn risky_ports_carry_warnings() {
         Method::Upnp,
         Protocol::Tcp,
         Ipv4Addr::new(192, 168, 1, 1),
-        "5.5.5.7:3389".parse().unwrap(),
-        "192.168.1.4:3389".parse().unwrap(),
+        "5.5.5.7:3389".parse::<std::net::SocketAddr>().unwrap(),
+        "192.168.1.4:3389".parse::<std::net::SocketAddr>().unwrap(),
         Lease::Permanent,
         Instant::now(),
         "rdp",
@@ -355,4 +355,165 @@ fn risky_ports_carry_warnings() {
     assert!(telnet.warnings()[0].text.contains("SSH"));
     let web = mapping(Method::Manual, MethodState::None, Lease::Permanent);
     assert!(web.warnings().is_empty());
+}
+
+const HOST6: &str = "2001:db8:77::10";
+
+fn pinhole(method: Method, state: MethodState) -> Mapping {
+    let host: std::net::Ipv6Addr = HOST6.parse().unwrap();
+    Mapping::new(
+        method,
+        Protocol::Tcp,
+        "2001:db8:77::1".parse::<std::net::Ipv6Addr>().unwrap(),
+        std::net::SocketAddrV6::new(host, 80, 0, 0),
+        std::net::SocketAddrV6::new(host, 80, 0, 0),
+        Lease::Finite(Duration::from_secs(3600)),
+        Instant::now(),
+        "pfwd http",
+        state,
+    )
+}
+
+#[test]
+fn family_parses_and_follows_the_address() {
+    for (text, f) in [
+        ("ipv4", Family::Ipv4),
+        ("IPv6", Family::Ipv6),
+        (" 6 ", Family::Ipv6),
+        ("inet", Family::Ipv4),
+    ] {
+        assert_eq!(text.parse::<Family>().unwrap(), f, "{text}");
+    }
+    let e = "ipv5".parse::<Family>().unwrap_err().to_string();
+    assert!(e.contains("\"ipv4\" or \"ipv6\""), "{e}");
+    let r = MappingRequest::builder(Protocol::Tcp, 80)
+        .internal_ip(HOST6.parse::<std::net::Ipv6Addr>().unwrap())
+        .build()
+        .unwrap();
+    assert_eq!(r.family(), Family::Ipv6);
+    assert_eq!(r.internal_ipv4(), None);
+    assert_eq!(
+        r.internal_ipv6().map(|a| a.to_string()).as_deref(),
+        Some(HOST6)
+    );
+    let this_host = MappingRequest::builder(Protocol::Tcp, 80)
+        .family(Family::Ipv6)
+        .build()
+        .unwrap();
+    assert_eq!(
+        (this_host.family(), this_host.internal_ip()),
+        (Family::Ipv6, None)
+    );
+    assert_eq!(
+        MappingRequest::builder(Protocol::Tcp, 80)
+            .build()
+            .unwrap()
+            .family(),
+        Family::Ipv4
+    );
+}
+
+#[test]
+fn an_ipv6_request_checks_its_address_and_port() {
+    let b = || MappingRequest::builder(Protocol::Tcp, 80);
+    let e = err_text(
+        b().family(Family::Ipv4)
+            .internal_ip(HOST6.parse::<std::net::Ipv6Addr>().unwrap())
+            .build(),
+    );
+    assert!(
+        e.contains("is an IPv6 address but the request asks for IPv4"),
+        "{e}"
+    );
+    for (ip, why) in [
+        ("fd12:3456::10", "unique local"),
+        ("fe80::1", "link-local"),
+        ("::1", "loopback"),
+        ("ff02::1", "multicast"),
+        ("::", "unspecified"),
+        ("::ffff:192.168.1.4", "192.168.1.4"),
+    ] {
+        let e = err_text(
+            b().internal_ip(ip.parse::<std::net::Ipv6Addr>().unwrap())
+                .build(),
+        );
+        assert!(e.contains(why), "{ip}: {e}");
+    }
+    // Nothing is translated over IPv6: the outside port is the server's own.
+    let e = err_text(b().family(Family::Ipv6).external_port(8080).build());
+    assert!(e.contains("nothing is translated"), "{e}");
+    let any = b()
+        .family(Family::Ipv6)
+        .any_external_port()
+        .build()
+        .unwrap();
+    assert_eq!(any.external_port(), Some(80));
+    let v4 = b().external_port(8080).build().unwrap();
+    assert!(v4.in_family(Family::Ipv6).is_some());
+    let named = b()
+        .internal_ip(Ipv4Addr::new(192, 168, 1, 4))
+        .build()
+        .unwrap();
+    assert!(
+        named.in_family(Family::Ipv6).is_none(),
+        "a named IPv4 host cannot move"
+    );
+}
+
+#[test]
+fn pinholes_round_trip_through_json() {
+    for m in [
+        pinhole(
+            Method::Pcp,
+            MethodState::Pcp {
+                nonce: [7; 12],
+                epoch: 3,
+                generation: 0,
+            },
+        ),
+        pinhole(Method::Upnp, MethodState::UpnpPinhole { unique_id: 4242 }),
+    ] {
+        assert!(m.is_pinhole());
+        assert_eq!(m.external_v4(), None);
+        let json = serde_json::to_value(&m).unwrap();
+        assert_eq!(json["family"], "ipv6");
+        assert_eq!(json["external"], format!("[{HOST6}]:80"));
+        let back: Mapping = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back.state(), m.state(), "{json}");
+        assert_eq!(back.family(), Family::Ipv6);
+        assert_eq!(
+            (back.internal(), back.gateway()),
+            (m.internal(), m.gateway())
+        );
+        // The renewal keeps the family and the host.
+        let r = back.renewal();
+        assert_eq!(r.family(), Family::Ipv6);
+        assert_eq!(r.internal_ip(), Some(m.internal().ip()));
+    }
+    let upnp = serde_json::to_value(pinhole(
+        Method::Upnp,
+        MethodState::UpnpPinhole { unique_id: 9 },
+    ))
+    .unwrap();
+    assert_eq!(upnp["pinhole_id"], 9);
+    let mut lost_id = upnp.clone();
+    lost_id.as_object_mut().unwrap().remove("pinhole_id");
+    let e = serde_json::from_value::<Mapping>(lost_id)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("pinhole_id"), "{e}");
+    let mut mixed = upnp;
+    mixed["internal"] = "192.168.1.4:80".into();
+    let e = serde_json::from_value::<Mapping>(mixed)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("mixes address families"), "{e}");
+    // Version-1 records written before families read as IPv4.
+    let old = serde_json::json!({
+        "method": "natpmp", "protocol": "tcp", "external": "5.5.5.7:80",
+        "internal": "192.168.1.4:80", "gateway": "192.168.1.1", "lease_seconds": 60,
+        "granted_at": 1_795_633_606u64,
+    });
+    let m: Mapping = serde_json::from_value(old).unwrap();
+    assert_eq!(m.family(), Family::Ipv4);
 }

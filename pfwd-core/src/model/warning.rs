@@ -16,6 +16,9 @@ pub enum WarningKind {
     RiskyService,
     /// The router's external address is not known.
     UnknownExternalAddress,
+    /// Over IPv6 every address is its own port space: a pinhole opens the
+    /// port on one device's own address, with no translation.
+    Ipv6PortSpace,
 }
 
 /// Something the person should know before (or instead of) forwarding.
