@@ -281,8 +281,10 @@ const fn upnp(
     }
 }
 
-/// The UPnP error codes pfwd explains.
-const UPNP_CODES: [CodeInfo; 18] = [
+/// The UPnP error codes pfwd explains: the Device Architecture's (4xx,
+/// 6xx), WANIPv6FirewallControl's for pinholes (701 to 709) and
+/// WANIPConnection's (714 to 732).
+const UPNP_CODES: [CodeInfo; 27] = [
     upnp(
         401,
         "InvalidAction",
@@ -326,6 +328,61 @@ const UPNP_CODES: [CodeInfo; 18] = [
         "the router's UPnP settings do not allow this mapping",
         "routers often forbid ports below 1024 or mappings to other hosts: pick a port above \
          1024, run pfwd on the server itself, or forward the port by hand in the router's settings",
+    ),
+    upnp(
+        701,
+        "PinholeSpaceExhausted",
+        "the router's table of IPv6 pinholes is full",
+        "close unused pinholes in the router's settings, then try again, or use PCP",
+    ),
+    upnp(
+        702,
+        "FirewallDisabled",
+        "the router's IPv6 firewall is off: nothing is filtered, so no pinhole is needed",
+        "check from outside that the port is reachable; turn the firewall on if it should not be",
+    ),
+    upnp(
+        703,
+        "InboundPinholeNotAllowed",
+        "the router does not let clients open IPv6 pinholes",
+        "allow inbound pinholes in the router's UPnP or IPv6 firewall settings, use PCP, or open \
+         the port by hand",
+    ),
+    upnp(
+        704,
+        "NoSuchEntry",
+        "the router has no such IPv6 pinhole",
+        "it may have expired or been removed: open it again",
+    ),
+    upnp(
+        705,
+        "ProtocolNotSupported",
+        "the router cannot open IPv6 pinholes for this protocol",
+        "open the port by hand in the router's settings",
+    ),
+    upnp(
+        706,
+        "InternalPortWildcardingNotAllowed",
+        "the router needs a specific port for an IPv6 pinhole",
+        "give the port explicitly",
+    ),
+    upnp(
+        707,
+        "ProtocolWildcardingNotAllowed",
+        "the router needs a specific protocol for an IPv6 pinhole",
+        "ask for TCP or UDP",
+    ),
+    upnp(
+        708,
+        "WildCardNotPermittedInSrcIP",
+        "the router needs a specific address for an IPv6 pinhole",
+        "give this host's global IPv6 address",
+    ),
+    upnp(
+        709,
+        "NoTrafficReceived",
+        "no traffic has passed this IPv6 pinhole yet",
+        "nothing is wrong with the pinhole itself: send traffic through it, then ask again",
     ),
     upnp(
         714,
@@ -438,8 +495,8 @@ mod tests {
     #[test]
     fn every_known_upnp_code_has_words() {
         for c in [
-            401, 402, 501, 600, 601, 605, 606, 714, 715, 716, 718, 724, 725, 726, 727, 728, 729,
-            732,
+            401, 402, 501, 600, 601, 605, 606, 701, 702, 703, 704, 705, 706, 707, 708, 709, 714,
+            715, 716, 718, 724, 725, 726, 727, 728, 729, 732,
         ] {
             let c = UpnpCode(c).info();
             assert_ne!(c.name, "UNKNOWN", "{c:?}");

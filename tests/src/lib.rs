@@ -27,10 +27,17 @@
 //! 5.5.5.7, the address the router claims): see [`reaches`] and
 //! [`reaches_from_carrier`]. The internet sees the LAN as 5.5.5.8, not as
 //! the 5.5.5.7 the router reports: what `pfwd check` must notice.
+//!
+//! [`Testbed::dual_stack`] (or [`GatewayConfig::dual_stack`]) adds IPv6 to
+//! the home topology: global addresses from 2001:db8::/32, a router that
+//! forwards IPv6 and lets new inbound IPv6 in only through miniupnpd's
+//! pinholes; [`reaches_v6`] and [`Testbed::pinholes`] prove and list them.
+//! See [`dual_stack`].
 #![allow(clippy::unwrap_used)]
 
 pub mod bench;
 pub mod compare;
+pub mod dual_stack;
 pub mod keeping;
 pub mod miniupnpd;
 pub mod netns;
@@ -39,6 +46,7 @@ pub mod pi;
 pub mod prober;
 pub mod router;
 pub mod traffic;
+pub mod traffic6;
 pub mod upnp_phases;
 
 use std::io;
@@ -47,12 +55,14 @@ use std::path::PathBuf;
 use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+pub use dual_stack::{GATEWAY_LAN6, LAN_HOST6, LAN_ULA6, Pinhole, ROUTER_WAN6, WAN_HOST6};
 pub use miniupnpd::{Daemon, GatewayConfig, HTTP_PORT};
 pub use netns::Netns;
 pub use router::{Forwarded, Told, WanChange};
 pub use traffic::{
     reaches, reaches_again_within, reaches_at, reaches_from_carrier, source_seen_in_wan,
 };
+pub use traffic6::{reaches_v6, reaches_v6_at};
 
 /// The Pi: the LAN host pfwd runs on.
 pub const LAN_HOST: Ipv4Addr = Ipv4Addr::new(192, 168, 77, 10);
@@ -158,8 +168,14 @@ impl Testbed {
         Testbed::with_topology(config, Topology::behind_carrier())
     }
 
-    /// A testbed with the router connected as `topology` says.
+    /// A testbed with the router connected as `topology` says (IPv6 too
+    /// with `config.ipv6`, on the home topology only: see [`dual_stack`]).
     pub fn with_topology(config: GatewayConfig, topology: Topology) -> io::Result<Testbed> {
+        if config.ipv6 && topology != Topology::Home {
+            return Err(io::Error::other(
+                "the dual-stack testbed has the home topology only",
+            ));
+        }
         static SWEEP: Once = Once::new();
         SWEEP.call_once(|| {
             clean_stale();
@@ -179,6 +195,11 @@ impl Testbed {
             Topology::BehindCarrier { .. } => Some(Netns::create(&format!("{id}-carrier"))?),
         };
         let wan = Netns::create(&format!("{id}-wan"))?;
+        if config.ipv6 {
+            for ns in [&lan, &gw, &wan] {
+                dual_stack::no_dad(ns)?;
+            }
+        }
         veth((&lan, LAN_IF), (&gw, GW_LAN_IF))?;
         let mut addresses = vec![
             (&lan, LAN_IF, format!("{LAN_HOST}/24")),
@@ -203,8 +224,11 @@ impl Testbed {
         }
         lan.ip(&["route", "add", "default", "via", &GATEWAY_LAN.to_string()])?;
         gw.exec("sysctl", &["-qw", "net.ipv4.ip_forward=1"])?;
+        if config.ipv6 {
+            dual_stack::configure(&lan, &gw, &wan)?;
+        }
         let rules = dir.join("router.nft");
-        std::fs::write(&rules, miniupnpd::nft_ruleset())?;
+        std::fs::write(&rules, miniupnpd::nft_ruleset(config.ipv6))?;
         gw.exec("nft", &["-f", &rules.to_string_lossy()])?;
         if let Some(carrier) = &carrier {
             gw.ip(&["route", "add", "default", "via", &CARRIER_IP.to_string()])?;
@@ -476,6 +500,18 @@ pub fn carrier_testbed(test: &str, config: GatewayConfig) -> Option<Testbed> {
     Some(
         Testbed::behind_carrier(config)
             .unwrap_or_else(|e| panic!("building the carrier testbed for {test}: {e}")),
+    )
+}
+
+/// A [`Testbed::dual_stack`] testbed for the gateway test `test`, or
+/// `None` (after [`can_run`] printed why) when the machine cannot build one.
+pub fn dual_stack_testbed(test: &str, config: GatewayConfig) -> Option<Testbed> {
+    if !can_run(test) {
+        return None;
+    }
+    Some(
+        Testbed::dual_stack(config)
+            .unwrap_or_else(|e| panic!("building the dual-stack testbed for {test}: {e}")),
     )
 }
 

@@ -34,6 +34,11 @@ pub struct GatewayConfig {
     pub max_lifetime: Option<u32>,
     /// Extra configuration lines, written as given.
     pub extra: Vec<String>,
+    /// Dual stack (see [`crate::dual_stack`]): the testbed gives every
+    /// namespace an IPv6 address too, and miniupnpd opens IPv6 pinholes on
+    /// its WAN interface (`ext_ifname6`). Off in every constructor but
+    /// [`GatewayConfig::dual_stack`], so IPv4-only testbeds stay as they were.
+    pub ipv6: bool,
 }
 
 impl GatewayConfig {
@@ -48,6 +53,16 @@ impl GatewayConfig {
             min_lifetime: None,
             max_lifetime: None,
             extra: Vec::new(),
+            ipv6: false,
+        }
+    }
+
+    /// Everything on, as [`GatewayConfig::all_on`], on a dual-stack router:
+    /// UPnP IGDv2 pinholes (`WANIPv6FirewallControl`) and PCP over IPv6 too.
+    pub fn dual_stack() -> GatewayConfig {
+        GatewayConfig {
+            ipv6: true,
+            ..GatewayConfig::all_on()
         }
     }
 
@@ -97,6 +112,13 @@ impl GatewayConfig {
             yes(self.natpmp),
             yes(self.secure_mode),
         );
+        if self.ipv6 {
+            // Not `ipv6_listening_ip`: miniupnpd 2.3.1 then binds its one
+            // HTTP socket to that address alone and UPnP over IPv4 is gone
+            // (pinned by the ipv6_fixtures test). Without it, HTTP and PCP
+            // listen on every address of the LAN interface, both families.
+            c += &format!("ext_ifname6={GW_WAN_IF}\n");
+        }
         if let Some(v) = self.min_lifetime {
             c += &format!("min_lifetime={v}\n");
         }
@@ -119,7 +141,15 @@ impl GatewayConfig {
 /// The router's firewall: a filter table whose forward chain lets LAN traffic
 /// out and answers back in, and lets in only what miniupnpd's chain accepts;
 /// a NAT table whose chains miniupnpd fills, plus masquerade on the WAN side.
-pub(crate) fn nft_ruleset() -> String {
+/// With `ipv6`, new inbound IPv6 from the WAN is dropped explicitly after
+/// miniupnpd's chain (the policy would drop it too; the rule says that
+/// nothing but a pinhole lets it in, as a home router's IPv6 firewall does).
+pub(crate) fn nft_ruleset(ipv6: bool) -> String {
+    let v6_drop = if ipv6 {
+        format!("\n    iifname \"{GW_WAN_IF}\" meta nfproto ipv6 ct state new drop")
+    } else {
+        String::new()
+    };
     format!(
         "table inet filter {{
   chain miniupnpd {{
@@ -128,7 +158,7 @@ pub(crate) fn nft_ruleset() -> String {
     type filter hook forward priority 0; policy drop;
     ct state established,related accept
     iifname \"{GW_LAN_IF}\" accept
-    jump miniupnpd
+    jump miniupnpd{v6_drop}
   }}
 }}
 table inet nat {{

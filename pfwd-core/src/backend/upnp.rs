@@ -4,6 +4,10 @@
 
 mod cache;
 mod description;
+// Public but hidden: the gateway tests (tests/gateway/ipv6_fixtures.rs)
+// drive miniupnpd with it; the IPv6 forwarder is its real user.
+#[doc(hidden)]
+pub mod pinhole;
 mod search;
 mod soap;
 mod specific;

@@ -305,18 +305,20 @@ fn run_on_lan(args: Vec<String>) -> ExitCode {
         return ExitCode::FAILURE;
     }
     // PFWD_TESTBED_ROUTER picks the router: all-on (default), upnp-only,
-    // natpmp-only, no-daemon (its kernel answers ICMP) or silent (no
-    // daemon, and a rule that drops what is sent to the router's ports).
+    // natpmp-only, no-daemon (its kernel answers ICMP), silent (no
+    // daemon, and a rule that drops what is sent to the router's ports) or
+    // dual-stack (all on, and IPv6 with pinholes: pfwd_testbed::dual_stack).
     let router = std::env::var("PFWD_TESTBED_ROUTER").unwrap_or_default();
     let config = match router.as_str() {
         "" | "all-on" => GatewayConfig::all_on(),
         "upnp-only" => GatewayConfig::upnp_only(),
         "natpmp-only" => GatewayConfig::natpmp_only(),
         "no-daemon" | "silent" => GatewayConfig::no_daemon(),
+        "dual-stack" => GatewayConfig::dual_stack(),
         other => {
             eprintln!(
                 "PFWD_TESTBED_ROUTER={other}: expected all-on, upnp-only, natpmp-only, \
-                 no-daemon or silent"
+                 no-daemon, silent or dual-stack"
             );
             return ExitCode::from(2);
         }

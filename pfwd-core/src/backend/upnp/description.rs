@@ -51,6 +51,11 @@ const WAN_SERVICES: [&str; 3] = [
     "urn:schemas-upnp-org:service:WANPPPConnection:1",
 ];
 
+/// The IPv6 firewall service of IGDv2 routers, where pinholes are opened
+/// (see [`super::pinhole`]). miniupnpd lists it in the WANConnectionDevice,
+/// next to WANIPConnection:2.
+const FIREWALL_SERVICE: &str = super::pinhole::FIREWALL_SERVICE;
+
 /// Why a description could not be had.
 #[derive(Debug)]
 pub(super) enum FetchError {
@@ -206,6 +211,12 @@ fn child_text(parent: &xmltree::Element, name: &str) -> Option<String> {
 pub(super) struct Description {
     /// The WAN connection service: its type, control URL and SCPD URL.
     pub service: Option<Service>,
+    /// The IPv6 firewall service (`WANIPv6FirewallControl:1`), where the
+    /// router opens pinholes. Its control URL is on the address the
+    /// description came from; [`super::pinhole`] says how to reach it
+    /// over IPv6. Read by the IPv6 forwarder (issue 15 wires it in).
+    #[allow(dead_code)]
+    pub firewall: Option<Service>,
     /// Every service type listed (to name them when none is usable).
     pub listed: Vec<String>,
     /// What the router says about itself.
@@ -268,19 +279,22 @@ pub(super) fn read_description(
         }
         Ok(url)
     };
-    let service = match services.iter().find_map(|s| {
+    let find = |wanted: &dyn Fn(&str) -> bool| match services.iter().find_map(|s| {
         let kind = child_text(s, "serviceType")?;
-        WAN_SERVICES.contains(&kind.as_str()).then_some((s, kind))
+        wanted(&kind).then_some((s, kind))
     }) {
-        Some((s, kind)) => Some(Service {
+        Some((s, kind)) => Ok(Some(Service {
             control: url(s, &kind, "controlURL")?,
             scpd: url(s, &kind, "SCPDURL")?,
             service_type: kind,
-        }),
-        None => None,
+        })),
+        None => Ok::<_, String>(None),
     };
+    let service = find(&|kind| WAN_SERVICES.contains(&kind))?;
+    let firewall = find(&|kind| kind == FIREWALL_SERVICE)?;
     Ok(Description {
         service,
+        firewall,
         listed,
         router,
     })
@@ -415,6 +429,39 @@ mod tests {
         assert_eq!(s.scpd.to_string(), "http://192.168.77.1:5000/WANIPCn.xml");
         assert_eq!(d.listed.len(), 5);
         assert_eq!(d.router.manufacturer.as_deref(), Some("Debian"));
+    }
+
+    #[test]
+    fn finds_miniupnpds_ipv6_firewall_control() {
+        // The same description over IPv4 and over IPv6 (captured from the
+        // dual-stack testbed both ways: byte for byte this one).
+        let d = read_description(MINIUPNPD.as_bytes(), &from()).unwrap();
+        let fw = d.firewall.unwrap();
+        assert_eq!(
+            fw.service_type,
+            "urn:schemas-upnp-org:service:WANIPv6FirewallControl:1"
+        );
+        assert_eq!(
+            fw.control.to_string(),
+            "http://192.168.77.1:5000/ctl/IP6FCtl"
+        );
+        assert_eq!(fw.scpd.to_string(), "http://192.168.77.1:5000/WANIP6FC.xml");
+        let over_v6 = Location::parse("http://[2001:db8:77::1]:5000/rootDesc.xml").unwrap();
+        let d = read_description(MINIUPNPD.as_bytes(), &over_v6).unwrap();
+        assert_eq!(
+            d.firewall.unwrap().control.to_string(),
+            "http://[2001:db8:77::1]:5000/ctl/IP6FCtl"
+        );
+        // An IGDv1 router has none; the WAN service is still found.
+        let v1 = MINIUPNPD.replace("WANIPv6FirewallControl", "WANIPv6Nothing");
+        let d = read_description(v1.as_bytes(), &from()).unwrap();
+        assert!(d.firewall.is_none() && d.service.is_some());
+        let elsewhere = MINIUPNPD.replace("/ctl/IP6FCtl", "http://192.168.77.99/ctl");
+        let e = read_description(elsewhere.as_bytes(), &from()).unwrap_err();
+        assert!(
+            e.contains("WANIPv6FirewallControl:1 service's controlURL"),
+            "{e}"
+        );
     }
 
     #[test]
