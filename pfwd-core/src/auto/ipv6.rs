@@ -216,16 +216,45 @@ impl Client {
 
 impl Client {
     /// UPnP's pinholes: the `WANIPv6FirewallControl` service of the router
-    /// that answered UPnP.
+    /// that answered UPnP (over IPv4), asked over IPv6 from this host's
+    /// global address (`GetFirewallStatus`).
     async fn probe_pinholes(
         &self,
-        _gateway: &Ipv6Gateway,
+        gateway: &Ipv6Gateway,
     ) -> std::result::Result<Arc<Backend>, MethodFailure> {
-        Err(MethodFailure::from_error(&Error::Unsupported {
-            method: Method::Upnp,
-            what: "IPv6 pinholes".into(),
-            detail: "TEMPORARY".into(),
-        }))
+        let fail = |e: &Error| MethodFailure::from_error(e);
+        let upnp = self.backend(Method::Upnp).await?;
+        let Backend::Upnp(upnp) = upnp.as_ref() else {
+            return Err(fail(&no_pinholes("the UPnP backend is not a UPnP-IGD router")));
+        };
+        let Some(pinholes) = upnp.pinholes(gateway) else {
+            return Err(fail(&no_pinholes(
+                "the router's UPnP description has no WANIPv6FirewallControl service: it \
+                 opens no IPv6 pinholes over UPnP",
+            )));
+        };
+        match tokio::time::timeout(self.options.budget, pinholes.probe()).await {
+            Ok(Ok(())) => Ok(Arc::new(Backend::Pinholes(pinholes))),
+            Ok(Err(e)) => Err(fail(&e)),
+            Err(_) => Err(fail(&Error::NoGateway {
+                refused: false,
+                method: Some(Method::Upnp),
+                detail: format!(
+                    "no answer over IPv6 from {} within {} ms",
+                    pinholes.firewall(),
+                    self.options.budget.as_millis()
+                ),
+            })),
+        }
+    }
+}
+
+/// UPnP's "no pinholes here", saying why.
+fn no_pinholes(detail: &str) -> Error {
+    Error::Unsupported {
+        method: Method::Upnp,
+        what: "IPv6 pinholes".into(),
+        detail: detail.into(),
     }
 }
 

@@ -12,7 +12,7 @@ use tokio::sync::OnceCell;
 use super::ClientOptions;
 use super::policy;
 use crate::backend::engine::Engine;
-use crate::backend::{natpmp::NatPmp, pcp::Pcp, upnp::Upnp};
+use crate::backend::{natpmp::NatPmp, pcp::Pcp, upnp::Upnp, upnp::UpnpPinholes};
 use crate::error::{Error, Result};
 use crate::forwarder::Forwarder;
 use crate::gateway::GatewayInfo;
@@ -25,6 +25,8 @@ pub(crate) enum Backend {
     Pcp(Pcp),
     NatPmp(NatPmp),
     Upnp(Upnp),
+    /// UPnP's IPv6 pinholes (`WANIPv6FirewallControl`).
+    Pinholes(UpnpPinholes),
 }
 
 impl Backend {
@@ -33,6 +35,7 @@ impl Backend {
             Backend::Pcp(b) => b,
             Backend::NatPmp(b) => b,
             Backend::Upnp(b) => b,
+            Backend::Pinholes(b) => b,
         }
     }
 }

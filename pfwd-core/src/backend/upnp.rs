@@ -8,6 +8,8 @@ mod description;
 // drive miniupnpd with it; the IPv6 forwarder is its real user.
 #[doc(hidden)]
 pub mod pinhole;
+mod pinholes;
+pub use pinholes::UpnpPinholes;
 mod search;
 mod soap;
 mod specific;
@@ -109,6 +111,9 @@ pub struct Upnp {
     /// The external address last read, and when: a mapping made right
     /// after discovery does not ask for it again (see [`EXTERNAL_FRESH`]).
     recent_external: std::sync::Mutex<Option<(Ipv4Addr, Instant)>>,
+    /// The control URL of the router's IPv6 firewall service
+    /// (`WANIPv6FirewallControl`), where pinholes are opened, if it has one.
+    firewall: Option<Location>,
 }
 
 /// How long the remembered service has to prove itself before the search
@@ -307,6 +312,7 @@ impl Upnp {
             options,
             &location,
             service,
+            found.firewall,
             found.router,
             schema,
         ))
@@ -332,6 +338,7 @@ impl Upnp {
             options,
             location,
             service,
+            found.firewall,
             found.router,
             schema,
         ))
@@ -344,6 +351,7 @@ impl Upnp {
         options: &UpnpOptions,
         location: &Location,
         service: description::Service,
+        firewall: Option<description::Service>,
         router: RouterInfo,
         schema: std::collections::HashMap<String, Vec<String>>,
     ) -> Upnp {
@@ -371,7 +379,28 @@ impl Upnp {
             request_timeout: options.request_timeout,
             router,
             recent_external: std::sync::Mutex::new(None),
+            firewall: firewall.map(|f| f.control),
         }
+    }
+
+    /// The router's IPv6 pinholes, for the host and router of `gateway`:
+    /// its `WANIPv6FirewallControl` service asked over IPv6 (the same port
+    /// and path as over IPv4, on the router's IPv6 address; see
+    /// [`pinhole`]). `None` when the description lists no such service.
+    pub fn pinholes(&self, gateway: &crate::gateway::Ipv6Gateway) -> Option<UpnpPinholes> {
+        let control = self.firewall.as_ref()?;
+        let at = gateway.router_at(control.port);
+        Some(UpnpPinholes::new(
+            pinhole::Firewall::at(
+                *at.ip(),
+                at.scope_id(),
+                control.port,
+                &control.path,
+                gateway.local,
+                self.request_timeout,
+            ),
+            gateway.clone(),
+        ))
     }
 
     /// The gateway pfwd talks to and this host's address on its network.

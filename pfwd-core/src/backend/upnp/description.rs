@@ -215,7 +215,6 @@ pub(super) struct Description {
     /// router opens pinholes. Its control URL is on the address the
     /// description came from; [`super::pinhole`] says how to reach it
     /// over IPv6. Read by the IPv6 forwarder (issue 15 wires it in).
-    #[allow(dead_code)]
     pub firewall: Option<Service>,
     /// Every service type listed (to name them when none is usable).
     pub listed: Vec<String>,

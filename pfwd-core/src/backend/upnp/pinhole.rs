@@ -57,11 +57,11 @@ pub const MAX_ANSWER: usize = 16 * 1024;
 pub const MAX_PINHOLE_LEASE: Duration = Duration::from_secs(86_400);
 
 /// UPnP "NoSuchEntry" (WANIPv6FirewallControl): no pinhole has that UniqueID.
-const NO_SUCH_ENTRY: u16 = 704;
+pub(super) const NO_SUCH_ENTRY: u16 = 704;
 /// UPnP "NoTrafficReceived" (miniupnpd 2.3.1: "NoPacketSent").
 const NO_TRAFFIC_RECEIVED: u16 = 709;
 /// UPnP "InvalidArgs": miniupnpd 2.3.1's answer about a UniqueID it does not hold.
-const INVALID_ARGS: u16 = 402;
+pub(super) const INVALID_ARGS: u16 = 402;
 /// UPnP "ActionNotAuthorized".
 const NOT_AUTHORIZED: u16 = 606;
 
