@@ -351,8 +351,8 @@ fn explain_606(e: Error, internal: SocketAddrV6, source: Ipv6Addr) -> Error {
         return Error::Refused { method, what, code };
     }
     let why = if internal.port() < 1024 {
-        "IGDv2 routers (miniupnpd among them) refuse pinholes below port 1024: use PCP, \
-         or open it by hand (the guide)"
+        "IGDv2 routers, miniupnpd among them, refuse pinholes below port 1024: use PCP, \
+         or open it by hand with the guide"
             .to_string()
     } else if *internal.ip() != source {
         format!(
