@@ -172,8 +172,9 @@ pub async fn firewall_status(fw: &Firewall) -> Result<FirewallStatus> {
 /// (miniupnpd refuses lower ones with 606, as IGDv2 recommends for
 /// clients that are not authenticated). The same pinhole asked again
 /// gets the same UniqueID and, by the specification, a new lease; but
-/// miniupnpd 2.3.1 then sets its expiry to about twice the router's
-/// uptime (it adds the current time twice): renew with [`update_pinhole`].
+/// miniupnpd 2.3.1 and 2.3.2 then set its expiry to about twice the
+/// router's uptime (the current time is added twice; fixed in 2.3.3): renew
+/// with [`update_pinhole`].
 ///
 /// # Errors
 ///
@@ -217,7 +218,9 @@ pub async fn add_pinhole(
 
 /// `UpdatePinhole`: give pinhole `id` a new `lease` from now (clamped as
 /// in [`add_pinhole`]). Works on miniupnpd 2.3.1 (nftables) for a pinhole
-/// it holds; it drops the pinhole's description.
+/// it holds (same UniqueID, a new rule); it drops the pinhole's description
+/// (fixed in 2.3.6), which for a pinhole made by PCP is the nonce: PCP can
+/// no longer delete it.
 ///
 /// # Errors
 ///
@@ -276,7 +279,10 @@ pub async fn pinhole_packets(fw: &Firewall, id: u16) -> Result<u32> {
 /// every pinhole it holds; `CheckPinholeWorking` answers 709 until a packet
 /// has passed). `false` on 704 (the specification's "no such entry"), and
 /// on 402 and 606, which miniupnpd 2.3.1 answers for a UniqueID it does not
-/// hold (it then checks the sender against an address it never read).
+/// hold (its nftables lookup says "found" either way, and it then checks
+/// the sender against an address buffer it never filled in: 402 as seen,
+/// 606 if that memory held another address). Upstream still does this at
+/// 2.3.11.
 ///
 /// # Errors
 ///
@@ -345,8 +351,8 @@ fn explain_606(e: Error, internal: SocketAddrV6, source: Ipv6Addr) -> Error {
         return Error::Refused { method, what, code };
     }
     let why = if internal.port() < 1024 {
-        "IGDv2 routers (miniupnpd among them) refuse pinholes below port 1024: use PCP, \
-         or open it by hand (the guide)"
+        "IGDv2 routers, miniupnpd among them, refuse pinholes below port 1024: use PCP, \
+         or open it by hand with the guide"
             .to_string()
     } else if *internal.ip() != source {
         format!(
