@@ -225,7 +225,9 @@ impl Client {
         let fail = |e: &Error| MethodFailure::from_error(e);
         let upnp = self.backend(Method::Upnp).await?;
         let Backend::Upnp(upnp) = upnp.as_ref() else {
-            return Err(fail(&no_pinholes("the UPnP backend is not a UPnP-IGD router")));
+            return Err(fail(&no_pinholes(
+                "the UPnP backend is not a UPnP-IGD router",
+            )));
         };
         let Some(pinholes) = upnp.pinholes(gateway) else {
             return Err(fail(&no_pinholes(

@@ -480,13 +480,60 @@ impl Pcp {
         if mapping.internal().ip() != self.local() {
             options.push(PcpOption::ThirdParty(wire_address(mapping.internal().ip())));
         }
-        match self.exchange_map(payload, 0, options, &what).await? {
+        match self
+            .exchange_map(payload, 0, options.clone(), &what)
+            .await?
+        {
             Answer::Pcp(r, _, _) if r.result.is_success() => {
                 info!("PCP: {} done {what}", self.router());
                 Ok(())
             }
+            Answer::Pcp(r, _, _)
+                if r.result == ResultCode::NotAuthorized && mapping.is_pinhole() =>
+            {
+                Err(self.shorten_pinhole(payload, options, &what).await)
+            }
             Answer::Pcp(r, _, _) => Err(result_error(r.result, &what)),
             Answer::NatPmpOnly => self.natpmp()?.unmap_mapping(mapping).await,
+        }
+    }
+
+    /// A pinhole the router would not close with its own nonce: miniupnpd
+    /// before 2.3.6 drops the nonce of a PCP pinhole when it renews it
+    /// (the fixture `miniupnpd_2_3_1_pcp_renewal_of_a_pinhole_drops_its_
+    /// nonce_so_delete_is_not_authorized`). The renewal still works, so the
+    /// pinhole is renewed with the shortest lease the router grants, and
+    /// the error says when it closes by itself.
+    async fn shorten_pinhole(
+        &self,
+        payload: MapPayload,
+        options: Vec<PcpOption>,
+        what: &str,
+    ) -> Error {
+        let shortened = self
+            .exchange_map(payload, 1, options, "shortening a pinhole's lease")
+            .await;
+        let then = match shortened {
+            Ok(Answer::Pcp(r, _, _)) if r.result.is_success() => {
+                log::warn!(
+                    "PCP: {} would not close the pinhole ({what}); its lease is now {} s",
+                    self.router(),
+                    r.lifetime
+                );
+                format!(
+                    "pfwd cut its lease to {} s instead, so it closes by itself then",
+                    r.lifetime
+                )
+            }
+            _ => "it stays open until its lease ends".into(),
+        };
+        Error::Refused {
+            method: Method::Pcp,
+            what: format!(
+                "{what} (the router forgot this IPv6 pinhole's nonce when it renewed it, as \
+                 miniupnpd before 2.3.6 does; {then})"
+            ),
+            code: GatewayCode::Pcp(ResultCode::NotAuthorized),
         }
     }
 

@@ -106,6 +106,17 @@ impl UpnpPinholes {
                 });
             }
         };
+        if request.internal_port() < 1024 {
+            // IGDv2 recommends it for clients that are not authenticated,
+            // and miniupnpd does it (UPnP 606): no need to ask.
+            return Err(Error::Unsupported {
+                method: Method::Upnp,
+                what: format!("an IPv6 pinhole for port {}", request.internal_port()),
+                detail: "IGDv2 routers, miniupnpd among them, refuse UPnP pinholes below port \
+                         1024: use PCP, or open it by hand with the guide"
+                    .into(),
+            });
+        }
         let internal = SocketAddrV6::new(host, request.internal_port(), 0, 0);
         let previous = match request.previous().map(|p| (p, p.state())) {
             None => None,
