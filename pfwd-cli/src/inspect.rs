@@ -251,6 +251,8 @@ pub async fn guide(ctx: &Ctx, a: GuideArgs) -> i32 {
         };
         let context = GuideContext {
             gateway,
+            family: t.primary_family(),
+            ipv6: pfwd_core::default_ipv6_gateway().ok(),
             ..GuideContext::default()
         };
         Instructions::build(&context, &t.protocols, external, t.host, t.internal_port)
@@ -260,7 +262,13 @@ pub async fn guide(ctx: &Ctx, a: GuideArgs) -> i32 {
             Err(e) => return p.error(&e),
         };
         client
-            .instructions_for(&t.protocols, external, t.host, t.internal_port)
+            .instructions_in(
+                t.primary_family(),
+                &t.protocols,
+                external,
+                t.host,
+                t.internal_port,
+            )
             .await
     };
     if p.json || a.format == GuideFormat::Json {

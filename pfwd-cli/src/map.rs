@@ -61,7 +61,13 @@ async fn full_guide(client: &Client, t: &Target, e: &Error) -> Option<Error> {
         return None;
     };
     let mut full: Instructions = client
-        .instructions_for(&t.protocols, t.external_port(), t.host, t.internal_port)
+        .instructions_in(
+            t.primary_family(),
+            &t.protocols,
+            t.external_port(),
+            t.host,
+            t.internal_port,
+        )
         .await;
     full.reasons = instructions.reasons.clone();
     Some(Error::Manual {

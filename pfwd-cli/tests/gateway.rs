@@ -11,6 +11,8 @@ mod busy;
 mod check;
 #[path = "gateway/fixes.rs"]
 mod fixes;
+#[path = "gateway/ipv6.rs"]
+mod ipv6;
 #[path = "gateway/keepers.rs"]
 mod keepers;
 #[path = "gateway/lost.rs"]

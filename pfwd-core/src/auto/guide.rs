@@ -25,8 +25,24 @@ impl Client {
         internal_ip: Option<IpAddr>,
         internal_port: u16,
     ) -> Instructions {
+        let family = internal_ip.map_or(Family::Ipv4, Family::of);
+        self.instructions_in(family, protocols, external_port, internal_ip, internal_port)
+            .await
+    }
+
+    /// [`instructions_for`](Self::instructions_for) in `family`: for
+    /// [`Family::Ipv6`], the guide to the router's IPv6 firewall for this
+    /// host's global address when `internal_ip` is `None`.
+    pub async fn instructions_in(
+        &self,
+        family: Family,
+        protocols: &[Protocol],
+        external_port: u16,
+        internal_ip: Option<IpAddr>,
+        internal_port: u16,
+    ) -> Instructions {
         let mut context = self.context(self.discovery().failures()).await;
-        if let Some(IpAddr::V6(_)) = internal_ip {
+        if family == Family::Ipv6 {
             context.family = Family::Ipv6;
             context.ipv6 = self.ipv6_gateway().ok();
         }
