@@ -189,6 +189,28 @@ typedef uint32_t pfwd_external;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// The address family of a request or a mapping.
+enum pfwd_family
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // The target's family: IPv4, or IPv6 for an IPv6 `target` (the default).
+  PFWD_FAMILY_AUTO = 0,
+  // IPv4: a port mapping on the router's public address.
+  PFWD_FAMILY_IPV4 = 4,
+  // IPv6: a pinhole in the router's firewall for the host's own global
+  // address (the same port: nothing is translated).
+  PFWD_FAMILY_IPV6 = 6,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum pfwd_family pfwd_family;
+#else
+typedef uint32_t pfwd_family;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // What happened to a kept mapping.
 enum pfwd_event_kind
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -377,6 +399,10 @@ typedef struct {
   // The description routers show; NULL (the default) is pfwd's.
   // Borrowed for the call only.
   const char *description;
+  // A `pfwd_family` (default `PFWD_FAMILY_AUTO`). Added in 0.1.0's
+  // IPv6 work: a caller built against an older header leaves it out,
+  // and `size` gives it the default.
+  uint32_t family;
 } pfwd_request_options;
 
 #ifdef __cplusplus
@@ -1063,6 +1089,17 @@ const char *pfwd_mapping_internal_ip(const pfwd_mapping *mapping);
 //
 // `mapping` is NULL or live.
 uint16_t pfwd_mapping_internal_port(const pfwd_mapping *mapping);
+
+// The address family (a `pfwd_family`: `PFWD_FAMILY_IPV4`, or
+// `PFWD_FAMILY_IPV6` for a pinhole, whose external address is the host's
+// own); 0 for NULL.
+//
+// Thread-safety: any thread.
+//
+// # Safety
+//
+// `mapping` is NULL or live.
+uint32_t pfwd_mapping_family(const pfwd_mapping *mapping);
 
 // The protocol (a `pfwd_protocol`); 0 for NULL.
 //

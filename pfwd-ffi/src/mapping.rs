@@ -99,6 +99,22 @@ pub unsafe extern "C" fn pfwd_mapping_internal_ip(mapping: *const pfwd_mapping) 
 pub unsafe extern "C" fn pfwd_mapping_internal_port(mapping: *const pfwd_mapping) -> u16 {
     field(mapping, 0, |m| m.mapping.internal().port())
 }
+/// The address family (a `pfwd_family`: `PFWD_FAMILY_IPV4`, or
+/// `PFWD_FAMILY_IPV6` for a pinhole, whose external address is the host's
+/// own); 0 for NULL.
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+///
+/// `mapping` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfwd_mapping_family(mapping: *const pfwd_mapping) -> u32 {
+    field(mapping, 0, |m| match m.mapping.family() {
+        pfwd_core::Family::Ipv4 => crate::request::pfwd_family::PFWD_FAMILY_IPV4 as u32,
+        pfwd_core::Family::Ipv6 => crate::request::pfwd_family::PFWD_FAMILY_IPV6 as u32,
+    })
+}
 /// The protocol (a `pfwd_protocol`); 0 for NULL.
 ///
 /// Thread-safety: any thread.

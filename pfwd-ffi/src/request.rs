@@ -27,6 +27,19 @@ pub enum pfwd_external {
     PFWD_EXTERNAL_ANY = 3,
 }
 
+/// The address family of a request or a mapping.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum pfwd_family {
+    /// The target's family: IPv4, or IPv6 for an IPv6 `target` (the default).
+    PFWD_FAMILY_AUTO = 0,
+    /// IPv4: a port mapping on the router's public address.
+    PFWD_FAMILY_IPV4 = 4,
+    /// IPv6: a pinhole in the router's firewall for the host's own global
+    /// address (the same port: nothing is translated).
+    PFWD_FAMILY_IPV6 = 6,
+}
+
 /// Options of a request. Set them with `pfwd_request_options_init` first,
 /// then change fields; `size` lets later versions add fields.
 #[repr(C)]
@@ -50,6 +63,10 @@ pub struct pfwd_request_options {
     /// The description routers show; NULL (the default) is pfwd's.
     /// Borrowed for the call only.
     pub description: *const c_char,
+    /// A `pfwd_family` (default `PFWD_FAMILY_AUTO`). Added in 0.1.0's
+    /// IPv6 work: a caller built against an older header leaves it out,
+    /// and `size` gives it the default.
+    pub family: u32,
 }
 
 // SAFETY: repr(C), starts with `size: u32`; integers and pointers only.
@@ -64,6 +81,7 @@ unsafe impl Sized_ for pfwd_request_options {
             lease_seconds: 0,
             permanent: 0,
             description: std::ptr::null(),
+            family: pfwd_family::PFWD_FAMILY_AUTO as u32,
         }
     }
 }
@@ -109,6 +127,17 @@ unsafe fn build(
     if let Some(target) = unsafe { opt_str_arg(o.target, "options.target") }? {
         b = b.internal_ip(pfwd_core::parse::parse_host(target)?.ip);
     }
+    b = match o.family {
+        0 => b,
+        4 => b.family(pfwd_core::Family::Ipv4),
+        6 => b.family(pfwd_core::Family::Ipv6),
+        n => {
+            return Err(Failure::Invalid(format!(
+                "family {n} is not a pfwd_family: use PFWD_FAMILY_AUTO, PFWD_FAMILY_IPV4 or \
+                 PFWD_FAMILY_IPV6"
+            )));
+        }
+    };
     b = b.external(match o.external {
         0 => ExternalPort::Same,
         1 => ExternalPort::Preferred(o.external_port),

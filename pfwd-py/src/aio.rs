@@ -196,12 +196,12 @@ impl AsyncClient {
         requests: Vec<Request>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (protocols, external, ip, internal) = guide_args(&requests)
+        let (family, protocols, external, ip, internal) = guide_args(&requests)
             .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("no request to guide"))?;
         let client = self.inner.clone();
         awaitable(py, timeout, move |call| {
             client
-                .instructions_for(&protocols, external, ip, internal, call)
+                .instructions_in(family, &protocols, external, ip, internal, call)
                 .map(|i| errors::guide(&i))
         })
     }

@@ -57,9 +57,16 @@ pub(crate) fn requests(list: &[Request]) -> Vec<pfwd_core::MappingRequest> {
 /// and server.
 pub(crate) fn guide_args(
     list: &[Request],
-) -> Option<(Vec<pfwd_core::Protocol>, u16, Option<std::net::IpAddr>, u16)> {
+) -> Option<(
+    pfwd_core::Family,
+    Vec<pfwd_core::Protocol>,
+    u16,
+    Option<std::net::IpAddr>,
+    u16,
+)> {
     let first = &list.first()?.inner;
     Some((
+        first.family(),
         list.iter().map(|r| r.inner.protocol()).collect(),
         first.external_port().unwrap_or(first.internal_port()),
         first.internal_ip(),
@@ -212,6 +219,14 @@ impl Client {
         serde_json::to_string(&self.inner.discovery()).unwrap_or_default()
     }
 
+    /// What IPv6 offers (this host's global address, the router, each
+    /// method asked over IPv6 now), as JSON.
+    #[pyo3(signature = (timeout=None))]
+    fn ipv6_status(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<String> {
+        blocking(py, timeout, |call| self.inner.ipv6_status(call))
+            .map(|s| serde_json::to_string(&s).unwrap_or_default())
+    }
+
     /// The guide for forwarding the requests by hand.
     #[pyo3(signature = (requests, timeout=None))]
     fn guide(
@@ -220,11 +235,11 @@ impl Client {
         requests: Vec<Request>,
         timeout: Option<f64>,
     ) -> PyResult<Guide> {
-        let (protocols, external, ip, internal) = guide_args(&requests)
+        let (family, protocols, external, ip, internal) = guide_args(&requests)
             .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("no request to guide"))?;
         blocking(py, timeout, |call| {
             self.inner
-                .instructions_for(&protocols, external, ip, internal, call)
+                .instructions_in(family, &protocols, external, ip, internal, call)
         })
         .map(|i| errors::guide(&i))
     }

@@ -37,6 +37,12 @@ impl Request {
         self.inner.internal_ip().map(|ip| ip.to_string())
     }
 
+    /// "ipv4", or "ipv6" for a pinhole for the host's own address.
+    #[getter]
+    fn family(&self) -> &'static str {
+        self.inner.family().as_str()
+    }
+
     /// The outside port asked for (`None`: any).
     #[getter]
     fn external_port(&self) -> Option<u16> {
@@ -95,9 +101,10 @@ fn invalid(py: Python<'_>, e: Invalid) -> PyErr {
 /// The requests (one per protocol) for `pfwd.forward`'s arguments, as text
 /// the core parses: `port` ("80", "http"), `to` ("192.168.1.4[:8080]"),
 /// `protocol` ("tcp", "udp", "both"), `external` ("8080", "any"; only that
-/// port when `exact`), `lease` (seconds, or text such as "2h"), `permanent`.
+/// port when `exact`), `lease` (seconds, or text such as "2h"), `permanent`,
+/// `family` ("ipv4", "ipv6"; default: the server's, or IPv4).
 #[pyfunction]
-#[pyo3(signature = (port, to=None, protocol=None, external=None, exact=false, lease_seconds=None, lease_text=None, permanent=false, description=None))]
+#[pyo3(signature = (port, to=None, protocol=None, external=None, exact=false, lease_seconds=None, lease_text=None, permanent=false, description=None, family=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn build_requests(
     py: Python<'_>,
@@ -110,6 +117,7 @@ pub(crate) fn build_requests(
     lease_text: Option<&str>,
     permanent: bool,
     description: Option<&str>,
+    family: Option<&str>,
 ) -> PyResult<Vec<Request>> {
     requests(
         port,
@@ -121,6 +129,7 @@ pub(crate) fn build_requests(
         lease_text,
         permanent,
         description,
+        family,
     )
     .map(|r| r.into_iter().map(|inner| Request { inner }).collect())
     .map_err(|e| invalid(py, e))
@@ -137,6 +146,7 @@ fn requests(
     lease_text: Option<&str>,
     permanent: bool,
     description: Option<&str>,
+    family: Option<&str>,
 ) -> Result<Vec<MappingRequest>, Invalid> {
     // Python's arguments as the core's types; the core's Target decides the
     // rest (the description, the outside port, the protocols), as it does
@@ -164,6 +174,12 @@ fn requests(
         (false, None, Some(t)) => parse_lease(t).map_err(|e| e.context("lease"))?,
         (false, None, None) => Lease::Finite(pfwd_core::defaults::LEASE),
     };
+    let family = family
+        .map(|f| {
+            f.parse::<pfwd_core::Family>()
+                .map_err(|e| e.context("family"))
+        })
+        .transpose()?;
     Target::parse(
         Names::KEYWORDS,
         port,
@@ -173,6 +189,7 @@ fn requests(
         lease,
         description,
     )?
+    .in_family(family)?
     .exactly(exact)
     .requests()
 }

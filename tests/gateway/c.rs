@@ -611,3 +611,33 @@ fn tempdir() -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// pinhole.c on the dual-stack router: an IPv6 pinhole by PCP, proved with
+/// bytes over IPv6, closed; the bad inputs refused.
+fn pinhole(name: &str, flavor: Flavor) {
+    let Some(tb) = pfwd_testbed::dual_stack_testbed(name, GatewayConfig::dual_stack()) else {
+        return;
+    };
+    let exe = build("pfwd-ffi/tests/c/pinhole.c", flavor);
+    let mut p = Driven::start(&tb, &exe, &[], flavor);
+    let mapped = p.expect("mapped ");
+    assert_eq!(mapped, "2001:db8:77::10 8080");
+    assert!(
+        pfwd_testbed::reaches_v6(&tb, Protocol::Tcp, 8080),
+        "no bytes over IPv6"
+    );
+    p.go();
+    p.expect("unmapped");
+    assert!(
+        !pfwd_testbed::reaches_v6(&tb, Protocol::Tcp, 8080),
+        "the pinhole stayed open"
+    );
+    p.go();
+    p.expect("done");
+    p.finish(name);
+}
+
+#[test]
+fn c_ipv6_pinhole_under_valgrind() {
+    pinhole("c_ipv6_pinhole_under_valgrind", Flavor::Valgrind);
+}

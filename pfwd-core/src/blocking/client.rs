@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::forwarder::Forwarder;
 use crate::guide::{Instructions, RouterInfo};
 use crate::lease::{Keep, KeeperOptions};
-use crate::mapping::{GatewayMapping, Mapping, MappingRequest, Method, Protocol};
+use crate::mapping::{Family, GatewayMapping, Mapping, MappingRequest, Method, Protocol};
 
 /// The automatic client ([`crate::Client`]) for synchronous code: any
 /// thread may use it, and several at once. Dropping it closes its sockets;
@@ -380,16 +380,70 @@ impl Client {
         internal_port: u16,
         call: &Call,
     ) -> Result<Instructions> {
+        let family = internal_ip.map_or(Family::Ipv4, Family::of);
+        self.instructions_in(
+            family,
+            protocols,
+            external_port,
+            internal_ip,
+            internal_port,
+            call,
+        )
+    }
+
+    /// [`crate::Client::instructions_in`]: the guide in `family` (the IPv6
+    /// firewall's for [`Family::Ipv6`]).
+    ///
+    /// # Errors
+    ///
+    /// The call's own errors.
+    pub fn instructions_in(
+        &self,
+        family: Family,
+        protocols: &[Protocol],
+        external_port: u16,
+        internal_ip: Option<IpAddr>,
+        internal_port: u16,
+        call: &Call,
+    ) -> Result<Instructions> {
         let protocols = protocols.to_vec();
         self.run(
             call,
             "writing the guide",
             move |c| async move {
-                Ok(
-                    c.instructions_for(&protocols, external_port, internal_ip, internal_port)
-                        .await,
+                Ok(c.instructions_in(
+                    family,
+                    &protocols,
+                    external_port,
+                    internal_ip,
+                    internal_port,
                 )
+                .await)
             },
+            None,
+        )
+    }
+
+    /// This host's IPv6 router and global address, or why it has none.
+    ///
+    /// # Errors
+    ///
+    /// [`Ipv6Unavailable`](crate::Ipv6Unavailable), saying why.
+    pub fn ipv6_gateway(&self) -> std::result::Result<crate::Ipv6Gateway, crate::Ipv6Unavailable> {
+        self.inner.ipv6_gateway()
+    }
+
+    /// [`crate::Client::ipv6_status`]: what IPv6 offers, each method asked
+    /// over IPv6 now.
+    ///
+    /// # Errors
+    ///
+    /// The call's own errors.
+    pub fn ipv6_status(&self, call: &Call) -> Result<crate::Ipv6Status> {
+        self.run(
+            call,
+            "asking the router over IPv6",
+            move |c| async move { Ok(c.ipv6_status().await) },
             None,
         )
     }

@@ -54,7 +54,17 @@ from ._events import (
     Warning,
 )
 from ._sync import Client, Forwarding, Request, check, forward, request
-from ._types import Discovery, ErrorKind, GatewayMapping, Instructions, Mapping, Method, MethodStatus, Protocol
+from ._types import (
+    Discovery,
+    ErrorKind,
+    Family,
+    GatewayMapping,
+    Instructions,
+    Mapping,
+    Method,
+    MethodStatus,
+    Protocol,
+)
 
 __version__: str = _pfwd.__version__
 
@@ -73,6 +83,7 @@ __all__ = [
     "CheckReport",
     "Diagnosis",
     "Protocol",
+    "Family",
     "Method",
     "ErrorKind",
     "Error",

@@ -8,12 +8,13 @@ from datetime import timedelta
 from typing import Iterable, List, Optional, Union
 
 from . import _pfwd
-from ._types import Mapping, Method, Protocol
+from ._types import Family, Mapping, Method, Protocol
 
 __all__ = ["PortLike", "HostLike", "LeaseLike", "requests", "check_requests", "prober_text"]
 
 PortLike = Union[int, str]
-HostLike = Union[str, ipaddress.IPv4Address]
+HostLike = Union[str, ipaddress.IPv4Address, ipaddress.IPv6Address]
+FamilyLike = Union[str, Family]
 LeaseLike = Union[int, float, timedelta, str]
 
 
@@ -75,6 +76,7 @@ def requests(
     lease: Optional[LeaseLike] = None,
     permanent: bool = False,
     description: Optional[str] = None,
+    family: Optional[FamilyLike] = None,
 ) -> List[_pfwd.Request]:
     """The core's requests (one per protocol) for these arguments.
 
@@ -82,8 +84,10 @@ def requests(
     ``ValueError``) for a wrong value, saying what is accepted.
     """
     port = port_text(port_or_service, "port_or_service")
-    if to is not None and not isinstance(to, (str, ipaddress.IPv4Address)):
-        raise TypeError(f"to must be an IPv4 address or 'host[:port]', not {_type_name(to)}")
+    if to is not None and not isinstance(to, (str, ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        raise TypeError(f"to must be an IP address or 'host[:port]', not {_type_name(to)}")
+    if family is not None and not isinstance(family, (str, Family)):
+        raise TypeError(f"family must be 'ipv4' or 'ipv6' (or pfwd.Family), not {_type_name(family)}")
     if protocol is not None and not isinstance(protocol, (str, Protocol)):
         raise TypeError(f"protocol must be 'tcp', 'udp' or 'both', not {_type_name(protocol)}")
     ext = None if external is None else port_text(external, "external")
@@ -109,6 +113,7 @@ def requests(
         lease_text=lease_text,
         permanent=bool(permanent),
         description=description,
+        family=family.value if isinstance(family, Family) else family,
     )
 
 

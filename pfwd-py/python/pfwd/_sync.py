@@ -10,10 +10,11 @@ import ipaddress
 import json
 import threading
 from datetime import timedelta
-from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 from . import _pfwd
 from ._args import (
+    FamilyLike,
     HostLike,
     LeaseLike,
     PortLike,
@@ -46,6 +47,7 @@ def request(
     lease: Optional[LeaseLike] = None,
     permanent: bool = False,
     description: Optional[str] = None,
+    family: Optional[FamilyLike] = None,
 ) -> List[Request]:
     """The requests (one per protocol) for these arguments, checked, for
     ``Client.keep``; nothing is sent."""
@@ -58,6 +60,7 @@ def request(
         lease=lease,
         permanent=permanent,
         description=description,
+        family=family,
     )
 
 
@@ -207,6 +210,14 @@ class Client:
         """What each method answered; does not block."""
         return Discovery._from_json(self._native.discovery())
 
+    def ipv6_status(self, *, timeout: Timeout = None) -> Dict[str, Any]:
+        """What IPv6 offers this host, each method asked over IPv6 now:
+        ``gateway`` (``local``: this host's global address, ``router``),
+        ``unavailable`` (why there is no IPv6 to open pinholes on, else
+        ``None``) and ``methods`` (PCP and UPnP, each with ``probe``)."""
+        result: Dict[str, Any] = json.loads(self._native.ipv6_status(timeout_seconds(timeout)))
+        return result
+
     def map(
         self,
         port_or_service: PortLike,
@@ -218,6 +229,7 @@ class Client:
         lease: Optional[LeaseLike] = None,
         permanent: bool = False,
         description: Optional[str] = None,
+        family: Optional[FamilyLike] = None,
         timeout: Timeout = None,
     ) -> Mapping:
         """Map one port with the best method; ``ManualForwardingRequired``
@@ -231,6 +243,7 @@ class Client:
             lease=lease,
             permanent=permanent,
             description=description,
+            family=family,
         )
         if len(reqs) != 1:
             raise ValueError(
@@ -279,10 +292,12 @@ class Client:
         to: Optional[HostLike] = None,
         protocol: Optional[Union[str, Protocol]] = None,
         external: Optional[PortLike] = None,
+        family: Optional[FamilyLike] = None,
         timeout: Timeout = None,
     ) -> Instructions:
-        """How to forward this port by hand on this router."""
-        reqs = requests(port_or_service, to=to, protocol=protocol, external=external)
+        """How to forward this port by hand on this router (``family="ipv6"``:
+        how to open it in the router's IPv6 firewall)."""
+        reqs = requests(port_or_service, to=to, protocol=protocol, external=external, family=family)
         return Instructions(*self._native.guide(reqs, timeout_seconds(timeout)))
 
     def keep(
@@ -330,6 +345,7 @@ def forward(
     lease: Optional[LeaseLike] = None,
     permanent: bool = False,
     description: Optional[str] = None,
+    family: Optional[FamilyLike] = None,
     methods: Optional[Iterable[Union[str, Method]]] = None,
     gateway: Optional[HostLike] = None,
     keep: bool = True,
@@ -339,6 +355,9 @@ def forward(
 ) -> Forwarding:
     """Forward a port (or a service's ports) on the router to this host or ``to``.
 
+    ``family="ipv6"`` (or an IPv6 ``to``) opens a pinhole in the router's
+    IPv6 firewall for the host's own global address instead (by PCP or
+    UPnP; the same port, nothing translated); the default is IPv4.
     Returns a ``Forwarding``: used as a context manager it keeps the mappings
     renewed while open and removes them on exit. With ``keep=False`` it maps
     once and returns (the mapping lasts its lease unless closed).
@@ -360,6 +379,7 @@ def forward(
         lease=lease,
         permanent=permanent,
         description=description,
+        family=family,
     )
     _pfwd.install_logger()
     native, made = _pfwd.Client.forward(reqs, methods_list(methods), gateway_text(gateway), timeout_seconds(timeout))

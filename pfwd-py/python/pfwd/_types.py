@@ -7,7 +7,7 @@ import ipaddress
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from . import _pfwd
 
@@ -28,6 +28,17 @@ class Protocol(str, enum.Enum):
 
     TCP = "tcp"
     UDP = "udp"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Family(str, enum.Enum):
+    """An address family: IPv4's port mapping on the router's public
+    address, or IPv6's pinhole for the host's own global address."""
+
+    IPV4 = "ipv4"
+    IPV6 = "ipv6"
 
     def __str__(self) -> str:
         return self.value
@@ -68,9 +79,16 @@ def _method(text: str) -> Method:
     return Method(text.lower().replace("-", ""))
 
 
-def _addr(text: str) -> Tuple[ipaddress.IPv4Address, int]:
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+
+
+def _addr(text: str) -> Tuple[IPAddress, int]:
     host, _, port = text.rpartition(":")
-    return ipaddress.IPv4Address(host), int(port)
+    return ipaddress.ip_address(host.strip("[]")), int(port)
+
+
+def _joined(address: IPAddress, port: int) -> str:
+    return f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"
 
 
 def _utc(seconds: Optional[int]) -> Optional[datetime]:
@@ -88,11 +106,12 @@ class Mapping:
 
     protocol: Protocol
     method: Method
-    external_address: ipaddress.IPv4Address
+    external_address: IPAddress
+    """The router's public address; for an IPv6 pinhole, the host's own."""
     external_port: int
-    internal_address: ipaddress.IPv4Address
+    internal_address: IPAddress
     internal_port: int
-    gateway: ipaddress.IPv4Address
+    gateway: IPAddress
     lease: Optional[timedelta]
     """The granted lease; ``None`` when permanent."""
     description: str
@@ -106,14 +125,19 @@ class Mapping:
         return self.lease is None
 
     @property
+    def family(self) -> Family:
+        """``Family.IPV6`` for a pinhole (nothing translated), else ``IPV4``."""
+        return Family.IPV6 if self.internal_address.version == 6 else Family.IPV4
+
+    @property
     def external(self) -> str:
-        """``address:port`` as seen from the internet."""
-        return f"{self.external_address}:{self.external_port}"
+        """``address:port`` as seen from the internet (``[address]:port`` for IPv6)."""
+        return _joined(self.external_address, self.external_port)
 
     @property
     def internal(self) -> str:
         """``address:port`` of the server on the LAN."""
-        return f"{self.internal_address}:{self.internal_port}"
+        return _joined(self.internal_address, self.internal_port)
 
     def to_json(self) -> str:
         """The core's JSON shape, with everything needed to unmap later."""
@@ -143,7 +167,7 @@ class Mapping:
             external_port=ext_port,
             internal_address=internal,
             internal_port=int_port,
-            gateway=ipaddress.IPv4Address(d["gateway"]),
+            gateway=ipaddress.ip_address(d["gateway"]),
             lease=None if permanent else timedelta(seconds=d["lease_seconds"]),
             description=d.get("description", ""),
             granted_at=granted if granted is not None else datetime.now(timezone.utc),

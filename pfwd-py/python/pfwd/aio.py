@@ -18,6 +18,7 @@ from typing import AsyncIterator, Awaitable, Callable, Generator, Iterable, List
 
 from . import _pfwd
 from ._args import (
+    FamilyLike,
     HostLike,
     LeaseLike,
     PortLike,
@@ -162,6 +163,7 @@ class Client:
         lease: Optional[LeaseLike] = None,
         permanent: bool = False,
         description: Optional[str] = None,
+        family: Optional[FamilyLike] = None,
         timeout: Timeout = None,
     ) -> Mapping:
         """Map one port with the best method."""
@@ -174,6 +176,7 @@ class Client:
             lease=lease,
             permanent=permanent,
             description=description,
+            family=family,
         )
         if len(reqs) != 1:
             raise ValueError("map() makes one mapping: give protocol='tcp' or 'udp', or use forward()")
@@ -219,10 +222,12 @@ class Client:
         to: Optional[HostLike] = None,
         protocol: Optional[Union[str, Protocol]] = None,
         external: Optional[PortLike] = None,
+        family: Optional[FamilyLike] = None,
         timeout: Timeout = None,
     ) -> Instructions:
-        """How to forward this port by hand."""
-        reqs = requests(port_or_service, to=to, protocol=protocol, external=external)
+        """How to forward this port by hand (``family="ipv6"``: how to open
+        it in the router's IPv6 firewall)."""
+        reqs = requests(port_or_service, to=to, protocol=protocol, external=external, family=family)
         return Instructions(*await self._native.guide(reqs, timeout_seconds(timeout)))
 
     def keep(
@@ -279,6 +284,7 @@ def forward(
     lease: Optional[LeaseLike] = None,
     permanent: bool = False,
     description: Optional[str] = None,
+    family: Optional[FamilyLike] = None,
     methods: Optional[Iterable[Union[str, Method]]] = None,
     gateway: Optional[HostLike] = None,
     keep: bool = True,
@@ -301,6 +307,7 @@ def forward(
         lease=lease,
         permanent=permanent,
         description=description,
+        family=family,
     )
     meth, gw, wait = methods_list(methods), gateway_text(gateway), timeout_seconds(timeout)
 
