@@ -53,17 +53,18 @@ pub(crate) fn requests(list: &[Request]) -> Vec<pfwd_core::MappingRequest> {
     list.iter().map(|r| r.inner.clone()).collect()
 }
 
-/// What the guide covers: every request's protocol, the first one's ports
-/// and server.
-pub(crate) fn guide_args(
-    list: &[Request],
-) -> Option<(
+/// What a guide covers: the family, every request's protocol, the first
+/// one's outside port, server and port.
+pub(crate) type GuideArgs = (
     pfwd_core::Family,
     Vec<pfwd_core::Protocol>,
     u16,
     Option<std::net::IpAddr>,
     u16,
-)> {
+);
+
+/// The guide's arguments for `list`.
+pub(crate) fn guide_args(list: &[Request]) -> Option<GuideArgs> {
     let first = &list.first()?.inner;
     Some((
         first.family(),
