@@ -14,5 +14,11 @@
 //! See docs/kubernetes.md for deployment, the annotations and the Events.
 
 pub mod annotations;
+pub mod controller;
+pub mod keeping;
 pub mod plan;
+pub mod report;
+pub mod state;
 pub mod view;
+#[cfg(feature = "testing")]
+pub mod fake_api;
