@@ -24,7 +24,7 @@ use pfwd_core::{Error as CoreError, Lease, Mapping, MappingRequest};
 use tokio::sync::Notify;
 
 use crate::annotations::{EXTERNAL, STATUS};
-use crate::keeping::{Group, Keepers, KeepingOptions};
+use crate::keeping::{Connect, Group, Keepers, KeepingOptions};
 use crate::plan::{self, Action, Inputs, MappingKey, Want};
 use crate::report::Report;
 use crate::state::{StateStore, Stored};
@@ -93,6 +93,21 @@ pub async fn run(
     options: Options,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
+    run_with(client, options, crate::keeping::discover(), shutdown).await
+}
+
+/// [`run`], asking the router through `connect` (tests plug in a fake
+/// router here; [`run`] uses pfwd-core's automatic client).
+///
+/// # Errors
+///
+/// When the leader election cannot start or stops.
+pub async fn run_with(
+    client: kube::Client,
+    options: Options,
+    connect: Connect,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
     let changed = Arc::new(Notify::new());
     let (services, services_writer) = reflector::store::<Service>();
     let (nodes, nodes_writer) = reflector::store::<Node>();
@@ -100,7 +115,10 @@ pub async fn run(
         tokio::spawn(drive(
             reflector::reflector(
                 services_writer,
-                watcher(Api::<Service>::all(client.clone()), watcher::Config::default()),
+                watcher(
+                    Api::<Service>::all(client.clone()),
+                    watcher::Config::default(),
+                ),
             )
             .default_backoff()
             .boxed(),
@@ -151,7 +169,7 @@ pub async fn run(
                     log::info!("{}: leading; re-adopting what is mapped", options.identity);
                     let _ = services.wait_until_ready().await;
                     let _ = nodes.wait_until_ready().await;
-                    let mut a = Active::start(client.clone(), &options).await;
+                    let mut a = Active::start(client.clone(), &options, connect.clone()).await;
                     a.reconcile(&services, &nodes).await;
                     active = Some(a);
                 } else if !lead && let Some(a) = active.take() {
@@ -177,7 +195,10 @@ pub async fn run(
         }
     }
     if let Some(a) = active.take() {
-        log::info!("{}: stopping; leaving the mappings to the next leader", options.identity);
+        log::info!(
+            "{}: stopping; leaving the mappings to the next leader",
+            options.identity
+        );
         a.hand_over().await;
     }
     // Closing the channel makes the election release the Lease.
@@ -266,7 +287,7 @@ impl Active {
     /// Take over: read the state ConfigMap and re-adopt every mapping in
     /// it (renewed with its own state: the PCP nonce), so that nothing is
     /// mapped twice.
-    async fn start(client: kube::Client, options: &Options) -> Active {
+    async fn start(client: kube::Client, options: &Options, connect: Connect) -> Active {
         let state = StateStore::new(client.clone(), &options.namespace, &options.state_name);
         let mut active = Active {
             options: options.clone(),
@@ -274,6 +295,7 @@ impl Active {
             state,
             keepers: Keepers::default(),
             keeping: KeepingOptions {
+                connect,
                 check_interval: options.check_interval,
                 close_timeout: pfwd_core::defaults::CLOSE_TIMEOUT,
             },
@@ -351,7 +373,11 @@ impl Active {
             .iter()
             .filter_map(|s| ServiceView::of(s))
             .collect();
-        let node_views: Vec<NodeView> = nodes.state().iter().filter_map(|n| NodeView::of(n)).collect();
+        let node_views: Vec<NodeView> = nodes
+            .state()
+            .iter()
+            .filter_map(|n| NodeView::of(n))
+            .collect();
         let current = self.current();
         let plan = plan::plan(Inputs {
             services: &views,
@@ -366,7 +392,8 @@ impl Active {
                 Action::Unmap(key) => self.unmap(&key, uids.contains_key(&key.service)).await,
                 Action::Remap(key, want) => {
                     self.unmap(&key, false).await;
-                    self.map(key.clone(), want, uids.get(&key.service).copied()).await;
+                    self.map(key.clone(), want, uids.get(&key.service).copied())
+                        .await;
                 }
                 Action::Map(key, want) => {
                     let uid = uids.get(&key.service).copied();
@@ -385,7 +412,13 @@ impl Active {
                         .is_some_and(|t| t.contains(&p.to_string()));
                     if !already {
                         self.report
-                            .event(service, uids.get(service).copied(), true, p.reason(), &p.to_string())
+                            .event(
+                                service,
+                                uids.get(service).copied(),
+                                true,
+                                p.reason(),
+                                &p.to_string(),
+                            )
                             .await;
                     }
                 }
@@ -397,7 +430,8 @@ impl Active {
         for view in &views {
             let asking = plan.problems.contains_key(&view.key);
             let (external, status) = if asking {
-                let (e, s) = self.summary(&view.key, plan.problems.get(&view.key).map_or(0, Vec::len));
+                let (e, s) =
+                    self.summary(&view.key, plan.problems.get(&view.key).map_or(0, Vec::len));
                 (Some(e), Some(s))
             } else {
                 (None, None)
@@ -426,10 +460,8 @@ impl Active {
             .filter_map(|(k, h)| Some(external_text(k, h.mapping.as_ref()?)))
             .collect();
         let mut status = format!("{} of {} ports forwarded", mapped.len(), mine.len());
-        if let Some((_, h)) = mine.iter().find(|(_, h)| h.mapping.is_some()) {
-            if let Some(m) = &h.mapping {
-                status.push_str(&format!(" via {}", m.method()));
-            }
+        if let Some(m) = mine.iter().find_map(|(_, h)| h.mapping.as_ref()) {
+            status.push_str(&format!(" via {}", m.method()));
         }
         if mine.iter().any(|(k, _)| self.failures.contains_key(k)) {
             status.push_str("; trouble: see the Service's events");
@@ -448,7 +480,13 @@ impl Active {
             Ok(r) => r,
             Err(e) => {
                 self.report
-                    .event(&key.service, uid, true, "InvalidRequest", &format!("port {}: {e}", key.port))
+                    .event(
+                        &key.service,
+                        uid,
+                        true,
+                        "InvalidRequest",
+                        &format!("port {}: {e}", key.port),
+                    )
                     .await;
                 return;
             }
@@ -456,7 +494,12 @@ impl Active {
         let group = Group::of(&want.methods, want.check_via.as_deref());
         match self
             .keepers
-            .add(&group, &want.methods, Keep::new(request.clone()), &self.keeping)
+            .add(
+                &group,
+                &want.methods,
+                Keep::new(request.clone()),
+                &self.keeping,
+            )
             .await
         {
             Ok(index) => {
@@ -502,18 +545,34 @@ impl Active {
                     log::warn!("cannot drop {key} from the state ConfigMap: {e}");
                 }
                 if tell {
-                    let what = deleted.map_or_else(|| "nothing was mapped yet".to_string(), |m| m.to_string());
+                    let what = deleted
+                        .map_or_else(|| "nothing was mapped yet".to_string(), |m| m.to_string());
                     self.report
-                        .event(&key.service, held.uid.as_deref(), false, "Unmapped", &format!("port {}: removed {what}", key.port))
+                        .event(
+                            &key.service,
+                            held.uid.as_deref(),
+                            false,
+                            "Unmapped",
+                            &format!("port {}: removed {what}", key.port),
+                        )
                         .await;
                 }
             }
             Err(e) => {
                 // The keeper still holds it; keep it, and try again at
                 // the next reconcile.
-                let text = format!("port {}: the router did not delete the mapping: {e}; trying again", key.port);
+                let text = format!(
+                    "port {}: the router did not delete the mapping: {e}; trying again",
+                    key.port
+                );
                 self.report
-                    .event(&key.service, held.uid.as_deref(), true, "UnmapFailed", &text)
+                    .event(
+                        &key.service,
+                        held.uid.as_deref(),
+                        true,
+                        "UnmapFailed",
+                        &text,
+                    )
                     .await;
                 self.held.insert(key.clone(), held);
             }
@@ -560,12 +619,22 @@ impl Active {
                     .filter(|(_, h)| &h.group == group)
                     .map(|(k, _)| k.clone())
                     .collect();
-                let note = format!("the router's outside address changed from {old} to {new}; the mappings follow it");
+                let note = format!(
+                    "the router's outside address changed from {old} to {new}; the mappings follow it"
+                );
                 let mut told = Vec::new();
                 for k in keys {
                     if !told.contains(&k.service) {
                         let uid = self.held.get(&k).and_then(|h| h.uid.clone());
-                        self.report.event(&k.service, uid.as_deref(), false, "ExternalAddressChanged", &note).await;
+                        self.report
+                            .event(
+                                &k.service,
+                                uid.as_deref(),
+                                false,
+                                "ExternalAddressChanged",
+                                &note,
+                            )
+                            .await;
                         told.push(k.service.clone());
                     }
                 }
@@ -620,7 +689,9 @@ impl Active {
                     note.push_str(" (re-adopted from the state ConfigMap: renewed with its own state, not mapped again)");
                 }
                 self.record(&key, held, &mapping).await;
-                self.report.event(&key.service, uid, false, reason, &note).await;
+                self.report
+                    .event(&key.service, uid, false, reason, &note)
+                    .await;
                 self.failures.remove(&key);
                 self.set_mapping(&key, mapping);
                 annotate = true;
@@ -630,27 +701,51 @@ impl Active {
                 self.record(&key, held, &mapping).await;
                 if self.failures.remove(&key).is_some() || moved {
                     self.report
-                        .event(&key.service, uid, false, "Renewed", &format!("port {port}: renewed {mapping}"))
+                        .event(
+                            &key.service,
+                            uid,
+                            false,
+                            "Renewed",
+                            &format!("port {port}: renewed {mapping}"),
+                        )
                         .await;
                 }
                 self.set_mapping(&key, mapping);
                 annotate = true;
             }
-            Event::Lost { mapping, reason, .. } => {
+            Event::Lost {
+                mapping, reason, ..
+            } => {
                 self.report
-                    .event(&key.service, uid, true, "Lost", &format!("port {port}: the router lost {mapping} ({reason}); making it again"))
+                    .event(
+                        &key.service,
+                        uid,
+                        true,
+                        "Lost",
+                        &format!(
+                            "port {port}: the router lost {mapping} ({reason}); making it again"
+                        ),
+                    )
                     .await;
             }
             Event::Restored { mapping, .. } => {
                 self.record(&key, held, &mapping).await;
                 self.report
-                    .event(&key.service, uid, false, "Restored", &format!("port {port}: made again: {mapping}"))
+                    .event(
+                        &key.service,
+                        uid,
+                        false,
+                        "Restored",
+                        &format!("port {port}: made again: {mapping}"),
+                    )
                     .await;
                 self.failures.remove(&key);
                 self.set_mapping(&key, mapping);
                 annotate = true;
             }
-            Event::Failed { error, retry_in, .. } => {
+            Event::Failed {
+                error, retry_in, ..
+            } => {
                 let (reason, note) = match &*error {
                     CoreError::Manual { instructions } => (
                         "ManualForwardingRequired",
@@ -659,7 +754,10 @@ impl Active {
                             instructions.to_text()
                         ),
                     ),
-                    CoreError::Refused { .. } if Some(*held.want.internal.ip()) != self.keepers.local_address(&held.group) => {
+                    CoreError::Refused { .. }
+                        if Some(*held.want.internal.ip())
+                            != self.keepers.local_address(&held.group) =>
+                    {
                         let guide = self.keepers.guide(&held.group, &held.request).await;
                         (
                             "RouterRefused",
@@ -672,17 +770,25 @@ impl Active {
                     }
                     _ if held.mapping.is_some() => (
                         "RenewalFailed",
-                        format!("port {port}: {error}; trying again in {} s", retry_in.as_secs()),
+                        format!(
+                            "port {port}: {error}; trying again in {} s",
+                            retry_in.as_secs()
+                        ),
                     ),
                     _ => (
                         "MapFailed",
-                        format!("port {port}: {error}; trying again in {} s", retry_in.as_secs()),
+                        format!(
+                            "port {port}: {error}; trying again in {} s",
+                            retry_in.as_secs()
+                        ),
                     ),
                 };
                 // Once per kind of trouble, not at every retry.
                 let signature = format!("{reason}:{:?}", error.kind());
                 if self.failures.get(&key) != Some(&signature) {
-                    self.report.event(&key.service, uid, true, reason, &note).await;
+                    self.report
+                        .event(&key.service, uid, true, reason, &note)
+                        .await;
                     self.failures.insert(key.clone(), signature);
                     annotate = true;
                 }
@@ -694,17 +800,36 @@ impl Active {
                     (true, "Unreachable")
                 };
                 self.report
-                    .event(&key.service, uid, warning, reason, &format!("port {port}: checked from outside: {}", report.explanation))
+                    .event(
+                        &key.service,
+                        uid,
+                        warning,
+                        reason,
+                        &format!("port {port}: checked from outside: {}", report.explanation),
+                    )
                     .await;
             }
             Event::Warning { message, .. } => {
-                self.report.event(&key.service, uid, true, "RouterWarning", &format!("port {port}: {message}")).await;
+                self.report
+                    .event(
+                        &key.service,
+                        uid,
+                        true,
+                        "RouterWarning",
+                        &format!("port {port}: {message}"),
+                    )
+                    .await;
             }
             _ => {}
         }
         if annotate {
-            let (external, status) = self.summary(&key.service, self.told.get(&key.service).map_or(0, Vec::len));
-            self.report.annotate(&key.service, Some(&external), Some(&status)).await;
+            let (external, status) = self.summary(
+                &key.service,
+                self.told.get(&key.service).map_or(0, Vec::len),
+            );
+            self.report
+                .annotate(&key.service, Some(&external), Some(&status))
+                .await;
         }
     }
 
@@ -714,3 +839,7 @@ impl Active {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "controller_tests.rs"]
+mod tests;

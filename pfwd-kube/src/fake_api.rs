@@ -81,9 +81,9 @@ struct Target {
 
 fn parse_path(path: &str) -> Option<Target> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let (group_version, rest) = match parts.first()? {
-        &"api" => (parts.get(..2)?.join("/"), parts.get(2..)?),
-        &"apis" => (parts.get(..3)?.join("/"), parts.get(3..)?),
+    let (group_version, rest) = match *parts.first()? {
+        "api" => (parts.get(..2)?.join("/"), parts.get(2..)?),
+        "apis" => (parts.get(..3)?.join("/"), parts.get(3..)?),
         _ => return None,
     };
     let (namespace, rest) = match rest {
@@ -116,9 +116,10 @@ type Body = UnsyncBoxBody<Bytes, Infallible>;
 fn respond(code: StatusCode, body: &Value) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())).boxed_unsync());
     *response.status_mut() = code;
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -139,7 +140,11 @@ fn merge(target: &mut Value, patch: &Value, path: &str, leaves: &mut Vec<(String
             }
             if let Value::Object(t) = target {
                 for (k, v) in fields {
-                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
                     if v.is_null() {
                         t.remove(k);
                         leaves.push((p, false));
@@ -192,7 +197,11 @@ impl FakeApi {
 
     /// The object in `collection` (such as `api/v1/services`), if there.
     pub fn get(&self, collection: &str, namespace: &str, name: &str) -> Option<Value> {
-        let key = (collection.to_string(), namespace.to_string(), name.to_string());
+        let key = (
+            collection.to_string(),
+            namespace.to_string(),
+            name.to_string(),
+        );
         self.lock().objects.get(&key).cloned()
     }
 
@@ -211,8 +220,14 @@ impl FakeApi {
     /// UID and a creation time are filled in.
     pub fn put(&self, collection: &str, object: Value) -> Value {
         let mut store = self.lock();
-        let namespace = object["metadata"]["namespace"].as_str().unwrap_or("").to_string();
-        let name = object["metadata"]["name"].as_str().unwrap_or("").to_string();
+        let namespace = object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         let key = (collection.to_string(), namespace, name);
         let stored = Self::store(&mut store, key, object);
         drop(store);
@@ -222,7 +237,11 @@ impl FakeApi {
 
     /// Delete an object; whether it was there.
     pub fn delete(&self, collection: &str, namespace: &str, name: &str) -> bool {
-        let key = (collection.to_string(), namespace.to_string(), name.to_string());
+        let key = (
+            collection.to_string(),
+            namespace.to_string(),
+            name.to_string(),
+        );
         let mut store = self.lock();
         let removed = Self::remove(&mut store, &key);
         drop(store);
@@ -280,7 +299,11 @@ impl FakeApi {
         store.changes.push(Change {
             version,
             key,
-            kind: if existed.is_some() { "MODIFIED" } else { "ADDED" },
+            kind: if existed.is_some() {
+                "MODIFIED"
+            } else {
+                "ADDED"
+            },
             object: object.clone(),
         });
         object
@@ -293,7 +316,11 @@ impl FakeApi {
             .requests
             .push(format!("{} {}", parts.method, parts.uri));
         let Some(target) = parse_path(parts.uri.path()) else {
-            return status(StatusCode::NOT_FOUND, "NotFound", format!("no such path {}", parts.uri));
+            return status(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                format!("no such path {}", parts.uri),
+            );
         };
         let body = match body.collect().await {
             Ok(b) => b.to_bytes(),
@@ -325,7 +352,11 @@ impl FakeApi {
                 if Self::remove(&mut store, &key) {
                     respond(StatusCode::OK, &object.unwrap_or(Value::Null))
                 } else {
-                    status(StatusCode::NOT_FOUND, "NotFound", format!("{} not found", key.2))
+                    status(
+                        StatusCode::NOT_FOUND,
+                        "NotFound",
+                        format!("{} not found", key.2),
+                    )
                 }
             }
             _ => status(
@@ -386,12 +417,20 @@ impl FakeApi {
             Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", e.to_string()),
         };
         let Some(name) = object["metadata"]["name"].as_str() else {
-            return status(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", "metadata.name is required".into());
+            return status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid",
+                "metadata.name is required".into(),
+            );
         };
         let key = Self::key(target, name);
         let mut store = self.lock();
         if store.objects.contains_key(&key) {
-            return status(StatusCode::CONFLICT, "AlreadyExists", format!("{name} already exists"));
+            return status(
+                StatusCode::CONFLICT,
+                "AlreadyExists",
+                format!("{name} already exists"),
+            );
         }
         let stored = Self::store(&mut store, key, object);
         respond(StatusCode::CREATED, &stored)
@@ -405,7 +444,11 @@ impl FakeApi {
         let key = Self::key(target, target.name.as_deref().unwrap_or(""));
         let mut store = self.lock();
         let Some(current) = store.objects.get(&key) else {
-            return status(StatusCode::NOT_FOUND, "NotFound", format!("{} not found", key.2));
+            return status(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                format!("{} not found", key.2),
+            );
         };
         let asked = object["metadata"]["resourceVersion"].as_str();
         if asked.is_some_and(|v| Some(v) != current["metadata"]["resourceVersion"].as_str()) {
@@ -445,7 +488,13 @@ impl FakeApi {
         let current = match store.objects.get(&key) {
             Some(o) => o.clone(),
             None if apply => json!({"metadata": {}}),
-            None => return status(StatusCode::NOT_FOUND, "NotFound", format!("{} not found", key.2)),
+            None => {
+                return status(
+                    StatusCode::NOT_FOUND,
+                    "NotFound",
+                    format!("{} not found", key.2),
+                );
+            }
         };
         let mut merged = current.clone();
         let mut leaves = Vec::new();
@@ -467,7 +516,11 @@ impl FakeApi {
                 return status(
                     StatusCode::CONFLICT,
                     "Conflict",
-                    format!("Apply failed with {} conflict(s): {}", conflicts.len(), conflicts.join(", ")),
+                    format!(
+                        "Apply failed with {} conflict(s): {}",
+                        conflicts.len(),
+                        conflicts.join(", ")
+                    ),
                 );
             }
         }
@@ -524,9 +577,10 @@ impl FakeApi {
             },
         );
         let mut response = Response::new(BodyExt::boxed_unsync(StreamBody::new(lines.boxed())));
-        response
-            .headers_mut()
-            .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
         response
     }
 }

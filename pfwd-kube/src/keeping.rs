@@ -24,13 +24,13 @@ use pfwd_core::{
 /// is called; everything else goes to the client.
 #[derive(Debug)]
 pub struct HandOver {
-    client: Arc<Client>,
+    client: Arc<dyn Forwarder>,
     leaving: AtomicBool,
 }
 
 impl HandOver {
     /// Wrap `client`.
-    pub fn new(client: Arc<Client>) -> HandOver {
+    pub fn new(client: Arc<dyn Forwarder>) -> HandOver {
         HandOver {
             client,
             leaving: AtomicBool::new(false),
@@ -45,31 +45,31 @@ impl HandOver {
 
 impl Forwarder for HandOver {
     fn method(&self) -> Method {
-        Forwarder::method(&*self.client)
+        self.client.method()
     }
     fn external_address(&self) -> BoxFuture<'_, pfwd_core::Result<Ipv4Addr>> {
-        Forwarder::external_address(&*self.client)
+        self.client.external_address()
     }
     fn map<'a>(&'a self, request: &'a MappingRequest) -> BoxFuture<'a, pfwd_core::Result<Mapping>> {
-        Forwarder::map(&*self.client, request)
+        self.client.map(request)
     }
     fn unmap<'a>(&'a self, mapping: &'a Mapping) -> BoxFuture<'a, pfwd_core::Result<()>> {
         if self.leaving.load(Ordering::SeqCst) {
             return Box::pin(async { Ok(()) });
         }
-        Forwarder::unmap(&*self.client, mapping)
+        self.client.unmap(mapping)
     }
     fn lost<'a>(&'a self, mapping: &'a Mapping) -> BoxFuture<'a, pfwd_core::Result<bool>> {
-        Forwarder::lost(&*self.client, mapping)
+        self.client.lost(mapping)
     }
     fn presence<'a>(&'a self, mapping: &'a Mapping) -> BoxFuture<'a, pfwd_core::Result<Presence>> {
-        Forwarder::presence(&*self.client, mapping)
+        self.client.presence(mapping)
     }
     fn gateway(&self) -> Option<GatewayInfo> {
-        Forwarder::gateway(&*self.client)
+        self.client.gateway()
     }
     fn list(&self) -> BoxFuture<'_, pfwd_core::Result<Vec<GatewayMapping>>> {
-        Forwarder::list(&*self.client)
+        self.client.list()
     }
 }
 
@@ -94,9 +94,41 @@ impl Group {
     }
 }
 
-/// How keepers are made.
+/// A way of asking the router, as [`Connect`] gives it.
 #[derive(Debug, Clone)]
+pub struct Connected {
+    /// What the keeper maps with.
+    pub forwarder: Arc<dyn Forwarder>,
+    /// The automatic client behind it, for the manual guide (none for a
+    /// forwarder of another kind).
+    pub client: Option<Arc<Client>>,
+}
+
+/// Makes the way of asking the router for a set of methods (empty: all).
+pub type Connect =
+    Arc<dyn Fn(Vec<Method>) -> BoxFuture<'static, pfwd_core::Result<Connected>> + Send + Sync>;
+
+/// pfwd-core's automatic client: probe the allowed methods at once (500 ms
+/// budget), the best that answers maps; the guide when none does.
+pub fn discover() -> Connect {
+    Arc::new(|methods: Vec<Method>| {
+        Box::pin(async move {
+            let mut options = ClientOptions::default();
+            options.only = methods;
+            let client = Arc::new(Client::discover_with(options).await?);
+            Ok(Connected {
+                forwarder: client.clone(),
+                client: Some(client),
+            })
+        })
+    })
+}
+
+/// How keepers are made.
+#[derive(Clone)]
 pub struct KeepingOptions {
+    /// How the router is asked.
+    pub connect: Connect,
     /// How often each keeper asks the router whether it still holds the
     /// mappings.
     pub check_interval: Duration,
@@ -104,10 +136,19 @@ pub struct KeepingOptions {
     pub close_timeout: Duration,
 }
 
+impl std::fmt::Debug for KeepingOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeepingOptions")
+            .field("check_interval", &self.check_interval)
+            .field("close_timeout", &self.close_timeout)
+            .finish()
+    }
+}
+
 /// One keeper and its client.
 #[derive(Debug)]
 struct Kept {
-    client: Arc<Client>,
+    connected: Connected,
     hand_over: Arc<HandOver>,
     keeper: Keeper,
 }
@@ -128,14 +169,12 @@ impl Keepers {
         options: &KeepingOptions,
     ) -> pfwd_core::Result<&mut Kept> {
         if !self.kept.contains_key(group) {
-            let mut client_options = ClientOptions::default();
-            client_options.only = methods.to_vec();
-            let client = Arc::new(Client::discover_with(client_options).await?);
-            let hand_over = Arc::new(HandOver::new(client.clone()));
+            let connected = (options.connect)(methods.to_vec()).await?;
+            let hand_over = Arc::new(HandOver::new(connected.forwarder.clone()));
             let mut keeper_options = KeeperOptions::default();
             keeper_options.check_interval = Some(options.check_interval);
             keeper_options.close_timeout = options.close_timeout;
-            keeper_options.announce_from = client.discovery().gateway.map(|g| g.gateway);
+            keeper_options.announce_from = connected.forwarder.gateway().map(|g| g.gateway);
             keeper_options.check_via = match &group.check_via {
                 Some(url) => Some(url.parse().map_err(|e: pfwd_core::model::Invalid| {
                     pfwd_core::Error::InvalidRequest {
@@ -152,15 +191,17 @@ impl Keepers {
             self.kept.insert(
                 group.clone(),
                 Kept {
-                    client,
+                    connected,
                     hand_over,
                     keeper,
                 },
             );
         }
-        self.kept.get_mut(group).ok_or_else(|| pfwd_core::Error::Closed {
-            what: "keeper".into(),
-        })
+        self.kept
+            .get_mut(group)
+            .ok_or_else(|| pfwd_core::Error::Closed {
+                what: "keeper".into(),
+            })
     }
 
     /// Keep `item` in `group`; its index there.
@@ -192,12 +233,18 @@ impl Keepers {
 
     /// The manual guide for `request`, from `group`'s client.
     pub async fn guide(&self, group: &Group, request: &MappingRequest) -> Option<Instructions> {
-        Some(self.kept.get(group)?.client.instructions(request).await)
+        let client = self.kept.get(group)?.connected.client.clone()?;
+        Some(client.instructions(request).await)
     }
 
     /// This host's address towards the router, as `group`'s client found it.
     pub fn local_address(&self, group: &Group) -> Option<Ipv4Addr> {
-        self.kept.get(group)?.client.discovery().gateway.map(|g| g.local)
+        self.kept
+            .get(group)?
+            .connected
+            .forwarder
+            .gateway()
+            .map(|g| g.local)
     }
 
     /// The next event of any keeper, with its group; pending forever when
@@ -206,9 +253,10 @@ impl Keepers {
         if self.kept.is_empty() {
             return std::future::pending().await;
         }
-        let waits = self.kept.iter_mut().map(|(g, k)| {
-            Box::pin(async move { (g.clone(), k.keeper.next_event().await) })
-        });
+        let waits = self
+            .kept
+            .iter_mut()
+            .map(|(g, k)| Box::pin(async move { (g.clone(), k.keeper.next_event().await) }));
         let ((group, event), _, _) = futures::future::select_all(waits).await;
         event.map(|e| (group, e))
     }

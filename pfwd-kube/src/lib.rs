@@ -15,10 +15,10 @@
 
 pub mod annotations;
 pub mod controller;
+#[cfg(any(test, feature = "testing"))]
+pub mod fake_api;
 pub mod keeping;
 pub mod plan;
 pub mod report;
 pub mod state;
 pub mod view;
-#[cfg(feature = "testing")]
-pub mod fake_api;

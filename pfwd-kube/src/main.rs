@@ -55,9 +55,8 @@ fn duration(flag: &str, text: &str) -> Result<Duration, String> {
 fn options(args: Vec<String>) -> Result<(Options, u8), String> {
     let mut o = Options {
         namespace: std::env::var("POD_NAMESPACE").unwrap_or_else(|_| "pfwd-system".into()),
-        identity: std::env::var("POD_NAME").unwrap_or_else(|_| {
-            format!("pfwd-kube-{}", std::process::id())
-        }),
+        identity: std::env::var("POD_NAME")
+            .unwrap_or_else(|_| format!("pfwd-kube-{}", std::process::id())),
         node_name: std::env::var("NODE_NAME").ok().filter(|n| !n.is_empty()),
         ..Options::default()
     };

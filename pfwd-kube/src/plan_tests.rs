@@ -429,7 +429,7 @@ fn sctp_ports_are_left_out_and_told() {
         ],
         &[(FORWARD, "true")],
     );
-    let plan = run(&[s.clone()], &BTreeMap::new());
+    let plan = run(std::slice::from_ref(&s), &BTreeMap::new());
     assert_eq!(plan.wanted.len(), 1);
     assert_eq!(
         plan.problems[&s.key],

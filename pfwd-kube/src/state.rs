@@ -128,7 +128,9 @@ pub struct StateStore {
 
 impl std::fmt::Debug for StateStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StateStore").field("name", &self.name).finish()
+        f.debug_struct("StateStore")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -193,14 +195,21 @@ impl StateStore {
                     metadata: kube::api::ObjectMeta {
                         name: Some(self.name.clone()),
                         labels: Some(
-                            [("app.kubernetes.io/name".to_string(), "pfwd-kube".to_string())].into(),
+                            [(
+                                "app.kubernetes.io/name".to_string(),
+                                "pfwd-kube".to_string(),
+                            )]
+                            .into(),
                         ),
                         ..Default::default()
                     },
                     data: Some(data),
                     ..Default::default()
                 };
-                self.api.create(&PostParams::default(), &map).await.map(drop)
+                self.api
+                    .create(&PostParams::default(), &map)
+                    .await
+                    .map(drop)
             }
             other => other.map(drop),
         }
@@ -252,7 +261,10 @@ mod tests {
     fn an_entry_round_trips_with_its_pcp_nonce() {
         let s = sample();
         let text = s.to_json();
-        assert!(text.contains("\"pcp_nonce\":\"070707070707070707070707\""), "{text}");
+        assert!(
+            text.contains("\"pcp_nonce\":\"070707070707070707070707\""),
+            "{text}"
+        );
         let back = Stored::from_json(&text).unwrap();
         assert_eq!(back.key, s.key);
         assert_eq!(back.want, s.want);

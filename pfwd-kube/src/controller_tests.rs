@@ -1,0 +1,460 @@
+//! The controller against the in-memory API server ([`FakeApi`], a
+//! `kube::Client` over a mock service) and a fake router: the watch, the
+//! Lease, the Events, the annotations, the state ConfigMap, failover.
+//! The router side against the real miniupnpd is tests/gateway/kube.rs.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pfwd_core::{BoxFuture, Forwarder, Mapping, MappingRequest, Method, MethodState};
+use serde_json::{Value, json};
+
+use super::{Options, run_with};
+use crate::fake_api::FakeApi;
+use crate::keeping::{Connect, Connected};
+
+const SERVICES: &str = "api/v1/services";
+const NODES: &str = "api/v1/nodes";
+const EVENTS: &str = "apis/events.k8s.io/v1/events";
+const CONFIGMAPS: &str = "api/v1/configmaps";
+const LEASES: &str = "apis/coordination.k8s.io/v1/leases";
+
+/// A router that grants every request, as PCP would (a nonce per
+/// mapping), and logs every request.
+#[derive(Debug, Default)]
+struct Router {
+    table: Mutex<BTreeMap<u16, (SocketAddrV4, [u8; 12])>>,
+    log: Mutex<Vec<String>>,
+    nonces: Mutex<u8>,
+}
+
+#[derive(Debug)]
+struct RouterHandle(Arc<Router>);
+
+impl Router {
+    fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+    fn table(&self) -> BTreeMap<u16, (SocketAddrV4, [u8; 12])> {
+        self.table.lock().unwrap().clone()
+    }
+}
+
+impl Forwarder for RouterHandle {
+    fn method(&self) -> Method {
+        Method::Pcp
+    }
+    fn external_address(&self) -> BoxFuture<'_, pfwd_core::Result<Ipv4Addr>> {
+        Box::pin(async { Ok(Ipv4Addr::new(5, 5, 5, 7)) })
+    }
+    fn map<'a>(&'a self, r: &'a MappingRequest) -> BoxFuture<'a, pfwd_core::Result<Mapping>> {
+        Box::pin(async move {
+            let internal = SocketAddrV4::new(r.internal_ip().unwrap(), r.internal_port());
+            let external_port = r.external_port().unwrap_or(r.internal_port());
+            let renewed = r.previous().and_then(|m| match m.state() {
+                MethodState::Pcp { nonce, .. } => Some(*nonce),
+                _ => None,
+            });
+            let nonce = renewed.unwrap_or_else(|| {
+                let mut n = self.0.nonces.lock().unwrap();
+                *n += 1;
+                [*n; 12]
+            });
+            let what = if renewed.is_some() { "renew" } else { "map" };
+            self.0.log.lock().unwrap().push(format!(
+                "{what} {external_port} -> {internal} nonce {}",
+                nonce[0]
+            ));
+            self.0
+                .table
+                .lock()
+                .unwrap()
+                .insert(external_port, (internal, nonce));
+            Ok(Mapping::new(
+                Method::Pcp,
+                r.protocol(),
+                Ipv4Addr::new(192, 168, 77, 1),
+                SocketAddrV4::new(Ipv4Addr::new(5, 5, 5, 7), external_port),
+                internal,
+                r.lease(),
+                std::time::Instant::now(),
+                r.description(),
+                MethodState::Pcp {
+                    nonce,
+                    epoch: 1,
+                    generation: 0,
+                },
+            ))
+        })
+    }
+    fn unmap<'a>(&'a self, m: &'a Mapping) -> BoxFuture<'a, pfwd_core::Result<()>> {
+        Box::pin(async move {
+            self.0
+                .log
+                .lock()
+                .unwrap()
+                .push(format!("unmap {}", m.external().port()));
+            self.0.table.lock().unwrap().remove(&m.external().port());
+            Ok(())
+        })
+    }
+}
+
+fn connect(router: &Arc<Router>) -> Connect {
+    let router = router.clone();
+    Arc::new(move |_methods| {
+        let router = router.clone();
+        Box::pin(async move {
+            Ok(Connected {
+                forwarder: Arc::new(RouterHandle(router)),
+                client: None,
+            })
+        })
+    })
+}
+
+fn options(identity: &str) -> Options {
+    Options {
+        namespace: "pfwd-system".into(),
+        identity: identity.into(),
+        node_name: Some("pi1".into()),
+        leader_lease: Duration::from_secs(2),
+        leader_grace: Duration::from_secs(1),
+        check_interval: Duration::from_secs(3600),
+        resync: Duration::from_secs(3600),
+        ..Options::default()
+    }
+}
+
+fn cluster() -> FakeApi {
+    let api = FakeApi::new();
+    api.put(
+        NODES,
+        json!({"metadata": {"name": "pi1"},
+               "status": {"addresses": [{"type": "InternalIP", "address": "192.168.77.10"}],
+                          "conditions": [{"type": "Ready", "status": "True"}]}}),
+    );
+    api
+}
+
+fn web(annotations: Value) -> Value {
+    json!({"metadata": {"name": "web", "namespace": "default", "annotations": annotations},
+           "spec": {"type": "NodePort", "ports": [
+               {"name": "http", "port": 80, "nodePort": 30080, "protocol": "TCP"},
+               {"name": "dns", "port": 53, "nodePort": 30053, "protocol": "UDP"}]}})
+}
+
+/// A controller running on the test's runtime until `stop` is sent.
+struct Running {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn start(api: &FakeApi, router: &Arc<Router>, identity: &str) -> Running {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let client = api.client();
+    let (options, connect) = (options(identity), connect(router));
+    let task = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        if let Err(e) = run_with(client, options, connect, shutdown).await {
+            panic!("the controller stopped: {e}");
+        }
+    });
+    Running { stop, task }
+}
+
+impl Running {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap();
+    }
+}
+
+/// Wait up to 10 s for `check` to give something.
+async fn wait_for<T>(what: &str, check: impl Fn() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "waited 10 s for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn annotation(api: &FakeApi, key: &str) -> Option<String> {
+    let s = api.get(SERVICES, "default", "web")?;
+    s["metadata"]["annotations"][key].as_str().map(Into::into)
+}
+
+fn events(api: &FakeApi, reason: &str) -> Vec<Value> {
+    api.list(EVENTS)
+        .into_iter()
+        .filter(|e| e["reason"] == reason)
+        .collect()
+}
+
+fn holder(api: &FakeApi) -> Option<String> {
+    api.get(LEASES, "pfwd-system", "pfwd-kube")?["spec"]["holderIdentity"]
+        .as_str()
+        .map(Into::into)
+}
+
+#[tokio::test]
+async fn an_annotated_service_is_mapped_reported_and_recorded() {
+    let api = cluster();
+    let router = Arc::new(Router::default());
+    api.put(
+        SERVICES,
+        web(json!({"pfwd.io/forward": "true", "pfwd.io/external-ports": "http=8080"})),
+    );
+    let running = start(&api, &router, "a");
+    let external = wait_for("the external annotation", || {
+        annotation(&api, "pfwd.io/external").filter(|e| e.contains(','))
+    })
+    .await;
+    assert_eq!(external, "dns=5.5.5.7:53/UDP,http=5.5.5.7:8080/TCP");
+    assert_eq!(
+        annotation(&api, "pfwd.io/status").unwrap(),
+        "2 of 2 ports forwarded via PCP"
+    );
+    assert_eq!(holder(&api).as_deref(), Some("a"));
+    // The router holds both, to the node's address and NodePorts.
+    let table = router.table();
+    assert_eq!(table[&8080].0, "192.168.77.10:30080".parse().unwrap());
+    assert_eq!(table[&53].0, "192.168.77.10:30053".parse().unwrap());
+    // An Event per port, on the Service.
+    let mapped = events(&api, "Mapped");
+    assert_eq!(mapped.len(), 2, "{mapped:?}");
+    assert_eq!(mapped[0]["regarding"]["kind"], "Service");
+    assert_eq!(mapped[0]["regarding"]["name"], "web");
+    assert_eq!(mapped[0]["type"], "Normal");
+    assert!(mapped.iter().any(|e| {
+        e["note"]
+            .as_str()
+            .unwrap()
+            .contains("port http: forwarded TCP 5.5.5.7:8080 -> 192.168.77.10:30080 via PCP")
+    }));
+    // The state, with the PCP nonce, in the ConfigMap.
+    let state = api
+        .get(CONFIGMAPS, "pfwd-system", "pfwd-kube-state")
+        .unwrap();
+    let http = state["data"]["default.web.http.tcp"].as_str().unwrap();
+    assert!(http.contains("\"pcp_nonce\""), "{http}");
+    // It watched (not polled) Services and Nodes.
+    let requests = api.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("GET /api/v1/services?") && r.contains("watch=true")),
+        "{requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("GET /api/v1/nodes?") && r.contains("watch=true"))
+    );
+    running.stop().await;
+    // Stopping hands over: nothing deleted, the Lease released.
+    assert!(
+        !router.log().iter().any(|l| l.starts_with("unmap")),
+        "{:?}",
+        router.log()
+    );
+    assert_eq!(router.table().len(), 2);
+}
+
+#[tokio::test]
+async fn annotation_removed_then_service_deleted_unmaps() {
+    let api = cluster();
+    let router = Arc::new(Router::default());
+    api.put(
+        SERVICES,
+        web(json!({"pfwd.io/forward": "true", "pfwd.io/ports": "http"})),
+    );
+    let running = start(&api, &router, "a");
+    wait_for("mapped", || router.table().get(&80).cloned()).await;
+    wait_for("the annotation", || annotation(&api, "pfwd.io/external")).await;
+
+    // The annotation goes: so do the mapping, its record and our annotations.
+    let mut service = api.get(SERVICES, "default", "web").unwrap();
+    service["metadata"]["annotations"]
+        .as_object_mut()
+        .unwrap()
+        .remove("pfwd.io/forward");
+    api.put(SERVICES, service);
+    wait_for("unmapped", || router.table().is_empty().then_some(())).await;
+    wait_for("annotations removed", || {
+        annotation(&api, "pfwd.io/external").is_none().then_some(())
+    })
+    .await;
+    let state = api
+        .get(CONFIGMAPS, "pfwd-system", "pfwd-kube-state")
+        .unwrap();
+    assert!(
+        state["data"].as_object().is_none_or(|d| d.is_empty()),
+        "{state}"
+    );
+    assert_eq!(events(&api, "Unmapped").len(), 1);
+
+    // Asked again, then the Service is deleted: unmapped too.
+    let mut service = api.get(SERVICES, "default", "web").unwrap();
+    service["metadata"]["annotations"]["pfwd.io/forward"] = json!("true");
+    api.put(SERVICES, service);
+    wait_for("mapped again", || router.table().get(&80).cloned()).await;
+    api.delete(SERVICES, "default", "web");
+    wait_for("unmapped after deletion", || {
+        router.table().is_empty().then_some(())
+    })
+    .await;
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn bad_annotations_are_told_and_lose_nothing() {
+    let api = cluster();
+    let router = Arc::new(Router::default());
+    api.put(
+        SERVICES,
+        web(json!({"pfwd.io/forward": "true", "pfwd.io/ports": "http"})),
+    );
+    let running = start(&api, &router, "a");
+    wait_for("mapped", || router.table().get(&80).cloned()).await;
+    let mut service = api.get(SERVICES, "default", "web").unwrap();
+    service["metadata"]["annotations"]["pfwd.io/external-ports"] = json!("http=70000");
+    service["metadata"]["annotations"]["pfwd.io/methods"] = json!("pcp,telepathy");
+    api.put(SERVICES, service);
+    let told = wait_for("the InvalidAnnotation event", || {
+        events(&api, "InvalidAnnotation").pop()
+    })
+    .await;
+    assert_eq!(told["type"], "Warning");
+    let note = told["note"].as_str().unwrap();
+    assert!(note.contains("port 70000 is out of range"), "{note}");
+    assert!(note.contains("\"telepathy\" is not a method"), "{note}");
+    assert!(
+        note.contains("what was forwarded stays forwarded"),
+        "{note}"
+    );
+    // Still mapped, nothing deleted; the status says there is a problem.
+    assert!(router.table().contains_key(&80));
+    assert!(!router.log().iter().any(|l| l.starts_with("unmap")));
+    wait_for("the status", || {
+        annotation(&api, "pfwd.io/status").filter(|s| s.contains("1 problem"))
+    })
+    .await;
+    // Told once, not at every reconcile.
+    let mut service = api.get(SERVICES, "default", "web").unwrap();
+    service["metadata"]["labels"] = json!({"touched": "yes"});
+    api.put(SERVICES, service);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(events(&api, "InvalidAnnotation").len(), 1);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn the_older_of_two_services_gets_a_contested_port() {
+    let api = cluster();
+    let router = Arc::new(Router::default());
+    let mut old = web(json!({"pfwd.io/forward": "true", "pfwd.io/ports": "http"}));
+    old["metadata"]["creationTimestamp"] = json!("2026-01-01T00:00:00Z");
+    api.put(SERVICES, old);
+    let mut new = web(json!({"pfwd.io/forward": "true", "pfwd.io/ports": "http"}));
+    new["metadata"]["name"] = json!("blog");
+    new["metadata"]["creationTimestamp"] = json!("2026-06-01T00:00:00Z");
+    new["spec"]["ports"][0]["nodePort"] = json!(30081);
+    api.put(SERVICES, new);
+    let running = start(&api, &router, "a");
+    let taken = wait_for("ExternalPortTaken", || {
+        events(&api, "ExternalPortTaken").pop()
+    })
+    .await;
+    assert_eq!(taken["regarding"]["name"], "blog");
+    assert!(
+        taken["note"]
+            .as_str()
+            .unwrap()
+            .contains("default/web (older) has")
+    );
+    wait_for("mapped", || router.table().get(&80).cloned()).await;
+    assert_eq!(
+        router.table()[&80].0,
+        "192.168.77.10:30080".parse().unwrap()
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_standby_takes_over_and_re_adopts_without_mapping_twice() {
+    let api = cluster();
+    let router = Arc::new(Router::default());
+    api.put(
+        SERVICES,
+        web(json!({"pfwd.io/forward": "true", "pfwd.io/ports": "http"})),
+    );
+    let a = start(&api, &router, "a");
+    wait_for("a leads and maps", || router.table().get(&80).cloned()).await;
+    let b = start(&api, &router, "b");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(holder(&api).as_deref(), Some("a"), "b waits");
+    assert_eq!(router.log().len(), 1, "{:?}", router.log());
+    let nonce = router.table()[&80].1;
+
+    let stopped = Instant::now();
+    a.stop().await;
+    wait_for("b leads", || {
+        (holder(&api).as_deref() == Some("b")).then_some(())
+    })
+    .await;
+    let adopted = wait_for("Adopted", || events(&api, "Adopted").pop()).await;
+    eprintln!("failover (graceful) took {:?}", stopped.elapsed());
+    assert!(adopted["note"].as_str().unwrap().contains("re-adopted"));
+    assert_eq!(adopted["reportingInstance"], "b");
+    // Renewed with the recorded nonce: one mapping, never deleted.
+    let log = router.log();
+    assert_eq!(
+        log,
+        vec![
+            "map 80 -> 192.168.77.10:30080 nonce 1",
+            "renew 80 -> 192.168.77.10:30080 nonce 1"
+        ]
+    );
+    assert_eq!(router.table()[&80].1, nonce);
+    // The new leader still removes it when asked to.
+    api.delete(SERVICES, "default", "web");
+    wait_for("unmapped by b", || router.table().is_empty().then_some(())).await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn mappings_of_a_service_deleted_while_no_leader_ran_are_deleted() {
+    let api = cluster();
+    let router = Arc::new(Router::default());
+    api.put(
+        SERVICES,
+        web(json!({"pfwd.io/forward": "true", "pfwd.io/ports": "http"})),
+    );
+    let a = start(&api, &router, "a");
+    wait_for("mapped", || router.table().get(&80).cloned()).await;
+    a.stop().await;
+    api.delete(SERVICES, "default", "web");
+    let b = start(&api, &router, "b");
+    wait_for("unmapped by the next leader", || {
+        router.table().is_empty().then_some(())
+    })
+    .await;
+    let state = api
+        .get(CONFIGMAPS, "pfwd-system", "pfwd-kube-state")
+        .unwrap();
+    assert!(
+        state["data"].as_object().is_none_or(|d| d.is_empty()),
+        "{state}"
+    );
+    b.stop().await;
+}
