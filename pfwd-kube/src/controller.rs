@@ -746,24 +746,42 @@ impl Active {
             Event::Failed {
                 error, retry_in, ..
             } => {
+                let here = self.keepers.local_address(&held.group);
+                let target = *held.want.internal.ip();
+                let elsewhere = here.is_some_and(|h| h != target);
                 let (reason, note) = match &*error {
-                    CoreError::Manual { instructions } => (
-                        "ManualForwardingRequired",
-                        format!(
-                            "port {port}: the router cannot be asked; forward it by hand:\n{}",
+                    CoreError::Manual { instructions } => {
+                        log::warn!(
+                            "{}: port {port}: the guide to forward it by hand:\n{}",
+                            key.service,
                             instructions.to_text()
-                        ),
-                    ),
-                    CoreError::Refused { .. }
-                        if Some(*held.want.internal.ip())
-                            != self.keepers.local_address(&held.group) =>
-                    {
+                        );
+                        let lead = if elsewhere {
+                            format!(
+                                "port {port}: the router will not forward to {target}, another host than this node ({}): routers in secure mode map only the host that asks. Use pfwd.io/target: node, or forward it by hand",
+                                here.map(|h| h.to_string()).unwrap_or_default()
+                            )
+                        } else {
+                            format!("port {port}: the router cannot be asked; forward it by hand")
+                        };
+                        (
+                            if elsewhere {
+                                "RouterRefused"
+                            } else {
+                                "ManualForwardingRequired"
+                            },
+                            format!(
+                                "{lead} (the whole guide is in the controller's log):\n{}",
+                                instructions.to_text()
+                            ),
+                        )
+                    }
+                    CoreError::Refused { .. } if elsewhere => {
                         let guide = self.keepers.guide(&held.group, &held.request).await;
                         (
                             "RouterRefused",
                             format!(
-                                "port {port}: the router refused a mapping for another host ({}): {error}. Routers in secure mode map only the asking host; run pfwd-kube on that node, use pfwd.io/target: node, or forward by hand:\n{}",
-                                held.want.internal.ip(),
+                                "port {port}: the router refused a mapping for {target}, another host than this node: {error}. Routers in secure mode map only the host that asks; use pfwd.io/target: node, or forward it by hand:\n{}",
                                 guide.map(|g| g.to_text()).unwrap_or_default()
                             ),
                         )

@@ -160,13 +160,17 @@ fn a_service_is_reached_from_the_internet_and_survives_its_leader() {
                "spec": {"type": "NodePort", "ports": [
                    {"name": "http", "port": 80, "nodePort": NODE_PORT, "protocol": "TCP"}]}}),
     );
-    let external = wait_for("the pfwd.io/external annotation", Duration::from_secs(15), || {
-        let s = api.get(SERVICES, "default", "web")?;
-        s["metadata"]["annotations"]["pfwd.io/external"]
-            .as_str()
-            .filter(|e| !e.is_empty())
-            .map(String::from)
-    });
+    let external = wait_for(
+        "the pfwd.io/external annotation",
+        Duration::from_secs(15),
+        || {
+            let s = api.get(SERVICES, "default", "web")?;
+            s["metadata"]["annotations"]["pfwd.io/external"]
+                .as_str()
+                .filter(|e| !e.is_empty())
+                .map(String::from)
+        },
+    );
     let mapped = annotated.elapsed();
     assert_eq!(external, format!("http=5.5.5.7:{EXTERNAL_PORT}/TCP"));
     assert!(
@@ -178,12 +182,16 @@ fn a_service_is_reached_from_the_internet_and_survives_its_leader() {
     assert_eq!(rules.len(), 1, "{rules:?}");
     assert_eq!(rules[0].internal, LAN_HOST);
     assert_eq!(rules[0].internal_port, NODE_PORT);
-    let nonce_before = api.get("api/v1/configmaps", "pfwd-system", "pfwd-kube-state").unwrap()
-        ["data"]["default.web.http.tcp"]
+    let nonce_before = api
+        .get("api/v1/configmaps", "pfwd-system", "pfwd-kube-state")
+        .unwrap()["data"]["default.web.http.tcp"]
         .as_str()
         .map(|s| serde_json::from_str::<Value>(s).unwrap()["record"]["pcp_nonce"].clone())
         .unwrap();
-    assert!(nonce_before.is_string(), "mapped by PCP, its nonce recorded");
+    assert!(
+        nonce_before.is_string(),
+        "mapped by PCP, its nonce recorded"
+    );
 
     // The leader is killed: the mapping stays on the router meanwhile.
     let killed = Instant::now();
@@ -203,13 +211,17 @@ fn a_service_is_reached_from_the_internet_and_survives_its_leader() {
     assert!(reaches(&tb, Protocol::Tcp, EXTERNAL_PORT, NODE_PORT));
     // Renewed with the recorded nonce: still one rule, one record.
     assert_eq!(tb.forwarded().len(), 1, "{:?}", tb.forwarded());
-    let nonce_after = api.get("api/v1/configmaps", "pfwd-system", "pfwd-kube-state").unwrap()
-        ["data"]["default.web.http.tcp"]
+    let nonce_after = api
+        .get("api/v1/configmaps", "pfwd-system", "pfwd-kube-state")
+        .unwrap()["data"]["default.web.http.tcp"]
         .as_str()
         .map(|s| serde_json::from_str::<Value>(s).unwrap()["record"]["pcp_nonce"].clone())
         .unwrap();
     assert_eq!(nonce_after, nonce_before);
-    assert!(events_by(&api, "Mapped", "b").is_empty(), "b mapped nothing anew");
+    assert!(
+        events_by(&api, "Mapped", "b").is_empty(),
+        "b mapped nothing anew"
+    );
 
     // A rolling update: c comes up, b gets SIGTERM and hands over.
     let c = Replica::start(&tb, &api, "c");
@@ -248,4 +260,90 @@ fn a_service_is_reached_from_the_internet_and_survives_its_leader() {
         ms(handed),
         ms(removed)
     );
+}
+
+/// Start one replica, annotate `service`, and wait for an Event `reason`
+/// on it; the Event.
+fn event_for(tb: &Testbed, service: Value, reason: &str) -> (FakeApi, Value) {
+    let api = FakeApi::new();
+    api.put(
+        "api/v1/nodes",
+        json!({"metadata": {"name": "pi"},
+               "status": {"addresses": [{"type": "InternalIP", "address": LAN_HOST.to_string()}],
+                          "conditions": [{"type": "Ready", "status": "True"}]}}),
+    );
+    let replica = Replica::start(tb, &api, "a");
+    api.put(SERVICES, service);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let event = loop {
+        if let Some(e) = api.list(EVENTS).into_iter().find(|e| e["reason"] == reason) {
+            break e;
+        }
+        if Instant::now() > deadline {
+            let seen: Vec<String> = api
+                .list(EVENTS)
+                .iter()
+                .map(|e| format!("{}: {}", e["reason"], e["note"]))
+                .collect();
+            panic!("no {reason} event within 20 s; the events: {seen:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    replica.end(true);
+    (api, event)
+}
+
+#[test]
+fn a_router_that_cannot_be_asked_puts_the_guide_on_the_service() {
+    let Some(tb) = testbed("kube_manual", GatewayConfig::no_daemon()) else {
+        return;
+    };
+    let started = Instant::now();
+    let (api, event) = event_for(
+        &tb,
+        json!({"metadata": {"name": "web", "namespace": "default",
+                            "annotations": {"pfwd.io/forward": "true"}},
+               "spec": {"type": "NodePort", "ports": [
+                   {"name": "http", "port": 80, "nodePort": NODE_PORT, "protocol": "TCP"}]}}),
+        "ManualForwardingRequired",
+    );
+    println!(
+        "no router to ask: the guide was on the Service after {} ms",
+        ms(started.elapsed())
+    );
+    assert_eq!(event["type"], "Warning");
+    assert_eq!(event["regarding"]["name"], "web");
+    let note = event["note"].as_str().unwrap();
+    assert!(note.contains("forward it by hand"), "{note}");
+    assert!(note.contains(&format!("{LAN_HOST}")), "{note}");
+    assert!(note.contains(&NODE_PORT.to_string()), "{note}");
+    let status =
+        api.get(SERVICES, "default", "web").unwrap()["metadata"]["annotations"]["pfwd.io/status"]
+            .as_str()
+            .map(String::from)
+            .unwrap();
+    assert!(status.starts_with("0 of 1 ports forwarded"), "{status}");
+}
+
+#[test]
+fn a_mapping_for_another_host_that_the_router_refuses_is_told() {
+    let Some(tb) = testbed("kube_refused", GatewayConfig::all_on()) else {
+        return;
+    };
+    // A LoadBalancer address on the LAN that is not this node (MetalLB):
+    // miniupnpd in secure mode maps only the asking host.
+    let (_api, event) = event_for(
+        &tb,
+        json!({"metadata": {"name": "web", "namespace": "default",
+                            "annotations": {"pfwd.io/forward": "true"}},
+               "spec": {"type": "LoadBalancer", "ports": [
+                   {"name": "http", "port": 80, "nodePort": NODE_PORT, "protocol": "TCP"}]},
+               "status": {"loadBalancer": {"ingress": [{"ip": "192.168.77.20"}]}}}),
+        "RouterRefused",
+    );
+    let note = event["note"].as_str().unwrap();
+    println!("refused: {note}");
+    assert!(note.contains("192.168.77.20"), "{note}");
+    assert!(note.contains("by hand"), "{note}");
+    assert!(!tb.forwards(Protocol::Tcp, 80));
 }
