@@ -458,3 +458,132 @@ async fn mappings_of_a_service_deleted_while_no_leader_ran_are_deleted() {
     );
     b.stop().await;
 }
+
+/// One RBAC rule of deploy/pfwd-kube.yaml; `namespace` None: a ClusterRole's.
+#[derive(Debug)]
+struct Rule {
+    namespace: Option<String>,
+    groups: Vec<String>,
+    resources: Vec<String>,
+    names: Vec<String>,
+    verbs: Vec<String>,
+}
+
+/// The rules of the ClusterRole and the Role in the manifest. Their lists
+/// are written in flow style (`verbs: ["get", "list"]`), which is JSON.
+fn manifest_rules() -> Vec<Rule> {
+    let text = include_str!("../../deploy/pfwd-kube.yaml");
+    let list = |line: &str| -> Vec<String> {
+        let json = line.split_once(':').unwrap().1.trim();
+        serde_json::from_str(json).unwrap()
+    };
+    let mut rules = Vec::new();
+    for doc in text.split("\n---\n") {
+        let namespace = if doc.contains("\nkind: ClusterRole\n") {
+            None
+        } else if doc.contains("\nkind: Role\n") {
+            Some("pfwd-system".to_string())
+        } else {
+            continue;
+        };
+        for line in doc.lines().map(str::trim) {
+            if let Some(rest) = line.strip_prefix("- apiGroups:") {
+                rules.push(Rule {
+                    namespace: namespace.clone(),
+                    groups: list(&format!("x:{rest}")),
+                    resources: vec![],
+                    names: vec![],
+                    verbs: vec![],
+                });
+            } else if let Some(rule) = rules.last_mut() {
+                if line.starts_with("resources:") {
+                    rule.resources = list(line);
+                } else if line.starts_with("resourceNames:") {
+                    rule.names = list(line);
+                } else if line.starts_with("verbs:") {
+                    rule.verbs = list(line);
+                }
+            }
+        }
+    }
+    rules
+}
+
+/// A request as RBAC sees it: verb, group, resource, namespace, name.
+fn as_rbac(request: &str) -> (String, String, String, Option<String>, Option<String>) {
+    let (method, uri) = request.split_once(' ').unwrap();
+    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, rest) = if parts[0] == "api" {
+        (String::new(), &parts[2..])
+    } else {
+        (parts[1].to_string(), &parts[3..])
+    };
+    let (namespace, rest) = match rest {
+        ["namespaces", ns, tail @ ..] if !tail.is_empty() => (Some(ns.to_string()), tail),
+        _ => (None, rest),
+    };
+    let name = rest.get(1).map(|n| n.to_string());
+    let verb = match (method, &name) {
+        ("GET", Some(_)) => "get",
+        ("GET", None) if query.contains("watch=true") => "watch",
+        ("GET", None) => "list",
+        ("POST", _) => "create",
+        ("PATCH", _) => "patch",
+        ("PUT", _) => "update",
+        ("DELETE", _) => "delete",
+        _ => "unknown",
+    };
+    (verb.into(), group, rest[0].to_string(), namespace, name)
+}
+
+#[tokio::test]
+async fn the_manifests_rbac_allows_every_request_made_and_nothing_unused() {
+    let rules = manifest_rules();
+    assert!(rules.len() >= 5, "{rules:?}");
+    // A whole life: first start (Lease and ConfigMap made), mapping, a bad
+    // annotation, a standby, a failover, a deletion.
+    let api = cluster();
+    let router = Arc::new(Router::default());
+    api.put(SERVICES, web(json!({"pfwd.io/forward": "true"})));
+    let a = start(&api, &router, "a");
+    wait_for("mapped", || annotation(&api, "pfwd.io/external")).await;
+    let b = start(&api, &router, "b");
+    let mut service = api.get(SERVICES, "default", "web").unwrap();
+    service["metadata"]["annotations"]["pfwd.io/lease"] = json!("soon");
+    api.put(SERVICES, service);
+    wait_for("told", || events(&api, "InvalidAnnotation").pop()).await;
+    a.stop().await;
+    wait_for("b adopts", || events(&api, "Adopted").pop()).await;
+    api.delete(SERVICES, "default", "web");
+    wait_for("unmapped", || router.table().is_empty().then_some(())).await;
+    b.stop().await;
+
+    let mut used = vec![std::collections::BTreeSet::new(); rules.len()];
+    for request in api.requests() {
+        let (verb, group, resource, namespace, name) = as_rbac(&request);
+        let allowed = rules.iter().position(|r| {
+            r.verbs.contains(&verb)
+                && r.groups.contains(&group)
+                && r.resources.contains(&resource)
+                && (r.names.is_empty() || name.as_ref().is_some_and(|n| r.names.contains(n)))
+                && (r.namespace.is_none() || r.namespace == namespace)
+        });
+        match allowed {
+            Some(i) => {
+                used[i].insert(verb);
+            }
+            None => {
+                panic!("deploy/pfwd-kube.yaml does not allow {request} ({verb} {group}/{resource})")
+            }
+        }
+    }
+    for (rule, used) in rules.iter().zip(used) {
+        for verb in &rule.verbs {
+            assert!(
+                used.contains(verb),
+                "deploy/pfwd-kube.yaml grants {verb} that the controller never uses: {rule:?}"
+            );
+        }
+    }
+}
