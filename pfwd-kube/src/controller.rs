@@ -169,7 +169,10 @@ pub async fn run_with(
                     log::info!("{}: leading; re-adopting what is mapped", options.identity);
                     let _ = services.wait_until_ready().await;
                     let _ = nodes.wait_until_ready().await;
-                    let mut a = Active::start(client.clone(), &options, connect.clone()).await;
+                    let node_views: Vec<NodeView> =
+                        nodes.state().iter().filter_map(|n| NodeView::of(n)).collect();
+                    let own = plan::own_address(&node_views, options.node_name.as_deref());
+                    let mut a = Active::start(client.clone(), &options, connect.clone(), own).await;
                     a.reconcile(&services, &nodes).await;
                     active = Some(a);
                 } else if !lead && let Some(a) = active.take() {
@@ -237,7 +240,9 @@ async fn drive<T>(
 struct Held {
     want: Want,
     group: Group,
-    index: usize,
+    /// The keeper's item; `None` for a mapping another node made (found in
+    /// the state), which this node cannot renew on a router in secure mode.
+    index: Option<usize>,
     request: MappingRequest,
     mapping: Option<Mapping>,
     uid: Option<String>,
@@ -265,7 +270,7 @@ fn request_of(key: &MappingKey, want: &Want) -> Result<MappingRequest, pfwd_core
         .collect();
     MappingRequest::builder(key.protocol, want.internal.port())
         .internal_ip(*want.internal.ip())
-        .external_port(want.external_port)
+        .exact_external_port(want.external_port)
         .lease_of(want.lease)
         .description(description)
         .build()
@@ -287,7 +292,12 @@ impl Active {
     /// Take over: read the state ConfigMap and re-adopt every mapping in
     /// it (renewed with its own state: the PCP nonce), so that nothing is
     /// mapped twice.
-    async fn start(client: kube::Client, options: &Options, connect: Connect) -> Active {
+    async fn start(
+        client: kube::Client,
+        options: &Options,
+        connect: Connect,
+        own: Option<std::net::Ipv4Addr>,
+    ) -> Active {
         let state = StateStore::new(client.clone(), &options.namespace, &options.state_name);
         let mut active = Active {
             options: options.clone(),
@@ -326,6 +336,25 @@ impl Active {
                 }
             };
             let group = Group::of(&s.want.methods, s.want.check_via.as_deref());
+            if own.is_some_and(|ip| ip != *s.want.internal.ip()) {
+                // Made from another node: kept as it is; the plan moves it
+                // to this node (a router in secure mode would refuse this
+                // node's renewal).
+                log::info!("{} was made for another node: {}", s.key, s.record.mapping);
+                active.held.insert(
+                    s.key,
+                    Held {
+                        want: s.want,
+                        group,
+                        index: None,
+                        request,
+                        mapping: Some(s.record.mapping),
+                        uid: None,
+                        adopted: true,
+                    },
+                );
+                continue;
+            }
             let keep = Keep::recorded(request.clone(), s.record.mapping.clone());
             match active
                 .keepers
@@ -339,7 +368,7 @@ impl Active {
                         Held {
                             want: s.want,
                             group,
-                            index,
+                            index: Some(index),
                             request,
                             mapping: Some(s.record.mapping),
                             uid: None,
@@ -508,7 +537,7 @@ impl Active {
                     Held {
                         want,
                         group,
-                        index,
+                        index: Some(index),
                         request,
                         mapping: None,
                         uid: uid.map(Into::into),
@@ -536,7 +565,11 @@ impl Active {
             return;
         };
         self.failures.remove(key);
-        let outcome = self.keepers.remove(&held.group, held.index).await;
+        let Some(index) = held.index else {
+            self.let_go(key, held).await;
+            return;
+        };
+        let outcome = self.keepers.remove(&held.group, index).await;
         let mut change = BTreeMap::new();
         change.insert(Stored::data_key(key), None);
         match outcome {
@@ -579,10 +612,54 @@ impl Active {
         }
     }
 
+    /// A mapping another node made goes: deleted if the router lets this
+    /// node (not in secure mode), else left to end with its lease. Either
+    /// way its record goes, and the plan maps the port anew from here,
+    /// once the router frees the outside port.
+    async fn let_go(&mut self, key: &MappingKey, held: Held) {
+        let mut change = BTreeMap::new();
+        change.insert(Stored::data_key(key), None);
+        let Some(mapping) = held.mapping else {
+            return;
+        };
+        match self
+            .keepers
+            .delete(&held.group, &held.want.methods, &mapping, &self.keeping)
+            .await
+        {
+            Ok(()) => log::info!("{key}: deleted {mapping}, made from another node"),
+            Err(e) => {
+                let ends = mapping
+                    .expires_at_wall()
+                    .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+                    .unwrap_or_else(|| {
+                        "never (a permanent lease: delete it in the router's settings)".into()
+                    });
+                let note = format!(
+                    "port {}: {mapping} was made from {}, and the router lets only that host change it ({e}); it works until its lease ends at {ends}, and this node maps the port again once the router frees it",
+                    key.port,
+                    mapping.internal().ip()
+                );
+                self.report
+                    .event(
+                        &key.service,
+                        held.uid.as_deref(),
+                        true,
+                        "LeftToExpire",
+                        &note,
+                    )
+                    .await;
+            }
+        }
+        if let Err(e) = self.state.write(&change).await {
+            log::warn!("cannot drop {key} from the state ConfigMap: {e}");
+        }
+    }
+
     fn key_of(&self, group: &Group, index: usize) -> Option<MappingKey> {
         self.held
             .iter()
-            .find(|(_, h)| &h.group == group && h.index == index)
+            .find(|(_, h)| &h.group == group && h.index == Some(index))
             .map(|(k, _)| k.clone())
     }
 

@@ -27,13 +27,24 @@ const LEASES: &str = "apis/coordination.k8s.io/v1/leases";
 /// mapping), and logs every request.
 #[derive(Debug, Default)]
 struct Router {
+    /// Secure mode: only the host that asks may map, renew or delete.
+    secure: bool,
     table: Mutex<BTreeMap<u16, (SocketAddrV4, [u8; 12])>>,
     log: Mutex<Vec<String>>,
     nonces: Mutex<u8>,
 }
 
+/// The router as one host (`.1`, the address it asks from) sees it.
 #[derive(Debug)]
-struct RouterHandle(Arc<Router>);
+struct RouterHandle(Arc<Router>, Ipv4Addr);
+
+fn refused(what: String) -> pfwd_core::Error {
+    pfwd_core::Error::Refused {
+        method: Method::Upnp,
+        what,
+        code: pfwd_core::GatewayCode::Upnp(pfwd_core::UpnpCode(606)),
+    }
+}
 
 impl Router {
     fn log(&self) -> Vec<String> {
@@ -65,6 +76,28 @@ impl Forwarder for RouterHandle {
                 [*n; 12]
             });
             let what = if renewed.is_some() { "renew" } else { "map" };
+            if self.0.secure && *internal.ip() != self.1 {
+                self.0.log.lock().unwrap().push(format!(
+                    "refused {what} {external_port} -> {internal} from {}",
+                    self.1
+                ));
+                return Err(refused(format!("{what} {external_port}")));
+            }
+            if let Some((held, _)) = self.0.table.lock().unwrap().get(&external_port)
+                && *held != internal
+            {
+                self.0
+                    .log
+                    .lock()
+                    .unwrap()
+                    .push(format!("conflict {external_port} held by {held}"));
+                return Err(pfwd_core::Error::Conflict {
+                    method: Method::Pcp,
+                    protocol: r.protocol(),
+                    external_port,
+                    holder: None,
+                });
+            }
             self.0.log.lock().unwrap().push(format!(
                 "{what} {external_port} -> {internal} nonce {}",
                 nonce[0]
@@ -93,6 +126,14 @@ impl Forwarder for RouterHandle {
     }
     fn unmap<'a>(&'a self, m: &'a Mapping) -> BoxFuture<'a, pfwd_core::Result<()>> {
         Box::pin(async move {
+            if self.0.secure && *m.internal().ip() != self.1 {
+                self.0.log.lock().unwrap().push(format!(
+                    "refused unmap {} from {}",
+                    m.external().port(),
+                    self.1
+                ));
+                return Err(refused(format!("delete {}", m.external().port())));
+            }
             self.0
                 .log
                 .lock()
@@ -104,24 +145,24 @@ impl Forwarder for RouterHandle {
     }
 }
 
-fn connect(router: &Arc<Router>) -> Connect {
+fn connect(router: &Arc<Router>, host: Ipv4Addr) -> Connect {
     let router = router.clone();
     Arc::new(move |_methods| {
         let router = router.clone();
         Box::pin(async move {
             Ok(Connected {
-                forwarder: Arc::new(RouterHandle(router)),
+                forwarder: Arc::new(RouterHandle(router, host)),
                 client: None,
             })
         })
     })
 }
 
-fn options(identity: &str) -> Options {
+fn options(identity: &str, node: &str) -> Options {
     Options {
         namespace: "pfwd-system".into(),
         identity: identity.into(),
-        node_name: Some("pi1".into()),
+        node_name: Some(node.into()),
         leader_lease: Duration::from_secs(2),
         leader_grace: Duration::from_secs(1),
         check_interval: Duration::from_secs(3600),
@@ -155,9 +196,26 @@ struct Running {
 }
 
 fn start(api: &FakeApi, router: &Arc<Router>, identity: &str) -> Running {
+    start_on(
+        api,
+        router,
+        identity,
+        "pi1",
+        Ipv4Addr::new(192, 168, 77, 10),
+    )
+}
+
+/// A replica on node `node`, whose address is `host`.
+fn start_on(
+    api: &FakeApi,
+    router: &Arc<Router>,
+    identity: &str,
+    node: &str,
+    host: Ipv4Addr,
+) -> Running {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let client = api.client();
-    let (options, connect) = (options(identity), connect(router));
+    let (options, connect) = (options(identity, node), connect(router, host));
     let task = tokio::spawn(async move {
         let shutdown = async {
             let _ = stopped.await;
@@ -586,4 +644,59 @@ async fn the_manifests_rbac_allows_every_request_made_and_nothing_unused() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn a_leader_on_another_node_moves_the_mapping_to_its_node() {
+    // Two nodes; a router in secure mode. a runs on pi1, b on pi2.
+    let api = cluster();
+    api.put(
+        NODES,
+        json!({"metadata": {"name": "pi2"},
+               "status": {"addresses": [{"type": "InternalIP", "address": "192.168.77.11"}],
+                          "conditions": [{"type": "Ready", "status": "True"}]}}),
+    );
+    let router = Arc::new(Router {
+        secure: true,
+        ..Router::default()
+    });
+    api.put(
+        SERVICES,
+        web(json!({"pfwd.io/forward": "true", "pfwd.io/ports": "http"})),
+    );
+    let a = start(&api, &router, "a");
+    wait_for("a maps to pi1", || router.table().get(&80).cloned()).await;
+    a.stop().await;
+    let b = start_on(&api, &router, "b", "pi2", Ipv4Addr::new(192, 168, 77, 11));
+    // b cannot delete pi1's mapping: told, left to its lease; b's own
+    // mapping waits for the port (exact outside port, no other port).
+    let left = wait_for("LeftToExpire", || events(&api, "LeftToExpire").pop()).await;
+    let note = left["note"].as_str().unwrap();
+    assert!(note.contains("was made from 192.168.77.10"), "{note}");
+    assert!(note.contains("until its lease ends at 20"), "{note}");
+    wait_for("b tried and met the held port", || {
+        router
+            .log()
+            .iter()
+            .any(|l| l.starts_with("conflict 80"))
+            .then_some(())
+    })
+    .await;
+    assert!(
+        !router.log().iter().any(|l| l.starts_with("refused renew")),
+        "{:?}",
+        router.log()
+    );
+    // The old lease ends (the router drops it): b's retry maps it to pi2.
+    router.table.lock().unwrap().clear();
+    let to = wait_for("mapped to pi2", || {
+        router
+            .table()
+            .get(&80)
+            .map(|(to, _)| *to)
+            .filter(|to| *to.ip() == Ipv4Addr::new(192, 168, 77, 11))
+    })
+    .await;
+    assert_eq!(to.port(), 30080);
+    b.stop().await;
 }

@@ -231,6 +231,23 @@ impl Keepers {
         }
     }
 
+    /// Delete `mapping` directly (not one of the keepers' items: a mapping
+    /// found in the state that another node made).
+    ///
+    /// # Errors
+    ///
+    /// The router's error when it did not delete it.
+    pub async fn delete(
+        &mut self,
+        group: &Group,
+        methods: &[Method],
+        mapping: &Mapping,
+        options: &KeepingOptions,
+    ) -> pfwd_core::Result<()> {
+        let kept = self.kept(group, methods, options).await?;
+        kept.connected.forwarder.unmap(mapping).await
+    }
+
     /// The manual guide for `request`, from `group`'s client.
     pub async fn guide(&self, group: &Group, request: &MappingRequest) -> Option<Instructions> {
         let client = self.kept.get(group)?.connected.client.clone()?;

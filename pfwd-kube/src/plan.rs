@@ -192,9 +192,11 @@ pub struct Inputs<'a> {
 ///
 /// - A Service asks with `pfwd.io/forward: "true"`; its ports (all TCP and
 ///   UDP ones, or those `pfwd.io/ports` names) go to a LoadBalancer address
-///   on the LAN, or a ready node's address and the NodePort (the
-///   controller's own node first); a port mapped now keeps its target while
-///   that is still one of the choices, so a new leader changes nothing.
+///   on the LAN, or a ready node's address and the NodePort. The
+///   controller's own node is the target wherever it is a choice (a router
+///   in secure mode maps, renews and deletes only for the host that asks);
+///   elsewhere a port mapped now keeps its target while that is still a
+///   choice.
 /// - Two Services asking for one outside port: the older one gets it.
 /// - A Service whose annotations are wrong keeps what it has mapped and is
 ///   told what is wrong; one that is gone or asks no more loses its mappings.
@@ -243,13 +245,21 @@ pub fn plan(inputs: Inputs<'_>) -> Plan {
                     continue;
                 }
             };
-            // Keep the target of what is mapped now while it is a choice.
-            let internal = inputs
-                .current
-                .get(&key)
-                .map(|w| w.internal)
-                .filter(|now| choices.contains(now))
-                .unwrap_or(choices[0]);
+            // This node's own address when it is a choice: a router in
+            // secure mode lets only the host that made a mapping renew it.
+            // Otherwise the target of what is mapped now, while it is a
+            // choice, so that nothing moves for no reason.
+            let own = own_address(inputs.nodes, inputs.own_node);
+            let internal = if own.is_some_and(|ip| *choices[0].ip() == ip) {
+                choices[0]
+            } else {
+                inputs
+                    .current
+                    .get(&key)
+                    .map(|w| w.internal)
+                    .filter(|now| choices.contains(now))
+                    .unwrap_or(choices[0])
+            };
             let external_port = ask
                 .external
                 .get(&port_ref)
@@ -328,6 +338,12 @@ pub fn plan(inputs: Inputs<'_>) -> Plan {
     }
 }
 
+/// The address of the node the controller runs on, if known.
+pub fn own_address(nodes: &[NodeView], own_node: Option<&str>) -> Option<Ipv4Addr> {
+    let own = own_node?;
+    nodes.iter().find(|n| n.name == own)?.address
+}
+
 /// A port as annotations and keys name it: its name, else its number.
 fn ref_of(port: &PortView) -> PortRef {
     match &port.name {
@@ -377,9 +393,7 @@ fn targets(
     nodes: &[NodeView],
     own_node: Option<&str>,
 ) -> Result<Vec<SocketAddrV4>, String> {
-    let own_address = own_node
-        .and_then(|own| nodes.iter().find(|n| n.name == own))
-        .and_then(|n| n.address);
+    let own_address = own_address(nodes, own_node);
     let lan_balancer: Vec<Ipv4Addr> = service
         .load_balancer
         .iter()

@@ -438,8 +438,10 @@ fn sctp_ports_are_left_out_and_told() {
 }
 
 #[test]
-fn a_new_leader_keeps_the_targets_that_are_still_good() {
-    // Mapped by a leader on pi2; the new leader runs on pi1.
+fn a_new_leader_maps_to_its_own_node_and_keeps_other_targets_while_good() {
+    // Mapped by a leader on pi2; the new leader runs on pi1: its own node
+    // is a choice, so the mappings move there (a router in secure mode
+    // would not let pi1 renew pi2's mappings).
     let mut current = BTreeMap::new();
     for (k, w) in run(&[web()], &BTreeMap::new()).wanted {
         let moved = SocketAddrV4::new(NODE2, w.internal.port());
@@ -452,17 +454,29 @@ fn a_new_leader_keeps_the_targets_that_are_still_good() {
         );
     }
     let plan = run(&[web()], &current);
-    assert!(plan.actions.is_empty(), "{:?}", plan.actions);
-    // pi2 is gone (not Ready): the mappings move to this node.
-    let mut without_pi2 = nodes();
-    without_pi2.retain(|n| n.name != "pi2");
-    let plan = plan_with(&[web()], &without_pi2, &current);
     assert_eq!(plan.actions.len(), 3);
     assert!(
         plan.actions
             .iter()
             .all(|a| matches!(a, Action::Remap(_, w) if *w.internal.ip() == NODE1))
     );
+    // A leader whose node is not a choice (not Ready): what is mapped stays.
+    let mut pi1_down = nodes();
+    for n in &mut pi1_down {
+        if n.name == "pi1" {
+            n.ready = false;
+        }
+    }
+    let plan = plan_with(&[web()], &pi1_down, &current);
+    assert!(plan.actions.is_empty(), "{:?}", plan.actions);
+    // ... until its node goes too: then the first ready node.
+    let mut only_pi3 = pi1_down.clone();
+    only_pi3.retain(|n| n.name != "pi2");
+    only_pi3[1].ready = true;
+    let plan = plan_with(&[web()], &only_pi3, &current);
+    assert!(plan.actions.iter().all(
+        |a| matches!(a, Action::Remap(_, w) if *w.internal.ip() == Ipv4Addr::new(192, 168, 1, 13))
+    ), "{:?}", plan.actions);
 }
 
 fn plan_with(
