@@ -22,3 +22,19 @@ pub mod plan;
 pub mod report;
 pub mod state;
 pub mod view;
+
+#[cfg(test)]
+mod tls_tests {
+    /// The client for a real API server builds its TLS (rustls on ring,
+    /// the only provider compiled in) without a network: a missing or
+    /// ambiguous crypto provider would fail here, not in a cluster.
+    #[tokio::test]
+    async fn a_client_for_an_https_api_server_builds() {
+        let url = "https://10.43.0.1:443"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let config = kube::Config::new(url);
+        let client = kube::Client::try_from(config);
+        assert!(client.is_ok(), "{:?}", client.err());
+    }
+}
