@@ -147,3 +147,30 @@ pfwd_pi_python() {
     done
 }
 # ---- end of Raspberry Pi ---------------------------------------------------
+
+# ---- Kubernetes manifests (pfwd-kube) ---------------------------------------
+# kubernetes-validate (PyPI; it ships the Kubernetes JSON schemas, so no
+# cluster and no network beyond PyPI are needed) in its own small venv.
+PFWD_KUBE_VENV=target/kube-venv
+PFWD_KUBE_VALIDATE=kubernetes-validate==1.37.0
+# The oldest Kubernetes pfwd-kube's k8s-openapi feature (v1_33) names, and
+# the newest kubernetes-validate knows.
+PFWD_KUBE_VERSIONS=(1.33.0 1.37.0)
+
+# Validates the manifests "$@" strictly (unknown fields fail) against each
+# of PFWD_KUBE_VERSIONS.
+pfwd_kube_validate() {
+    if [ ! -x "$PFWD_KUBE_VENV/bin/kubernetes-validate" ]; then
+        if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
+            [ "$(id -u)" = 0 ] || { echo "pfwd: python3 has no venv module; install python3-venv" >&2; return 1; }
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+        fi
+        rm -rf "$PFWD_KUBE_VENV"
+        python3 -m venv "$PFWD_KUBE_VENV"
+        "$PFWD_KUBE_VENV/bin/pip" install -q --disable-pip-version-check "$PFWD_KUBE_VALIDATE"
+    fi
+    local v
+    for v in "${PFWD_KUBE_VERSIONS[@]}"; do
+        "$PFWD_KUBE_VENV/bin/kubernetes-validate" --strict --quiet -k "$v" "$@"
+    done
+}
