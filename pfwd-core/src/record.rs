@@ -18,13 +18,15 @@
 //! | `version` | the shape's version (1); missing means 1; a newer one is refused |
 //! | `method` | `pcp`, `natpmp`, `upnp` or `manual` (reading also takes `nat-pmp`, `upnp-igd`) |
 //! | `protocol` | `tcp` or `udp` |
-//! | `external`, `internal` | `IPv4:port`: where the internet reaches the server, and the server |
-//! | `gateway` | the router's LAN address |
+//! | `family` | `ipv4` or `ipv6` (an IPv6 pinhole); missing: the addresses' family |
+//! | `external`, `internal` | `IPv4:port`: where the internet reaches the server, and the server; for a pinhole both are the host's own `[IPv6]:port` |
+//! | `gateway` | the router's LAN address (its IPv6 address for a pinhole) |
 //! | `lease_seconds`, `permanent` | the granted lease; 0 and `true` when it never ends |
 //! | `granted_at`, `expires_at` | UTC, seconds since 1970 (reading also takes RFC 3339 text such as `"2026-11-25T21:06:46Z"`); `expires_at` is null when permanent and is derived when read |
 //! | `pcp_nonce` | PCP only: the 12-byte nonce as 24 hex digits, without which the mapping cannot be renewed or deleted |
 //! | `epoch` | PCP and NAT-PMP: the gateway's epoch in the granting answer |
 //! | `forced_permanent` | UPnP only, when true: the router accepted only a permanent lease |
+//! | `pinhole_id` | UPnP IPv6 pinholes only: the router's UniqueID, which renews and deletes it |
 //! | `state` | a custom backend's own state string |
 //! | `kept_by` | records only: the process id renewing it; absent when nobody does |
 

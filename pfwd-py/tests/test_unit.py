@@ -106,18 +106,50 @@ def test_bad_ports_fail_before_anything_is_sent(port: object, error: type, says:
     [
         ({"protocol": "sctp"}, ValueError, "protocol"),
         ({"to": "not a host name at all"}, ValueError, "to"),
-        ({"to": 5}, TypeError, "IPv4"),
+        ({"to": 5}, TypeError, "IP address"),
         ({"lease": "soon"}, ValueError, "lease"),
         ({"lease": 0}, ValueError, "at least 1 second"),
         ({"lease": 60, "permanent": True}, ValueError, "one or the other"),
         ({"external": 0}, ValueError, "port 0"),
         ({"methods": ["smoke"]}, ValueError, "unknown method"),
         ({"timeout": "soon"}, TypeError, "timeout"),
+        ({"family": 6}, TypeError, "family must be"),
+        ({"family": "ipv5"}, ValueError, "ipv4"),
+        ({"family": "ipv6", "external": 9090}, ValueError, "nothing is translated"),
+        ({"family": "ipv6", "to": "192.168.1.4"}, ValueError, "is an IPv4 address"),
+        ({"to": "fd12::10"}, ValueError, "unique local"),
     ],
 )
 def test_bad_arguments(kwargs: Dict[str, Any], error: type, says: str) -> None:
     with pytest.raises(error, match=says):
         pfwd.forward(8080, **kwargs)
+
+
+def test_families_are_the_cores() -> None:
+    [v4] = pfwd.request(8080)
+    assert v4.family == "ipv4"
+    [v6] = pfwd.request(8080, family=pfwd.Family.IPV6)
+    assert (v6.family, v6.external_port, v6.internal_ip) == ("ipv6", 8080, None)
+    [host] = pfwd.request(8080, to=ipaddress.IPv6Address("2001:db8::4"))
+    assert (host.family, host.internal_ip) == ("ipv6", "2001:db8::4")
+    pinhole = pfwd.Mapping.from_json(
+        json.dumps(
+            {
+                "method": "upnp",
+                "protocol": "tcp",
+                "external": "[2001:db8::4]:8080",
+                "internal": "[2001:db8::4]:8080",
+                "gateway": "2001:db8::1",
+                "lease_seconds": 600,
+                "granted_at": 1795000000,
+                "pinhole_id": 7,
+            }
+        )
+    )
+    assert pinhole.family is pfwd.Family.IPV6
+    assert pinhole.external == "[2001:db8::4]:8080"
+    assert pinhole.to_dict()["pinhole_id"] == 7
+    assert pfwd.Mapping.from_json(pinhole.to_json()) == pinhole
 
 
 def test_requests_follow_the_service() -> None:
@@ -260,7 +292,7 @@ BAD_CHECKS = [
     ({"gateway": 5}, TypeError, "gateway"),
     ({"gateway": "router"}, ValueError, "not an IPv4 address"),
     ({"protocol": "sctp"}, ValueError, "protocol"),
-    ({"to": 5}, TypeError, "IPv4"),
+    ({"to": 5}, TypeError, "IP address"),
 ]
 
 

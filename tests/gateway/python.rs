@@ -79,7 +79,12 @@ fn pytest_with(test: &str, group: &str, config: GatewayConfig, prober: bool) {
     let Some(python) = python_for(test) else {
         return;
     };
-    let Some(tb) = testbed(test, config) else {
+    let tb = if config.ipv6 {
+        pfwd_testbed::dual_stack_testbed(test, config)
+    } else {
+        testbed(test, config)
+    };
+    let Some(tb) = tb else {
         return;
     };
     let prober = prober.then(|| Prober::start(&tb));
@@ -143,6 +148,11 @@ fn python_router_refusing_low_ports() {
         pfwd_testbed::LAN_NET
     )];
     pytest("python_router_refusing_low_ports", "refusing", config);
+}
+
+#[test]
+fn python_ipv6_pinholes() {
+    pytest("python_ipv6_pinholes", "ipv6", GatewayConfig::dual_stack());
 }
 
 #[test]
