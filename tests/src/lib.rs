@@ -37,6 +37,7 @@
 
 pub mod bench;
 pub mod compare;
+pub mod compare6;
 pub mod dual_stack;
 pub mod keeping;
 pub mod miniupnpd;

@@ -46,6 +46,12 @@ fn main() -> ExitCode {
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(60),
         ),
+        Some("compare-ipv6") => compare_ipv6(
+            std::env::args()
+                .nth(2)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(10),
+        ),
         Some(which @ ("compare" | "footprint")) => compare(
             std::env::args()
                 .nth(2)
@@ -490,6 +496,43 @@ fn busy(count: u16) -> ExitCode {
 }
 
 /// `pfwd map --once` against natpmpc and upnpc as whole processes (issue 7).
+fn compare_ipv6(runs: usize) -> ExitCode {
+    if let Some(why) = cannot_run_reason() {
+        eprintln!("the comparison cannot run here: {why}");
+        return ExitCode::FAILURE;
+    }
+    match pfwd_command().and_then(|pfwd| pfwd_testbed::compare6::run(&pfwd, runs)) {
+        Ok(rows) => {
+            println!("| case | pfwd | reference | pfwd median | reference median | ratio |");
+            println!("|---|---|---|--:|--:|--:|");
+            for r in &rows {
+                println!(
+                    "| {} | `{}` | `{}` | {:.1} ms | {:.1} ms | {:.2} |",
+                    r.case,
+                    r.pfwd,
+                    r.reference,
+                    r.pfwd_median,
+                    r.reference_median,
+                    r.ratio()
+                );
+            }
+            for r in &rows {
+                let mut codes = (r.codes.0.clone(), r.codes.1.clone());
+                for c in [&mut codes.0, &mut codes.1] {
+                    c.sort_unstable();
+                    c.dedup();
+                }
+                println!("{}: exit codes {:?} / {:?}", r.case, codes.0, codes.1);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("comparison failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn compare(runs: usize, footprint: bool) -> ExitCode {
     if let Some(why) = cannot_run_reason() {
         eprintln!("the comparison cannot run here: {why}");
