@@ -319,5 +319,30 @@ lease = "forever"
         assert!(err("method = [\"smoke\"]\n[[forward]]\nport = 1\n").contains("unknown method"));
         assert!(err("method = [\"manual\"]\n[[forward]]\nport = 1\n").contains("\"upnp\""));
         assert!(!err("[[forward]]\nservice = \"http\"\ncolour = 1\n").contains('\n'));
+        assert!(err("[[forward]]\nport = 80\nfamily = \"ipv5\"\n").contains("\"auto\""));
+        assert!(
+            err("[[forward]]\nport = 80\nto = \"192.168.1.4\"\nfamily = \"ipv6\"\n")
+                .contains("is an IPv4 address, and IPv6 was asked for")
+        );
+    }
+
+    #[test]
+    fn entries_take_a_family() {
+        let c = parse(
+            "[[forward]]\nport = 8080\n\n[[forward]]\nport = 8443\nfamily = \"ipv6\"\n\n\
+             [[forward]]\nport = 9000\nfamily = \"ipv4\"\n\n[[forward]]\nport = 9001\n\
+             family = \"auto\"\n\n[[forward]]\nport = 9002\nto = \"[2001:db8::4]:22\"\n",
+        )
+        .unwrap();
+        let t: Vec<_> = c.entries.iter().map(|e| &e.target).collect();
+        assert!(t[0].ipv6_also() && t[3].ipv6_also());
+        assert_eq!(t[1].family, Some(pfwd_core::Family::Ipv6));
+        assert_eq!(
+            t[1].requests().unwrap()[0].family(),
+            pfwd_core::Family::Ipv6
+        );
+        assert!(!t[2].ipv6_also());
+        assert_eq!(t[4].family, Some(pfwd_core::Family::Ipv6));
+        assert_eq!(t[4].internal_port, 22);
     }
 }

@@ -203,7 +203,7 @@ fn upnp_refuses_a_pinhole_below_1024_and_the_guide_says_how() {
     assert_eq!(instructions.family, Family::Ipv6);
     assert_eq!(
         instructions.rule_lines(),
-        [format!("TCP port 80 -> {LAN_HOST6}:80")]
+        [format!("TCP port 80 -> [{LAN_HOST6}]:80")]
     );
     let text = instructions.to_text();
     assert!(text.contains("IPv6 firewall"), "{text}");

@@ -40,6 +40,26 @@ fn map_opens_both_families_by_default_and_unmap_closes_both() {
         "{said}"
     );
 
+    // `list` shows both records, the pinhole with its family.
+    let out = pfwd(&tb, &["list", "--json"]);
+    let listed = json(&out);
+    let families: Vec<&str> = listed["recorded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["family"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        (
+            families.iter().filter(|f| **f == "ipv4").count(),
+            families.iter().filter(|f| **f == "ipv6").count()
+        ),
+        (2, 2),
+        "{listed}"
+    );
+    let said = text(&pfwd(&tb, &["list"]).stdout);
+    assert!(said.contains("[2001:db8:77::10]:8080"), "{said}");
+
     let out = pfwd(&tb, &["status", "--json"]);
     let status = json(&out);
     assert_eq!(

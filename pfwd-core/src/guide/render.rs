@@ -1,5 +1,6 @@
 //! [`Instructions`] as plain text for a terminal, Markdown, and JSON.
 
+use crate::mapping::Family;
 use std::fmt::Write;
 
 use serde::Serializer;
@@ -12,14 +13,17 @@ pub(super) fn kind_name<S: Serializer>(kind: &ErrorKind, s: S) -> Result<S::Ok, 
 }
 
 impl Instructions {
-    /// One line per rule: "TCP port 80 -> 192.168.1.4:80".
+    /// One line per rule: "TCP port 80 -> 192.168.1.4:80" (an IPv6 server
+    /// as "[2001:db8::4]:80").
     pub fn rule_lines(&self) -> Vec<String> {
         self.rules
             .iter()
             .map(|r| {
                 format!(
-                    "{} port {} -> {}:{}",
-                    r.protocol, r.external_port, r.internal_ip, r.internal_port
+                    "{} port {} -> {}",
+                    r.protocol,
+                    r.external_port,
+                    std::net::SocketAddr::new(r.internal_ip, r.internal_port)
                 )
             })
             .collect()
@@ -29,7 +33,18 @@ impl Instructions {
         let what = self
             .service
             .map_or_else(String::new, |s| format!(" for {} ({})", s.title, s.name));
-        format!("Forward a port by hand{what}")
+        match self.family {
+            Family::Ipv4 => format!("Forward a port by hand{what}"),
+            Family::Ipv6 => format!("Open a port in the router's IPv6 firewall by hand{what}"),
+        }
+    }
+
+    /// What a rule line is: forwarded (IPv4), or let in (IPv6).
+    fn rule_label(&self) -> &'static str {
+        match self.family {
+            Family::Ipv4 => "Forward",
+            Family::Ipv6 => "Allow incoming",
+        }
     }
 
     /// The router's name ("TP-Link Archer C7 5.0", from its UPnP description,
@@ -87,7 +102,7 @@ impl Instructions {
         let title = self.title();
         let _ = writeln!(t, "{title}\n{}", "=".repeat(title.len()));
         for line in self.rule_lines() {
-            let _ = writeln!(t, "Forward: {line}");
+            let _ = writeln!(t, "{}: {line}", self.rule_label());
         }
         let (name, address) = self.router_value();
         let _ = writeln!(t, "Router: {name}, at {address}");
@@ -113,7 +128,7 @@ impl Instructions {
         let mut m = String::new();
         let _ = writeln!(m, "# {}\n", self.title());
         for line in self.rule_lines() {
-            let _ = writeln!(m, "- **Forward:** {line}");
+            let _ = writeln!(m, "- **{}:** {line}", self.rule_label());
         }
         let (name, address) = self.router_value();
         let _ = writeln!(m, "- **Router:** {}, at {address}", markdown_escape(&name));

@@ -284,3 +284,85 @@ fn the_markdown_router_line_is_balanced_bold() {
         assert_eq!(line.matches("**").count(), 2, "{line}");
     }
 }
+
+fn ipv6_home() -> crate::gateway::Ipv6Gateway {
+    crate::gateway::Ipv6Gateway {
+        interface: Some("eth0".into()),
+        router: "fe80::1".parse().unwrap(),
+        scope_id: 2,
+        local: "2001:db8::4".parse().unwrap(),
+    }
+}
+
+#[test]
+fn the_ipv6_guide_opens_the_firewall_for_the_hosts_own_address() {
+    let ctx = GuideContext {
+        gateway: Some(home()),
+        router: Some(tp_link()),
+        external_address: Some(Ipv4Addr::new(81, 2, 3, 4)),
+        failures: vec![refused_606()],
+        family: crate::mapping::Family::Ipv6,
+        ipv6: Some(ipv6_home()),
+    };
+    let i = Instructions::build(&ctx, &[Protocol::Tcp], 8080, None, 80);
+    assert_eq!(i.family, crate::mapping::Family::Ipv6);
+    // Nothing is translated: the rule is the server's own port.
+    assert_eq!(i.rule_lines(), ["TCP port 80 -> [2001:db8::4]:80"]);
+    assert_eq!(i.external_address, None);
+    let text = i.to_text();
+    assert!(text.contains("IPv6 firewall page"), "{text}");
+    assert!(
+        text.contains("allows incoming TCP from any address to 2001:db8::4, port 80"),
+        "{text}"
+    );
+    assert!(text.contains("temporary"), "{text}");
+    assert!(
+        i.warnings
+            .iter()
+            .any(|w| w.kind == WarningKind::Ipv6PortSpace),
+        "{:?}",
+        i.warnings
+    );
+    assert!(text.contains("http://[2001:db8::4]/"), "{text}");
+    // The admin page is still the router's IPv4 LAN address.
+    assert_eq!(i.router.admin_urls[0], "http://192.168.1.1/");
+    assert_eq!(i.router.address, Some("fe80::1".parse().unwrap()));
+    // An IPv6 server given by address asks for the IPv6 guide by itself.
+    let plain = GuideContext::default();
+    let j = Instructions::build(
+        &plain,
+        &[Protocol::Udp],
+        51820,
+        Some("2001:db8::9".parse().unwrap()),
+        51820,
+    );
+    assert_eq!(j.family, crate::mapping::Family::Ipv6);
+    assert_eq!(j.rule_lines(), ["UDP port 51820 -> [2001:db8::9]:51820"]);
+}
+
+#[test]
+fn openwrt_gets_an_ipv6_traffic_rule() {
+    let ctx = GuideContext {
+        router: Some(RouterInfo {
+            manufacturer: Some("OpenWrt".into()),
+            ..RouterInfo::default()
+        }),
+        family: crate::mapping::Family::Ipv6,
+        ipv6: Some(ipv6_home()),
+        ..GuideContext::default()
+    };
+    let i = Instructions::build(&ctx, &[Protocol::Tcp, Protocol::Udp], 443, None, 443);
+    assert_eq!(i.menu, ["Network", "Firewall", "Traffic Rules"]);
+    assert!(
+        i.commands
+            .contains(&"uci set firewall.@rule[-1].family='ipv6'".to_string())
+    );
+    assert!(
+        i.commands
+            .contains(&"uci set firewall.@rule[-1].dest_ip='2001:db8::4'".to_string())
+    );
+    assert!(
+        i.commands
+            .contains(&"uci set firewall.@rule[-1].proto='tcp udp'".to_string())
+    );
+}

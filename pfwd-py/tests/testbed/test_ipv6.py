@@ -99,7 +99,7 @@ def test_a_client_maps_by_family_and_tells_what_ipv6_offers() -> None:
     assert not reaches_v6("udp", 51820)
     guide = client.guide(443, family="ipv6")
     assert "IPv6 firewall" in str(guide)
-    assert f"{LAN_HOST6}:443" in str(guide)
+    assert f"[{LAN_HOST6}]:443" in str(guide)
 
 
 def test_wrong_families_are_told() -> None:
