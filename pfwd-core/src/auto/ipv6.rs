@@ -98,32 +98,20 @@ impl Client {
                 detail: format!("{method} is IPv4 only: PCP and UPnP open IPv6 pinholes"),
             }));
         };
-        if let Some(b) = slot.ok.get() {
-            return Ok(b.clone());
-        }
-        let _probing = slot.probing.lock().await;
-        if let Some(b) = slot.ok.get() {
-            return Ok(b.clone());
-        }
-        if let Some(f) = slot.recent_failure(self.options.retry_failed_after) {
-            return Err(f);
-        }
-        let t0 = Instant::now();
-        let r = match method {
-            Method::Pcp => self.probe_pcp6(gateway).await,
-            _ => self.probe_pinholes(gateway).await,
-        };
-        match &r {
-            Ok(_) => log::debug!("IPv6 {method}: answered in {:?}", t0.elapsed()),
-            Err(f) => log::debug!("IPv6 {method}: no ({}) after {:?}", f.reason, t0.elapsed()),
-        }
-        match r {
-            Ok(b) => Ok(slot.ok.get_or_init(|| async move { b }).await.clone()),
-            Err(f) => {
-                slot.set(Err(f.clone()));
-                Err(f)
+        let keep = self.options.retry_failed_after;
+        slot.get_or_probe(keep, true, || async {
+            let t0 = Instant::now();
+            let r = match method {
+                Method::Pcp => self.probe_pcp6(gateway).await,
+                _ => self.probe_pinholes(gateway).await,
+            };
+            match &r {
+                Ok(_) => log::debug!("IPv6 {method}: answered in {:?}", t0.elapsed()),
+                Err(f) => log::debug!("IPv6 {method}: no ({}) after {:?}", f.reason, t0.elapsed()),
             }
-        }
+            r
+        })
+        .await
     }
 
     /// PCP over IPv6: an ANNOUNCE to the router's port 5351 from this

@@ -458,30 +458,16 @@ impl Client {
         let Some(slot) = self.slot(method) else {
             return Err(MethodFailure::from_error(&no_backend(method)));
         };
-        if let Some(b) = slot.ok.get() {
-            return Ok(b.clone());
-        }
-        let _probing = slot.probing.lock().await;
-        if let Some(b) = slot.ok.get() {
-            return Ok(b.clone());
-        }
-        if let Some(f) = slot.recent_failure(self.options.retry_failed_after) {
-            return Err(f);
-        }
-        let t0 = Instant::now();
-        let r = self.probe_late(method).await;
-        if r.is_ok() || remember_failure {
-            self.record(method, &r, t0.elapsed());
-        }
-        match r {
-            Ok(b) => Ok(slot.ok.get_or_init(|| async move { b }).await.clone()),
-            Err(f) => {
-                if remember_failure {
-                    slot.set(Err(f.clone()));
-                }
-                Err(f)
+        let keep = self.options.retry_failed_after;
+        slot.get_or_probe(keep, remember_failure, || async {
+            let t0 = Instant::now();
+            let r = self.probe_late(method).await;
+            if r.is_ok() || remember_failure {
+                self.record(method, &r, t0.elapsed());
             }
-        }
+            r
+        })
+        .await
     }
 
     async fn probe_late(&self, method: Method) -> std::result::Result<Arc<Backend>, MethodFailure> {

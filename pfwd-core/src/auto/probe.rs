@@ -63,6 +63,40 @@ impl Slot {
         self.ok.get().is_some() || crate::sync::lock(&self.failed).is_some()
     }
 
+    /// The backend once it answered; otherwise, unless a failure younger
+    /// than `keep` stands, `probe`'s answer, one probe at a time: kept when
+    /// it answered, and its failure kept only with `remember_failure`.
+    pub(crate) async fn get_or_probe<F, Fut>(
+        &self,
+        keep: Duration,
+        remember_failure: bool,
+        probe: F,
+    ) -> std::result::Result<Arc<Backend>, MethodFailure>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<Arc<Backend>, MethodFailure>>,
+    {
+        if let Some(b) = self.ok.get() {
+            return Ok(b.clone());
+        }
+        let _probing = self.probing.lock().await;
+        if let Some(b) = self.ok.get() {
+            return Ok(b.clone());
+        }
+        if let Some(f) = self.recent_failure(keep) {
+            return Err(f);
+        }
+        match probe().await {
+            Ok(b) => Ok(self.ok.get_or_init(|| async move { b }).await.clone()),
+            Err(f) => {
+                if remember_failure {
+                    self.set(Err(f.clone()));
+                }
+                Err(f)
+            }
+        }
+    }
+
     /// The failure, while it still stands (see [`policy::failure_stands`]).
     pub(crate) fn recent_failure(&self, keep: Duration) -> Option<MethodFailure> {
         crate::sync::lock(&self.failed)

@@ -108,11 +108,7 @@ pub(super) fn build(
     let menu: Vec<String> = page.menu.iter().map(|m| m.to_string()).collect();
     let protocol_text = super::protocol_words(protocols);
     let mut steps = vec![
-        format!(
-            "On a device at home, open the router's settings at {} and log in (the password is often on a \
-             sticker on the router).",
-            admin_urls.first().map_or("its address", String::as_str)
-        ),
+        super::open_settings_step(&admin_urls),
         format!("Go to the IPv6 firewall page: {}.", menu.join(" > ")),
     ];
     steps.extend(page.steps.iter().map(|s| fill(s)));

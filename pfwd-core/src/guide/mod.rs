@@ -219,12 +219,7 @@ impl Instructions {
         let protocol_text = protocol_words(protocols);
         let menu: Vec<String> = vendor.menu.iter().map(|m| m.to_string()).collect();
 
-        let mut steps = Vec::new();
-        steps.push(format!(
-            "On a device at home, open the router's settings at {} and log in (the password is often on a \
-             sticker on the router).",
-            admin_urls.first().map_or("its address", String::as_str)
-        ));
+        let mut steps = vec![open_settings_step(&admin_urls)];
         steps.push(format!(
             "Go to the port-forwarding page: {}.",
             menu.join(" > ")
@@ -327,6 +322,15 @@ impl Instructions {
             )
         })
     }
+}
+
+/// The first step of every guide: log in to the router's settings.
+fn open_settings_step(admin_urls: &[String]) -> String {
+    format!(
+        "On a device at home, open the router's settings at {} and log in (the password is often on a \
+         sticker on the router).",
+        admin_urls.first().map_or("its address", String::as_str)
+    )
 }
 
 /// A vendor's step or command with the request's values in place of its

@@ -38,23 +38,25 @@ if proto == "tcp":
     except OSError:
         pass
 else:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
     for _ in range(5):
         s.sendto(token, (host, port))
         time.sleep(0.02)
 """
 
+LAN_HOST6 = "2001:db8:77::10"
 
-def reaches(protocol: str, external_port: int, internal_port: int) -> bool:
-    """True when a token sent from the internet to 5.5.5.7:external_port
-    arrives at a listener on this host's internal_port (as the Rust testbed's
-    ``reaches``)."""
+
+def _arrives(protocol: str, host: str, port: int, internal_port: int) -> bool:
+    """True when a token sent from the internet to host:port arrives at a
+    listener on this host's internal_port (IPv6 when host is)."""
     token = secrets.token_hex(8)
     kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     got: List[bytes] = []
-    with socket.socket(socket.AF_INET, kind) as listener:
+    with socket.socket(family, kind) as listener:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("0.0.0.0", internal_port))
+        listener.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", internal_port))
         listener.settimeout(1.5)
         if protocol == "tcp":
             listener.listen(1)
@@ -73,13 +75,27 @@ def reaches(protocol: str, external_port: int, internal_port: int) -> bool:
 
         t = threading.Thread(target=receive)
         t.start()
+        assert WAN is not None
         subprocess.run(
-            ["ip", "netns", "exec", WAN, sys.executable, "-c", _SEND, protocol, EXTERNAL_IP, str(external_port), token],
+            ["ip", "netns", "exec", WAN, sys.executable, "-c", _SEND, protocol, host, str(port), token],
             check=True,
             timeout=10,
         )
         t.join(5)
     return any(token.encode() in g for g in got)
+
+
+def reaches(protocol: str, external_port: int, internal_port: int) -> bool:
+    """True when a token sent from the internet to 5.5.5.7:external_port
+    arrives at a listener on this host's internal_port (as the Rust testbed's
+    ``reaches``)."""
+    return _arrives(protocol, EXTERNAL_IP, external_port, internal_port)
+
+
+def reaches_v6(protocol: str, port: int) -> bool:
+    """True when a token sent from the internet over IPv6 to this host's
+    global address and port arrives (as the Rust testbed's ``reaches_v6``)."""
+    return _arrives(protocol, LAN_HOST6, port, port)
 
 
 def router_list() -> str:

@@ -5,72 +5,10 @@ it; the guide is the IPv6 firewall's; wrong values and types are told."""
 
 from __future__ import annotations
 
-import secrets
-import socket
-import subprocess
-import sys
-import threading
-from typing import List
-
 import pytest
 
 import pfwd
-from conftest import WAN
-
-LAN_HOST6 = "2001:db8:77::10"
-
-_SEND6 = r"""
-import socket, sys, time
-proto, host, port, token = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].encode()
-if proto == "tcp":
-    try:
-        with socket.create_connection((host, port), timeout=2) as s:
-            s.sendall(token)
-    except OSError:
-        pass
-else:
-    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    for _ in range(5):
-        s.sendto(token, (host, port))
-        time.sleep(0.02)
-"""
-
-
-def reaches_v6(protocol: str, port: int) -> bool:
-    """True when a token sent from the internet to [LAN_HOST6]:port over
-    IPv6 arrives at a listener on this host."""
-    token = secrets.token_hex(8)
-    kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
-    got: List[bytes] = []
-    with socket.socket(socket.AF_INET6, kind) as listener:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("::", port))
-        listener.settimeout(1.5)
-        if protocol == "tcp":
-            listener.listen(1)
-
-        def receive() -> None:
-            try:
-                if protocol == "tcp":
-                    conn, _ = listener.accept()
-                    with conn:
-                        conn.settimeout(2)
-                        got.append(conn.recv(100))
-                else:
-                    got.append(listener.recv(100))
-            except OSError:
-                pass
-
-        t = threading.Thread(target=receive)
-        t.start()
-        assert WAN is not None
-        subprocess.run(
-            ["ip", "netns", "exec", WAN, sys.executable, "-c", _SEND6, protocol, LAN_HOST6, str(port), token],
-            check=True,
-            timeout=10,
-        )
-        t.join(5)
-    return any(token.encode() in g for g in got)
+from conftest import LAN_HOST6, reaches_v6
 
 
 def test_forward_opens_a_pinhole_and_closes_it() -> None:
