@@ -114,6 +114,43 @@ impl Client {
         .await
     }
 
+    /// PCP over IPv6 not asked yet: the request itself is its probe
+    /// (map-first, as over IPv4), one round trip on a router that speaks
+    /// it. `None` when PCP over IPv6 has answered or failed already (the
+    /// usual path then maps, or skips it).
+    async fn pcp6_map_first(&self, request: &MappingRequest) -> Option<super::probe::Outcome> {
+        let side = self.ipv6_side();
+        let gateway = side.gateway.as_ref().ok()?;
+        let slot = &side.pcp;
+        if slot.settled() {
+            return None;
+        }
+        let _probing = slot.probing.lock().await;
+        if slot.settled() {
+            return None;
+        }
+        let pcp = match Pcp::ipv6(gateway.clone(), self.options.pmp.clone()).await {
+            Ok(p) => p,
+            Err(e) => {
+                let f = MethodFailure::from_error(&e);
+                slot.set(Err(f.clone()));
+                return Some(super::probe::Outcome::failed(f));
+            }
+        };
+        let deadline = tokio::time::Instant::now() + self.options.budget;
+        let outcome =
+            super::probe::probe_pcp_by_mapping(pcp, request, deadline, self.options.budget).await;
+        slot.set(outcome.backend.clone());
+        log::debug!(
+            "IPv6 PCP, asked by the mapping itself: {}",
+            match &outcome.backend {
+                Ok(_) => "answered".to_string(),
+                Err(f) => f.reason.clone(),
+            }
+        );
+        Some(outcome)
+    }
+
     /// PCP over IPv6: an ANNOUNCE to the router's port 5351 from this
     /// host's global address, within the probe budget.
     async fn probe_pcp6(
@@ -157,6 +194,21 @@ impl Client {
             failures.push(MethodFailure::from_error(&unavailable(None, why)));
         } else {
             for method in IPV6_PREFERENCE.into_iter().filter(|m| allowed.contains(m)) {
+                if method == Method::Pcp
+                    && let Some(outcome) = self.pcp6_map_first(request).await
+                {
+                    if let Some(late) = outcome.late {
+                        late.discard();
+                    }
+                    match (outcome.backend, outcome.first) {
+                        (_, Some(Ok(m))) => return Ok(m),
+                        (_, Some(Err(e))) if super::policy::ends_mapping(&e) => return Err(e),
+                        (_, Some(Err(e))) => failures.push(MethodFailure::from_error(&e)),
+                        (Err(f), None) => failures.push(f),
+                        (Ok(_), None) => {}
+                    }
+                    continue;
+                }
                 let backend =
                     match tokio::time::timeout_at(deadline, self.ipv6_backend(method)).await {
                         Ok(Ok(b)) => b,

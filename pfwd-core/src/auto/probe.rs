@@ -117,7 +117,7 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
-    fn failed(f: MethodFailure) -> Outcome {
+    pub(crate) fn failed(f: MethodFailure) -> Outcome {
         Outcome {
             backend: Err(f),
             external: None,
@@ -319,7 +319,7 @@ pub(crate) fn no_backend(method: Method) -> Error {
 /// PCP's probe as the mapping itself (map-first): a PCP router makes it in
 /// one round trip. A router that speaks only NAT-PMP gets it over NAT-PMP
 /// (the PCP backend falls back by itself), and PCP counts as unsupported.
-async fn probe_pcp_by_mapping(
+pub(crate) async fn probe_pcp_by_mapping(
     pcp: Pcp,
     request: &MappingRequest,
     deadline: tokio::time::Instant,
