@@ -148,3 +148,53 @@ fn a_host_without_global_ipv6_forwards_ipv4_and_says_nothing_of_ipv6() {
     assert!(said.contains("IPv6 firewall"), "{said}");
     cleanup(&tb);
 }
+
+#[test]
+fn run_keeps_each_entrys_families_and_removes_them_at_sigterm() {
+    let Some(tb) = dual_stack_testbed("cli_run_keeps_families", GatewayConfig::dual_stack()) else {
+        return;
+    };
+    let config = write_config(
+        &tb,
+        "[[forward]]\nport = 8080\nname = \"both\"\n\n\
+         [[forward]]\nport = 8443\nname = \"six\"\nfamily = \"ipv6\"\n\n\
+         [[forward]]\nport = 9000\nname = \"four\"\nfamily = \"ipv4\"\n",
+    );
+    let mut run = Running::start(&tb, &["run", "--config", &config, "--json"]);
+    run.wait_for("mapped", 4, event("mapped"));
+    let mut families: Vec<(String, String)> = run
+        .seen
+        .iter()
+        .filter(|v| v["event"] == "mapped")
+        .map(|v| {
+            (
+                v["entry"].as_str().unwrap().to_string(),
+                v["mapping"]["family"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    families.sort();
+    assert_eq!(
+        families,
+        [
+            ("both".to_string(), "ipv4".to_string()),
+            ("both".to_string(), "ipv6".to_string()),
+            ("four".to_string(), "ipv4".to_string()),
+            ("six".to_string(), "ipv6".to_string()),
+        ]
+    );
+    assert!(reaches(&tb, Protocol::Tcp, 8080, 8080));
+    assert!(reaches_v6(&tb, Protocol::Tcp, 8080));
+    assert!(reaches_v6(&tb, Protocol::Tcp, 8443));
+    assert!(
+        !reaches_v6(&tb, Protocol::Tcp, 9000),
+        "family = ipv4 opened a pinhole"
+    );
+    let (code, rest) = run.terminate();
+    assert_eq!(code, 0, "{rest:?}");
+    let stopped = rest.iter().find(|v| v["event"] == "stopped").unwrap();
+    assert_eq!(stopped["deleted"], 4, "{rest:?}");
+    assert!(!reaches_v6(&tb, Protocol::Tcp, 8080));
+    assert!(!reaches_v6(&tb, Protocol::Tcp, 8443));
+    assert!(state_is_empty(&tb));
+}
