@@ -14,7 +14,7 @@ pub(super) fn kind_name<S: Serializer>(kind: &ErrorKind, s: S) -> Result<S::Ok, 
 
 impl Instructions {
     /// One line per rule: "TCP port 80 -> 192.168.1.4:80" (an IPv6 server
-    /// as "[2001:db8::4]:80").
+    /// as `[2001:db8::4]:80`).
     pub fn rule_lines(&self) -> Vec<String> {
         self.rules
             .iter()
