@@ -20,7 +20,7 @@ use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use pfwd_core::backend::upnp::pinhole::{self, Firewall, FirewallStatus};
-use pfwd_core::{Error, Forwarder, GatewayCode, MappingRequest, Protocol, Upnp, UpnpCode};
+use pfwd_core::{Forwarder, GatewayCode, MappingRequest, Protocol, Upnp, UpnpCode};
 use pfwd_testbed::dual_stack::monotonic_now;
 use pfwd_testbed::{
     GATEWAY_LAN, GATEWAY_LAN6, GatewayConfig, HTTP_PORT, LAN_HOST, LAN_HOST6, LAN_ULA6, Testbed,
@@ -155,17 +155,6 @@ fn miniupnpd_2_3_1_opens_a_pinhole_that_lets_bytes_in_and_deletes_it() {
     );
 }
 
-/// The UPnP code of a refusal.
-fn upnp_code(e: &Error) -> Option<u16> {
-    match e {
-        Error::Refused {
-            code: GatewayCode::Upnp(UpnpCode(n)),
-            ..
-        } => Some(*n),
-        _ => None,
-    }
-}
-
 #[test]
 fn miniupnpd_2_3_1_refuses_pinholes_below_1024_with_code_606() {
     let Some(tb) = dual_stack_testbed(
@@ -177,7 +166,11 @@ fn miniupnpd_2_3_1_refuses_pinholes_below_1024_with_code_606() {
     let fw = firewall();
     for port in [80, 443, 1023] {
         let e = add(&tb, &fw, on_host(port), Protocol::Tcp, 600).unwrap_err();
-        assert_eq!(upnp_code(&e), Some(606), "port {port}: {e}");
+        assert_eq!(
+            e.gateway_code(),
+            Some(GatewayCode::Upnp(UpnpCode(606))),
+            "port {port}: {e}"
+        );
         assert!(
             e.to_string()
                 .contains("refuse pinholes below port 1024: use PCP, or open it by hand"),
@@ -203,7 +196,11 @@ fn miniupnpd_2_3_1_pinhole_for_another_host_is_606() {
     };
     let other = SocketAddrV6::new("2001:db8:77::11".parse().unwrap(), 8080, 0, 0);
     let e = add(&tb, &firewall(), other, Protocol::Tcp, 600).unwrap_err();
-    assert_eq!(upnp_code(&e), Some(606), "{e}");
+    assert_eq!(
+        e.gateway_code(),
+        Some(GatewayCode::Upnp(UpnpCode(606))),
+        "{e}"
+    );
     assert!(
         e.to_string().contains(
             "only for the sender's own address, and this request came from 2001:db8:77::10"
@@ -328,7 +325,11 @@ fn miniupnpd_2_3_1_answers_402_about_a_pinhole_it_does_not_hold() {
             ("GetPinholePackets", packets.unwrap_err()),
             ("CheckPinholeWorking", working.unwrap_err()),
         ] {
-            assert_eq!(upnp_code(&e), Some(402), "{action} {missing}: {e}");
+            assert_eq!(
+                e.gateway_code(),
+                Some(GatewayCode::Upnp(UpnpCode(402))),
+                "{action} {missing}: {e}"
+            );
         }
         assert!(
             !ask(&tb, &fw, move |fw| async move {

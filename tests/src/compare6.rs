@@ -110,44 +110,32 @@ pub fn run(pfwd: &Path, runs: usize) -> Result<Vec<Row>, Box<dyn std::error::Err
         Path::new("upnpc"),
         vec!["-6", "-A", "", "0", &host, "8080", "TCP", "7200"],
     );
-    let rows = vec![
-        pair(
-            &mut tb,
+    let cases: [(&str, Side<'_>, Side<'_>); 4] = [
+        (
             "PCP: IPv6 pinhole against IPv4 mapping",
-            &map("--ipv6", "pcp"),
-            &map("--ipv4", "pcp"),
-            runs,
-            pfwd,
-            &state,
-        )?,
-        pair(
-            &mut tb,
+            map("--ipv6", "pcp"),
+            map("--ipv4", "pcp"),
+        ),
+        (
             "UPnP: IPv6 pinhole against IPv4 mapping",
-            &map("--ipv6", "upnp"),
-            &map("--ipv4", "upnp"),
-            runs,
-            pfwd,
-            &state,
-        )?,
-        pair(
-            &mut tb,
+            map("--ipv6", "upnp"),
+            map("--ipv4", "upnp"),
+        ),
+        (
             "UPnP IPv6 pinhole: pfwd against upnpc -6 -A",
-            &map("--ipv6", "upnp"),
-            &upnpc_pinhole,
-            runs,
-            pfwd,
-            &state,
-        )?,
-        pair(
-            &mut tb,
+            map("--ipv6", "upnp"),
+            upnpc_pinhole,
+        ),
+        (
             "IPv4 and IPv6 at once (the default) against IPv4 only",
-            &(pfwd, vec!["map", "8080", "--once", "-q"]),
-            &map("--ipv4", "pcp"),
-            runs,
-            pfwd,
-            &state,
-        )?,
+            (pfwd, vec!["map", "8080", "--once", "-q"]),
+            map("--ipv4", "pcp"),
+        ),
     ];
+    let mut rows = Vec::new();
+    for (name, a, b) in &cases {
+        rows.push(pair(&mut tb, name, a, b, runs, pfwd, &state)?);
+    }
     let _ = std::fs::remove_dir_all(&state);
     Ok(rows)
 }

@@ -41,11 +41,7 @@ impl Client {
         internal_ip: Option<IpAddr>,
         internal_port: u16,
     ) -> Instructions {
-        let mut context = self.context(self.discovery().failures()).await;
-        if family == Family::Ipv6 {
-            context.family = Family::Ipv6;
-            context.ipv6 = self.ipv6_gateway().ok();
-        }
+        let context = self.context(family, self.discovery().failures()).await;
         Instructions::build(
             &context,
             protocols,
@@ -60,15 +56,12 @@ impl Client {
         request: &MappingRequest,
         failures: Vec<MethodFailure>,
     ) -> Instructions {
-        let mut context = self.context(failures).await;
-        if request.family() == Family::Ipv6 {
-            context.family = Family::Ipv6;
-            context.ipv6 = self.ipv6_gateway().ok();
-        }
+        let context = self.context(request.family(), failures).await;
         Manual::new(context).instructions(request)
     }
 
-    async fn context(&self, mut failures: Vec<MethodFailure>) -> GuideContext {
+    /// What the guide in `family` knows, with one reason per method.
+    async fn context(&self, family: Family, mut failures: Vec<MethodFailure>) -> GuideContext {
         // Keep one reason per method: the latest.
         let mut seen = Vec::new();
         failures.reverse();
@@ -84,8 +77,11 @@ impl Client {
             router: self.router_info().await,
             external_address: lock(&self.discovery).external_address,
             failures,
-            family: Family::Ipv4,
-            ipv6: None,
+            family,
+            ipv6: match family {
+                Family::Ipv4 => None,
+                Family::Ipv6 => self.ipv6_gateway().ok(),
+            },
         }
     }
 

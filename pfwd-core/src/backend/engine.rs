@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
 use crate::gateway::GatewayInfo;
-use crate::mapping::Method;
+use crate::mapping::{Mapping, Method, MethodState};
 use crate::sync::lock;
 use crate::wire::epoch::{EpochCheck, EpochRule, EpochTracker};
 
@@ -391,6 +391,17 @@ impl Engine {
     /// How many gateway restarts this engine has seen.
     pub fn generation(&self) -> u64 {
         lock(&self.shared.epochs).generation
+    }
+
+    /// Whether the gateway restarted since `mapping` (made over this
+    /// engine) was granted, as far as the answers seen so far tell.
+    pub fn restarted_since(&self, mapping: &Mapping) -> bool {
+        match mapping.state() {
+            MethodState::NatPmp { generation, .. } | MethodState::Pcp { generation, .. } => {
+                self.generation() > *generation
+            }
+            _ => false,
+        }
     }
 
     /// The error for a request that got no answer.

@@ -89,12 +89,7 @@ impl NatPmp {
     /// Whether the gateway restarted (lost its mappings) since `mapping` was
     /// granted, as far as the answers seen so far tell.
     pub fn restarted_since(&self, mapping: &Mapping) -> bool {
-        match mapping.state() {
-            MethodState::NatPmp { generation, .. } | MethodState::Pcp { generation, .. } => {
-                self.engine.generation() > *generation
-            }
-            _ => false,
-        }
+        self.engine.restarted_since(mapping)
     }
 
     /// The method spoken: always NAT-PMP.

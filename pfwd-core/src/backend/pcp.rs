@@ -243,12 +243,7 @@ impl Pcp {
     /// Whether the gateway restarted since `mapping` was granted, as far as
     /// the answers seen so far tell.
     pub fn restarted_since(&self, mapping: &Mapping) -> bool {
-        match mapping.state() {
-            MethodState::Pcp { generation, .. } | MethodState::NatPmp { generation, .. } => {
-                *generation < self.engine.generation()
-            }
-            _ => false,
-        }
+        self.engine.restarted_since(mapping)
     }
 
     async fn exchange(&self, request: &Request, matcher: Matcher, what: &str) -> Result<Answer> {

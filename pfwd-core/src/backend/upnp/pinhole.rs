@@ -57,11 +57,11 @@ pub const MAX_ANSWER: usize = 16 * 1024;
 pub const MAX_PINHOLE_LEASE: Duration = Duration::from_secs(86_400);
 
 /// UPnP "NoSuchEntry" (WANIPv6FirewallControl): no pinhole has that UniqueID.
-pub(super) const NO_SUCH_ENTRY: u16 = 704;
+const NO_SUCH_ENTRY: u16 = 704;
 /// UPnP "NoTrafficReceived" (miniupnpd 2.3.1: "NoPacketSent").
 const NO_TRAFFIC_RECEIVED: u16 = 709;
 /// UPnP "InvalidArgs": miniupnpd 2.3.1's answer about a UniqueID it does not hold.
-pub(super) const INVALID_ARGS: u16 = 402;
+const INVALID_ARGS: u16 = 402;
 /// UPnP "ActionNotAuthorized".
 const NOT_AUTHORIZED: u16 = 606;
 
@@ -290,12 +290,24 @@ pub async fn pinhole_packets(fw: &Firewall, id: u16) -> Result<u32> {
 pub async fn pinhole_held(fw: &Firewall, id: u16) -> Result<bool> {
     match pinhole_packets(fw, id).await {
         Ok(_) => Ok(true),
-        Err(Error::Refused {
-            code: GatewayCode::Upnp(UpnpCode(NO_SUCH_ENTRY | INVALID_ARGS | NOT_AUTHORIZED)),
-            ..
-        }) => Ok(false),
+        Err(e)
+            if no_such_pinhole(&e)
+                || e.gateway_code() == Some(GatewayCode::Upnp(UpnpCode(NOT_AUTHORIZED))) =>
+        {
+            Ok(false)
+        }
         Err(e) => Err(e),
     }
+}
+
+/// Whether `e` is the router saying it holds no pinhole of that UniqueID:
+/// 704 (NoSuchEntry) by the specification, 402 (InvalidArgs) from
+/// miniupnpd 2.3.1 (see [`pinhole_held`]).
+pub(super) fn no_such_pinhole(e: &Error) -> bool {
+    matches!(
+        e.gateway_code(),
+        Some(GatewayCode::Upnp(UpnpCode(NO_SUCH_ENTRY | INVALID_ARGS)))
+    )
 }
 
 /// `CheckPinholeWorking`: whether traffic has passed pinhole `id`
@@ -615,16 +627,6 @@ mod tests {
     const FAULT: &str = r#"<s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail><UPnPError xmlns="urn:schemas-upnp-org:control-1-0"><errorCode>CODE</errorCode><errorDescription>Action not authorized</errorDescription></UPnPError></detail></s:Fault>"#;
     const STATUS: &str = r#"<u:GetFirewallStatusResponse xmlns:u="urn:schemas-upnp-org:service:WANIPv6FirewallControl:1"><FirewallEnabled>1</FirewallEnabled><InboundPinholeAllowed>1</InboundPinholeAllowed></u:GetFirewallStatusResponse>"#;
 
-    fn code(e: &Error) -> Option<u16> {
-        match e {
-            Error::Refused {
-                code: GatewayCode::Upnp(UpnpCode(n)),
-                ..
-            } => Some(*n),
-            _ => None,
-        }
-    }
-
     #[test]
     fn envelopes_name_the_action_and_the_service() {
         let e = envelope(
@@ -678,7 +680,11 @@ mod tests {
         // miniupnpd sends faults without an XML declaration.
         let fault = env(&FAULT.replace("CODE", "606")).replace("<?xml version=\"1.0\"?>\n", "");
         let e = parse_answer(fault.as_bytes(), "AddPinhole", "an IPv6 pinhole").unwrap_err();
-        assert_eq!(code(&e), Some(606), "{e}");
+        assert_eq!(
+            e.gateway_code(),
+            Some(GatewayCode::Upnp(UpnpCode(606))),
+            "{e}"
+        );
         let e = parse_answer(
             env(&FAULT.replace("CODE", "seven")).as_bytes(),
             "AddPinhole",
@@ -746,7 +752,10 @@ mod tests {
             "{e}"
         );
         let untouched = explain_606(refused("x", 701), SocketAddrV6::new(host, 80, 0, 0), host);
-        assert_eq!(code(&untouched), Some(701));
+        assert_eq!(
+            untouched.gateway_code(),
+            Some(GatewayCode::Upnp(UpnpCode(701)))
+        );
         assert!(!untouched.to_string().contains("1024"));
     }
 
@@ -857,7 +866,11 @@ mod tests {
         let e = update_pinhole(&loopback(addr), 3, Duration::from_secs(60))
             .await
             .unwrap_err();
-        assert_eq!(code(&e), Some(704), "{e}");
+        assert_eq!(
+            e.gateway_code(),
+            Some(GatewayCode::Upnp(UpnpCode(704))),
+            "{e}"
+        );
         let (addr, _server) = one_answer(http("404 Not Found", "")).await;
         let e = delete_pinhole(&loopback(addr), 3).await.unwrap_err();
         assert!(e.to_string().contains("HTTP 404"), "{e}");

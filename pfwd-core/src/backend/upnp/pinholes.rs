@@ -10,9 +10,9 @@
 use std::net::{IpAddr, SocketAddrV6};
 use std::time::Instant;
 
-use super::pinhole::{self, Firewall, INVALID_ARGS, MAX_PINHOLE_LEASE, NO_SUCH_ENTRY};
+use super::pinhole::{self, Firewall, MAX_PINHOLE_LEASE, no_such_pinhole};
 use crate::backend::{another_host_unsupported, check_renewal, made_over};
-use crate::error::{Error, GatewayCode, Result, UpnpCode};
+use crate::error::{Error, Result};
 use crate::forwarder::{BoxFuture, Forwarder, Presence};
 use crate::gateway::Ipv6Gateway;
 use crate::mapping::{Family, Lease, Mapping, MappingRequest, Method, MethodState};
@@ -23,18 +23,6 @@ use crate::mapping::{Family, Lease, Mapping, MappingRequest, Method, MethodState
 pub struct UpnpPinholes {
     firewall: Firewall,
     gateway: Ipv6Gateway,
-}
-
-/// Whether `e` is the router saying it holds no such pinhole: 704 by the
-/// specification, 402 from miniupnpd 2.3.1.
-fn gone(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::Refused {
-            code: GatewayCode::Upnp(UpnpCode(NO_SUCH_ENTRY | INVALID_ARGS)),
-            ..
-        }
-    )
 }
 
 impl UpnpPinholes {
@@ -127,7 +115,7 @@ impl UpnpPinholes {
             Some(id) => match pinhole::update_pinhole(&self.firewall, id, lease).await {
                 Ok(()) => id,
                 // The router lost it (a restart, or removed): open it again.
-                Err(e) if gone(&e) => {
+                Err(e) if no_such_pinhole(&e) => {
                     log::info!("UPnP: pinhole {id} is gone ({e}); opening it again");
                     pinhole::add_pinhole(&self.firewall, internal, request.protocol(), lease)
                         .await?
@@ -192,7 +180,7 @@ impl Forwarder for UpnpPinholes {
             match pinhole::delete_pinhole(&self.firewall, id).await {
                 Ok(()) => Ok(()),
                 // Already closed (expired, or the router restarted).
-                Err(e) if gone(&e) => Ok(()),
+                Err(e) if no_such_pinhole(&e) => Ok(()),
                 Err(e) => Err(e),
             }
         })
