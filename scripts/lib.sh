@@ -4,7 +4,8 @@
 # Debian packages: the real router (miniupnpd with nftables), the firewall
 # tool, the namespaces tool, and the reference clients used for cross-checks.
 # The C library's tests (tests/gateway/c.rs): a C compiler, pkg-config, valgrind.
-PFWD_PACKAGES=(miniupnpd-nftables nftables iproute2 miniupnpc natpmpc gcc pkg-config valgrind)
+# The book's Getting started in the testbed (tests/gateway/book.rs): curl.
+PFWD_PACKAGES=(miniupnpd-nftables nftables iproute2 miniupnpc natpmpc gcc pkg-config valgrind curl)
 
 # The packages of "$@" (default: PFWD_PACKAGES) that are not installed.
 pfwd_missing_packages() {

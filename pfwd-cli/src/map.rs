@@ -352,7 +352,10 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
                         // by hand) and stop, removing whatever was made.
                         let report = keeper.close().await;
                         let deleted = report.deleted_count();
-                        p.detail(&format!("removed {deleted} mappings"));
+                        p.detail(&format!(
+                            "removed {}",
+                            crate::output::counted(deleted, "mapping", "mappings")
+                        ));
                         return match full_guide(&client, &t, error).await {
                             Some(guide) => p.error(&guide),
                             None => p.error(error),

@@ -337,3 +337,20 @@ impl Drop for Progress {
         }
     }
 }
+
+/// `count` and the noun in the number it takes: "1 mapping", "2 mappings".
+pub fn counted(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod counted_tests {
+    use super::counted;
+
+    #[test]
+    fn one_is_singular_and_every_other_count_plural() {
+        assert_eq!(counted(1, "mapping", "mappings"), "1 mapping");
+        assert_eq!(counted(0, "mapping", "mappings"), "0 mappings");
+        assert_eq!(counted(2, "entry", "entries"), "2 entries");
+    }
+}

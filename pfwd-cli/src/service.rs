@@ -139,8 +139,8 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> i32 {
         ipv6_too,
     };
     service.log(&format!(
-        "keeping {} mapping entries from {}",
-        config.entries.len(),
+        "keeping {} from {}",
+        crate::output::counted(config.entries.len(), "mapping entry", "mapping entries"),
         a.config.display()
     ));
     for e in config.entries {
@@ -165,7 +165,10 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> i32 {
         }
     }
     let deleted = service.stop_all().await;
-    service.log(&format!("stopped; removed {deleted} mappings"));
+    service.log(&format!(
+        "stopped; removed {}",
+        crate::output::counted(deleted, "mapping", "mappings")
+    ));
     p.json(&json!({"event": "stopped", "deleted": deleted}));
     code::OK
 }

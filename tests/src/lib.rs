@@ -67,6 +67,9 @@ pub use traffic6::{reaches_v6, reaches_v6_at};
 
 /// The Pi: the LAN host pfwd runs on.
 pub const LAN_HOST: Ipv4Addr = Ipv4Addr::new(192, 168, 77, 10);
+/// The second LAN host that `pfwd-testbed run` adds (the book's web server
+/// Pi; `Testbed::add_lan_host`).
+pub const WEB_HOST: Ipv4Addr = Ipv4Addr::new(192, 168, 77, 4);
 /// The router's LAN address.
 pub const GATEWAY_LAN: Ipv4Addr = Ipv4Addr::new(192, 168, 77, 1);
 /// The router's public address.
@@ -150,6 +153,7 @@ pub struct Testbed {
     daemon: Option<Daemon>,
     dir: PathBuf,
     // Dropped in this order, after the daemon is stopped.
+    hosts: Vec<Netns>,
     lan: Netns,
     gw: Netns,
     carrier: Option<Netns>,
@@ -243,6 +247,7 @@ impl Testbed {
             topology,
             daemon: None,
             dir,
+            hosts: Vec::new(),
             lan,
             gw,
             carrier,
@@ -332,6 +337,29 @@ impl Testbed {
     /// The process id of the running miniupnpd.
     pub fn daemon_pid(&self) -> Option<u32> {
         self.daemon.as_ref().map(Daemon::pid)
+    }
+
+    /// Another host on the LAN (a second Pi, the web server of Getting
+    /// started) at `address`, in a namespace of its own named
+    /// `...-NAME`: a macvlan of the LAN host's link with its own MAC, a
+    /// default route via the router. The router and the internet reach it
+    /// as any LAN host; the LAN host itself cannot (a macvlan never talks
+    /// to its parent), so pfwd run there to forward for it asks the router,
+    /// as a program on another machine would.
+    pub fn add_lan_host(&mut self, name: &str, address: Ipv4Addr) -> io::Result<&Netns> {
+        let id = self.lan.name().trim_end_matches("-lan").to_string();
+        let host = Netns::create(&format!("{id}-{name}"))?;
+        let ifname = format!("{name}0");
+        self.lan.ip(&[
+            "link", "add", "link", LAN_IF, "name", &ifname, "type", "macvlan", "mode", "bridge",
+        ])?;
+        self.lan
+            .ip(&["link", "set", &ifname, "netns", host.name()])?;
+        host.ip(&["addr", "add", &format!("{address}/24"), "dev", &ifname])?;
+        host.ip(&["link", "set", &ifname, "up"])?;
+        host.ip(&["route", "add", "default", "via", &GATEWAY_LAN.to_string()])?;
+        self.hosts.push(host);
+        Ok(self.hosts.last().expect("just pushed"))
     }
 
     /// The names of the namespaces, in order from the LAN to the internet:

@@ -17,7 +17,8 @@
 //!   COUNT mappings (default 100, leases of 20 s) for SECONDS (default 120)
 //!   and print the CPU time the keeping process used.
 //! - `pfwd-testbed run PROGRAM [ARGS...]`: build a testbed (all methods
-//!   on), run PROGRAM on the LAN host with `PFWD_TESTBED_{LAN,GW,WAN}` set
+//!   on) with a second LAN host (the web server at [`WEB_HOST`]), run
+//!   PROGRAM on the LAN host with `PFWD_TESTBED_{LAN,GW,WAN,WEB}` set
 //!   to the namespaces' names, tear it down and exit with its code
 //!   (`scripts/bench-python` runs its driver so).
 //! - `pfwd-testbed lost [RUNS] [--with-default]`: per method, `pfwd run`
@@ -35,7 +36,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use pfwd_core::{MappingRequest, Protocol};
-use pfwd_testbed::{GatewayConfig, Testbed, WAN_HOST, cannot_run_reason, clean_stale, reaches};
+use pfwd_testbed::{
+    GatewayConfig, Testbed, WAN_HOST, WEB_HOST, cannot_run_reason, clean_stale, reaches,
+};
 
 fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
@@ -317,22 +320,34 @@ fn run_on_lan(args: Vec<String>) -> ExitCode {
     let router = std::env::var("PFWD_TESTBED_ROUTER").unwrap_or_default();
     let config = match router.as_str() {
         "" | "all-on" => GatewayConfig::all_on(),
+        "open" => GatewayConfig {
+            secure_mode: false,
+            ..GatewayConfig::all_on()
+        },
         "upnp-only" => GatewayConfig::upnp_only(),
         "natpmp-only" => GatewayConfig::natpmp_only(),
         "no-daemon" | "silent" => GatewayConfig::no_daemon(),
         "dual-stack" => GatewayConfig::dual_stack(),
         other => {
             eprintln!(
-                "PFWD_TESTBED_ROUTER={other}: expected all-on, upnp-only, natpmp-only, \
+                "PFWD_TESTBED_ROUTER={other}: expected all-on, open, upnp-only, natpmp-only, \
                  no-daemon, silent or dual-stack"
             );
             return ExitCode::from(2);
         }
     };
-    let tb = match Testbed::new(config) {
+    let mut tb = match Testbed::new(config) {
         Ok(tb) => tb,
         Err(e) => {
             eprintln!("cannot build the testbed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // A second Pi, the web server of the book's Getting started.
+    let web = match tb.add_lan_host("web", WEB_HOST) {
+        Ok(web) => web.name().to_string(),
+        Err(e) => {
+            eprintln!("cannot add the web server's host: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -350,6 +365,7 @@ fn run_on_lan(args: Vec<String>) -> ExitCode {
         .env("PFWD_TESTBED_LAN", lan)
         .env("PFWD_TESTBED_GW", gw)
         .env("PFWD_TESTBED_WAN", wan)
+        .env("PFWD_TESTBED_WEB", &web)
         .status();
     match status {
         Ok(s) => ExitCode::from(u8::try_from(s.code().unwrap_or(1)).unwrap_or(1)),

@@ -1,0 +1,76 @@
+//! The book's Getting started, run as a reader would: `pfwd-testbed run
+//! bash examples/getting-started/testbed.sh` (what `scripts/getting-started`
+//! runs), whose steps docs/getting-started.md includes line for line. The
+//! script fails unless the page served on the web Pi reaches the internet
+//! host through the mapping and stops reaching it when pfwd run stops; here
+//! each step's visible outcome is checked too.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+use std::path::{Path, PathBuf};
+
+use pfwd_testbed::can_run;
+
+/// The repository's root.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[test]
+fn getting_started_in_the_testbed_ends_with_the_page_reaching_the_internet() {
+    if !can_run("getting_started_in_the_testbed") {
+        return;
+    }
+    let bin = root().join("target/debug");
+    assert!(
+        bin.join("pfwd").exists(),
+        "{} is missing: build the command first (cargo build -p pfwd-cli; cargo test \
+         --workspace does)",
+        bin.join("pfwd").display()
+    );
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pfwd-testbed"))
+        .args(["run", "bash", "examples/getting-started/testbed.sh"])
+        .env("PATH", path)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{text}");
+    assert!(out.status.success(), "getting started failed ({}):\n{text}", out.status);
+    let after = |step: &str| text.split_once(step).map_or("", |(_, rest)| rest);
+    // 1: the router speaks all three.
+    for method in ["PCP:              answers", "NAT-PMP:          answers"] {
+        assert!(after("== 1.").contains(method), "{text}");
+    }
+    // 2: it refuses to forward to another host, and pfwd writes the guide.
+    let refused = after("== 2.");
+    assert!(refused.contains("do it by hand"), "{text}");
+    assert!(refused.contains("Forward: TCP port 80 -> 192.168.77.4:80"), "{text}");
+    assert!(refused.contains("run pfwd on 192.168.77.4"), "{text}");
+    assert!(refused.contains("(pfwd exited with 3)"), "{text}");
+    // 3: pfwd run on the web Pi forwards it.
+    assert!(
+        after("== 3.").contains("forwarded TCP 5.5.5.7:80 -> 192.168.77.4:80"),
+        "{text}"
+    );
+    // 4: the check proves it with the prober's token, before the server starts.
+    assert!(
+        after("== 4.").contains("TCP port 80 -> 192.168.77.4:80: reachable\n"),
+        "{text}"
+    );
+    // 6: the visitor gets the page; 7: then nothing.
+    assert!(after("== 6.").contains("hello from the web Pi"), "{text}");
+    let stopped = after("== 7.");
+    assert!(stopped.contains("nothing arrives any more"), "{text}");
+    assert!(stopped.contains("stopped; removed 1 mapping\n"), "{text}");
+    assert!(text.contains("Getting started OK"), "{text}");
+}
