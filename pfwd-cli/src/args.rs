@@ -9,15 +9,15 @@ use pfwd_core::Method;
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  done
-  1  the router answered with an error, or did not answer in time
+  1  any other failure: the router's error or silence, no gateway, I/O (the message says)
   2  bad input: a wrong option, port, host, duration or config file
   3  no method could do it: the manual guide was printed
-  4  the port is taken on the router (by another host)
+  4  the port is taken on the router (another host, or another pfwd keeps it)
   5  nothing to remove: no mapping matched (unmap)
   6  not reachable from outside (check; the diagnosis says why)
   7  reachable but not verified, or could not tell (check)
   8  not checked from outside: no --via (check)
-  130  interrupted (Ctrl-C) before the job was done";
+  130  interrupted (Ctrl-C or SIGTERM) before the job was done";
 
 const MAIN_EXAMPLES: &str = "\
 Examples:

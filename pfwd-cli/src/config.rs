@@ -108,7 +108,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
     if check < MIN_CHECK_INTERVAL {
         return Err(format!(
             "check: checking more often than every {} ms would flood the router; \
-             write at least 1s (30s is usual)",
+             write 100ms or more (30s is usual)",
             MIN_CHECK_INTERVAL.as_millis()
         ));
     }

@@ -88,7 +88,7 @@ pub enum Error {
     Timeout {
         /// The method that was asked.
         method: Method,
-        /// What was being done ("the port-mapping request", ...).
+        /// What was being done ("the mapping request", "the external-address request", ...).
         operation: String,
         /// How long pfwd waited.
         after: Duration,
