@@ -58,7 +58,7 @@ cat run.log
 
 step "4. Is it really reachable? Ask a prober on the internet"
 # ANCHOR: check
-$internet pfwd probe-server --listen 5.5.5.1:8099 &
+$internet pfwd probe-server --listen 5.5.5.1:8099 > prober.log 2>&1 &
 sleep 0.5
 $web_pi pfwd check http --via http://5.5.5.1:8099 || echo "(pfwd check exited with $?)"
 # ANCHOR_END: check
@@ -66,7 +66,7 @@ $web_pi pfwd check http --via http://5.5.5.1:8099 || echo "(pfwd check exited wi
 step "5. Start the web server on the web Pi"
 # ANCHOR: server
 mkdir -p site && echo "hello from the web Pi" > site/index.html
-$web_pi python3 -m http.server 80 --bind 192.168.77.4 --directory site &
+$web_pi python3 -m http.server 80 --bind 192.168.77.4 --directory site > server.log 2>&1 &
 # ANCHOR_END: server
 for _ in $(seq 100); do $web_pi curl -s -o /dev/null http://192.168.77.4/ && break; sleep 0.1; done
 

@@ -43,9 +43,13 @@ pub async fn run(ctx: &Ctx, a: ProbeServerArgs) -> i32 {
     server.serve(stop.recv()).await;
     let n = counters.now();
     p.say(&format!(
-        "stopped after {} probes ({} rate-limited, {} busy, {} other refusals, {} connections \
+        "stopped after {} ({} rate-limited, {} busy, {} other refusals, {} connections \
          closed at once)",
-        n.probes, n.rate_limited, n.busy, n.refused, n.dropped
+        crate::output::counted(n.probes as usize, "probe", "probes"),
+        n.rate_limited,
+        n.busy,
+        n.refused,
+        n.dropped
     ));
     p.json(&json!({
         "event": "stopped",

@@ -74,3 +74,60 @@ fn getting_started_in_the_testbed_ends_with_the_page_reaching_the_internet() {
     assert!(stopped.contains("stopped; removed 1 mapping\n"), "{text}");
     assert!(text.contains("Getting started OK"), "{text}");
 }
+
+/// The Rust chapter's first example (pfwd-core/examples/forward.rs): one
+/// line with the address, bytes from the internet arrive while it holds the
+/// mapping, exit 0 and nothing arrives once it removed it; bad input exits 2.
+#[test]
+fn rust_example_forward_maps_holds_and_removes() {
+    use pfwd_core::Protocol;
+    use pfwd_testbed::{GatewayConfig, reaches, testbed};
+    let Some(tb) = testbed("rust_example_forward", GatewayConfig::all_on()) else {
+        return;
+    };
+    let mut example = tb.start_example("forward", &["8090", "3"]);
+    let first = example.line();
+    assert!(
+        first.starts_with("forwarded: TCP 5.5.5.7:8090 -> 192.168.77.10:8090 via PCP"),
+        "{first}"
+    );
+    assert!(reaches(&tb, Protocol::Tcp, 8090, 8090));
+    let (status, rest) = example.finish();
+    assert!(status.success(), "{status}: {rest}");
+    assert!(rest.contains("removed"), "{rest}");
+    assert!(!reaches(&tb, Protocol::Tcp, 8090, 8090));
+    let exe = pfwd_testbed::built_example("forward");
+    let bad = tb.lan().command(exe.to_str().unwrap()).arg("0").output().unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+}
+
+/// The book shows every example program in full, and says the test command
+/// runs each in the testbed: a new example without a test that starts it
+/// fails here.
+#[test]
+fn every_example_program_is_run_by_a_gateway_test() {
+    let sources: String = ["tests/gateway", "pfwd-cli/tests/gateway"]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(root().join(dir)).unwrap())
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default())
+        .collect();
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(root().join("pfwd-core/examples")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        if !sources.contains(&format!("start_example(\"{name}\"")) {
+            missing.push(format!("pfwd-core/examples/{name}.rs"));
+        }
+    }
+    for entry in std::fs::read_dir(root().join("examples/c")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().to_string();
+        if !sources.contains(&format!("\"examples/c/{name}\"")) {
+            missing.push(format!("examples/c/{name}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "no gateway test runs {missing:?}: the book includes every example, so each must \
+         run in the testbed"
+    );
+}
