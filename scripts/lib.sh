@@ -175,3 +175,29 @@ pfwd_kube_validate() {
         "$PFWD_KUBE_VENV/bin/kubernetes-validate" --strict --quiet -k "$v" "$@"
     done
 }
+
+# mdBook, which builds the book (docs/, book.toml): the version the book is
+# written for, without its optional features (no search index, no live
+# server), into target/tools/bin. One build (~2 min on two cores), then
+# reused.
+PFWD_MDBOOK_VERSION=0.5.4
+pfwd_mdbook() {
+    local bin=target/tools/bin/mdbook
+    if [ -x "$bin" ] && "$bin" --version | grep -qx "mdbook v$PFWD_MDBOOK_VERSION"; then
+        return 0
+    fi
+    cargo install mdbook --version "$PFWD_MDBOOK_VERSION" --locked --no-default-features \
+        --root target/tools --quiet
+}
+
+# Build the book with every warning an error: mdBook only logs them.
+pfwd_build_book() {
+    pfwd_mdbook
+    local log
+    log=$(target/tools/bin/mdbook build 2>&1) || { echo "$log" >&2; return 1; }
+    if grep -E '(WARN|ERROR)' <<<"$log" >&2; then
+        echo "pfwd: the book built with warnings (above): fix them" >&2
+        return 1
+    fi
+    echo "book: target/book/index.html"
+}

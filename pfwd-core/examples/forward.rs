@@ -42,7 +42,7 @@ async fn main() -> ExitCode {
         }
     };
     println!(
-        "forwarded: {} {} -> {} via {}, lease {:?}",
+        "forwarded: {} {} -> {} via {}, lease {}",
         mapping.protocol(),
         mapping.external(),
         mapping.internal(),
@@ -74,13 +74,13 @@ fn request_from(args: &[String]) -> Result<(MappingRequest, Option<u64>), Error>
         return Err(Error::invalid(usage));
     };
     let spec = parse_port(port)?;
-    let seconds = match args.get(1) {
-        Some(s) => Some(
-            s.parse::<u64>()
-                .map_err(|_| Error::invalid(format!("{s:?} is not a number of seconds: {usage}")))?,
-        ),
-        None => None,
-    };
+    let seconds =
+        match args.get(1) {
+            Some(s) => Some(s.parse::<u64>().map_err(|_| {
+                Error::invalid(format!("{s:?} is not a number of seconds: {usage}"))
+            })?),
+            None => None,
+        };
     let protocol = spec.protocols().first().copied().unwrap_or(Protocol::Tcp);
     let request = MappingRequest::builder(protocol, spec.port)
         .description("pfwd example")

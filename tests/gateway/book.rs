@@ -45,7 +45,11 @@ fn getting_started_in_the_testbed_ends_with_the_page_reaching_the_internet() {
         String::from_utf8_lossy(&out.stderr)
     );
     println!("{text}");
-    assert!(out.status.success(), "getting started failed ({}):\n{text}", out.status);
+    assert!(
+        out.status.success(),
+        "getting started failed ({}):\n{text}",
+        out.status
+    );
     let after = |step: &str| text.split_once(step).map_or("", |(_, rest)| rest);
     // 1: the router speaks all three.
     for method in ["PCP:              answers", "NAT-PMP:          answers"] {
@@ -54,7 +58,10 @@ fn getting_started_in_the_testbed_ends_with_the_page_reaching_the_internet() {
     // 2: it refuses to forward to another host, and pfwd writes the guide.
     let refused = after("== 2.");
     assert!(refused.contains("do it by hand"), "{text}");
-    assert!(refused.contains("Forward: TCP port 80 -> 192.168.77.4:80"), "{text}");
+    assert!(
+        refused.contains("Forward: TCP port 80 -> 192.168.77.4:80"),
+        "{text}"
+    );
     assert!(refused.contains("run pfwd on 192.168.77.4"), "{text}");
     assert!(refused.contains("(pfwd exited with 3)"), "{text}");
     // 3: pfwd run on the web Pi forwards it.
@@ -97,7 +104,12 @@ fn rust_example_forward_maps_holds_and_removes() {
     assert!(rest.contains("removed"), "{rest}");
     assert!(!reaches(&tb, Protocol::Tcp, 8090, 8090));
     let exe = pfwd_testbed::built_example("forward");
-    let bad = tb.lan().command(exe.to_str().unwrap()).arg("0").output().unwrap();
+    let bad = tb
+        .lan()
+        .command(exe.to_str().unwrap())
+        .arg("0")
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2), "{bad:?}");
 }
 
