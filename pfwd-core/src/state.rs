@@ -140,7 +140,7 @@ impl StateDir {
     ///
     /// When the directory or the file cannot be written.
     pub fn put(&self, record: &Record) -> io::Result<()> {
-        fs::create_dir_all(&self.dir).map_err(|e| {
+        private_dir(&self.dir).map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!("cannot create {}: {e}", self.dir.display()),
@@ -148,7 +148,7 @@ impl StateDir {
         })?;
         let path = self.file_of(&record.mapping);
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        fs::write(&tmp, record.to_json())
+        write_private(&tmp, record.to_json().as_bytes())
             .and_then(|()| fs::rename(&tmp, &path))
             .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))
     }
@@ -201,6 +201,27 @@ impl StateDir {
             _ => Ok(()),
         }
     }
+}
+
+/// Create `dir` (and its missing parents) readable by this user only: a
+/// record holds a PCP mapping's nonce, which is what lets a client renew
+/// or delete that mapping, so other users of the machine must not read it.
+fn private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Write `bytes` to a new file at `path` that only this user can read.
+fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
 }
 
 #[cfg(test)]
@@ -265,6 +286,20 @@ mod tests {
         assert_eq!(left[0].kept_by, None);
         assert!(state.scan().unwrap().damaged.is_empty());
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn records_are_readable_by_this_user_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp("private").join("state");
+        let state = StateDir::new(&dir);
+        let record = Record::new(mapping(80, Duration::from_secs(3600)), Some(7));
+        state.put(&record).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700, "the directory");
+        assert_eq!(mode(&dir.join("192.168.1.1-tcp-80.json")), 0o600, "a record");
+        fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 
     #[test]
