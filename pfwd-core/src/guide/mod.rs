@@ -257,20 +257,23 @@ impl Instructions {
             });
         }
 
-        let target = context
+        let known = context
             .external_address
-            .filter(|ip| external_address_warning(*ip).is_none())
-            .map_or_else(
-                || "the router's internet address".to_string(),
-                |ip| ip.to_string(),
-            );
+            .filter(|ip| external_address_warning(*ip).is_none());
+        let target = known.map_or_else(
+            || "the router's internet address".to_string(),
+            |ip| ip.to_string(),
+        );
         let mut verify = vec![format!(
             "From another network (a phone on mobile data, not on your Wi-Fi), connect to {target} port \
              {external_port}{}.",
-            if protocols.contains(&Protocol::Tcp) && external_port == 80 {
-                format!(" (open http://{target}/)")
-            } else {
-                String::new()
+            match known {
+                // "open http://the router's internet address/" reads as a
+                // broken URL: only a real address makes one.
+                Some(ip) if protocols.contains(&Protocol::Tcp) && external_port == 80 => {
+                    format!(" (open http://{ip}/)")
+                }
+                _ => String::new(),
             }
         )];
         if protocols.contains(&Protocol::Tcp) {

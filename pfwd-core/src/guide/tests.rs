@@ -144,6 +144,23 @@ fn unknown_router_gets_the_generic_guide_and_both_protocols() {
 }
 
 #[test]
+fn without_the_routers_address_the_check_step_makes_no_url() {
+    let i = Instructions::build(
+        &GuideContext::default(),
+        &[Protocol::Tcp],
+        80,
+        Some(Ipv4Addr::new(192, 168, 1, 4).into()),
+        80,
+    );
+    assert!(
+        i.verify[0].contains("connect to the router's internet address port 80."),
+        "{:?}",
+        i.verify
+    );
+    assert!(!i.to_text().contains("http://the router"), "{}", i.to_text());
+}
+
+#[test]
 fn shell_routers_get_commands() {
     let ctx = GuideContext {
         gateway: Some(home()),
