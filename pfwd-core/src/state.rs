@@ -298,7 +298,11 @@ mod tests {
         state.put(&record).unwrap();
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir), 0o700, "the directory");
-        assert_eq!(mode(&dir.join("192.168.1.1-tcp-80.json")), 0o600, "a record");
+        assert_eq!(
+            mode(&dir.join("192.168.1.1-tcp-80.json")),
+            0o600,
+            "a record"
+        );
         fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 

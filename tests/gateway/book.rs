@@ -39,11 +39,7 @@ fn getting_started_in_the_testbed_ends_with_the_page_reaching_the_internet() {
         .current_dir(root())
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = pfwd_testbed::output_text(&out);
     println!("{text}");
     assert!(
         out.status.success(),

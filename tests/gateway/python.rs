@@ -109,11 +109,7 @@ fn pytest_with(test: &str, group: &str, config: GatewayConfig, prober: bool) {
         .current_dir(root().join("pfwd-py"))
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = pfwd_testbed::output_text(&out);
     println!("{text}");
     assert!(
         out.status.success(),

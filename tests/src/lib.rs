@@ -386,12 +386,18 @@ impl Testbed {
     /// Run `upnpc args...` (miniupnpc, the reference client) on the LAN host.
     pub fn upnpc(&self, args: &[&str]) -> io::Result<String> {
         let out = self.lan.command("upnpc").args(args).output()?;
-        Ok(format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
+        Ok(output_text(&out))
     }
+}
+
+/// What a finished program printed: its standard output, then its
+/// standard error.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 impl Drop for Testbed {

@@ -157,7 +157,11 @@ fn without_the_routers_address_the_check_step_makes_no_url() {
         "{:?}",
         i.verify
     );
-    assert!(!i.to_text().contains("http://the router"), "{}", i.to_text());
+    assert!(
+        !i.to_text().contains("http://the router"),
+        "{}",
+        i.to_text()
+    );
 }
 
 #[test]
