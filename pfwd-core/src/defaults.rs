@@ -11,7 +11,7 @@
 //!   (a game evening, a file transfer) without renewal, yet a program that
 //!   dies leaves the port open for at most two hours.
 //! - [`KEPT_LEASE`] (30 minutes) is for a mapping a keeper renews (`pfwd
-//!   map` without `--once`, `pfwd run`, [`lease::Keeper`](crate::lease)):
+//!   map` without `--once`, `pfwd run`, [`lease::Keeper`][keeper]):
 //!   renewal comes at about half, so a keeper that is killed (`kill -9`, a
 //!   power cut) leaves the port open for at most 30 minutes, and the router
 //!   sees one renewal every 15 minutes, which no router minds.
@@ -19,6 +19,8 @@
 //! Before these constants the command used 2 h with `--once`, 30 min for a
 //! kept `map` and 1 h in `run`; a kept mapping had no reason to differ
 //! between `map` and `run`.
+#![cfg_attr(feature = "runtime", doc = " \n [keeper]: crate::lease::Keeper")]
+#![cfg_attr(not(feature = "runtime"), doc = " \n [keeper]: crate#features")]
 
 use std::time::Duration;
 

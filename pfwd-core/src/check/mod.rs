@@ -9,6 +9,7 @@
 //! - `ask`, `listen`, `run` (with the `runtime` feature): asking the
 //!   prober, pfwd's own token listener, and the steps of [`check`].
 //! - `prober` (feature `prober`): the probe server, `pfwd probe-server`.
+#![cfg_attr(not(feature = "runtime"), doc = " \n [`check`]: crate#features")]
 
 #[cfg(feature = "runtime")]
 mod ask;

@@ -106,7 +106,9 @@ impl FromStr for ProberUrl {
     }
 }
 
-/// How to run a [check](super::check).
+/// How to run a [check][check-fn].
+#[cfg_attr(feature = "runtime", doc = " \n [check-fn]: super::check")]
+#[cfg_attr(not(feature = "runtime"), doc = " \n [check-fn]: crate#features")]
 #[derive(Debug, Clone, Default)]
 pub struct CheckOptions {
     /// The prober to ask; without one, only the LAN-side steps run and the

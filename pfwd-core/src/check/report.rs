@@ -106,12 +106,14 @@ impl Facts {
     }
 }
 
-/// The result of [`check`](super::check): the facts, and what they mean.
+/// The result of [`check`][check-fn]: the facts, and what they mean.
 ///
 /// In JSON (`pfwd check --json`, Python's `to_json`, C's
 /// `pfwd_check_report_to_json`) the keys a script needs are at the top level:
 /// `reachable`, `verified`, `observed_address`, `router_address`,
 /// `diagnosis` and `explanation`.
+#[cfg_attr(feature = "runtime", doc = " \n [check-fn]: super::check")]
+#[cfg_attr(not(feature = "runtime"), doc = " \n [check-fn]: crate#features")]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckReport {
     /// Whether something on the path answered from outside (a TCP
