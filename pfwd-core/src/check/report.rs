@@ -60,6 +60,18 @@ pub enum RouterState {
 
 impl RouterState {
     /// Whether the router (or pfwd's record of it) holds the mapping.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pfwd_core::Method;
+    /// use pfwd_core::check::RouterState;
+    ///
+    /// // PCP cannot list, but pfwd's record says a keeper holds it.
+    /// let recorded = RouterState::Recorded { method: Method::Pcp, external_port: 80, kept_by: Some(4242) };
+    /// assert!(recorded.holds());
+    /// assert!(!RouterState::NotListed.holds());
+    /// ```
     pub fn holds(&self) -> bool {
         matches!(
             self,

@@ -104,7 +104,10 @@ pub use vendors::Vendor;
     feature = "runtime",
     doc = " \n [`parse_description`]: crate::backend::upnp::parse_description"
 )]
-#[cfg_attr(not(feature = "runtime"), doc = " \n [`parse_description`]: crate#features")]
+#[cfg_attr(
+    not(feature = "runtime"),
+    doc = " \n [`parse_description`]: crate#features"
+)]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RouterInfo {
     /// `manufacturer` ("TP-Link").
