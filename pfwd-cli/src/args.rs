@@ -1,4 +1,28 @@
 //! The command line: every subcommand, option and help text (clap).
+//!
+//! The types' doc comments are the `--help` texts, so the examples live
+//! here.
+//!
+//! # Examples
+//!
+//! Parsing a command line runs nothing:
+//!
+//! ```
+//! use clap::Parser;
+//! use pfwd_cli::args::{Cli, Command};
+//!
+//! let cli = Cli::try_parse_from(["pfwd", "map", "http", "--to", "192.168.1.4", "--udp", "--json"])?;
+//! assert!(cli.global.json);
+//! let Command::Map(map) = cli.command else { panic!("a map command") };
+//! assert_eq!(map.target.port, "http");
+//! assert_eq!(map.target.to.as_deref(), Some("192.168.1.4"));
+//! assert!(map.target.protocols.udp);
+//!
+//! // --tcp, --udp and --both exclude each other.
+//! let err = Cli::try_parse_from(["pfwd", "map", "53", "--tcp", "--both"]).unwrap_err();
+//! assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+//! # Ok::<(), clap::Error>(())
+//! ```
 
 use std::path::PathBuf;
 
@@ -217,6 +241,16 @@ pub struct FamilyArgs {
 
 impl FamilyArgs {
     /// The family asked for; `None`: automatic.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pfwd_cli::args::FamilyArgs;
+    /// use pfwd_core::Family;
+    ///
+    /// assert_eq!(FamilyArgs { ipv4: false, ipv6: true }.family(), Some(Family::Ipv6));
+    /// assert_eq!(FamilyArgs::default().family(), None); // IPv4, and a pinhole where it can
+    /// ```
     pub fn family(&self) -> Option<pfwd_core::Family> {
         if self.ipv6 {
             Some(pfwd_core::Family::Ipv6)

@@ -2,6 +2,10 @@
 //! returns the exit code, so that the binary, the Python package and tests
 //! all run the same command.
 //!
+//! # Examples
+//!
+//! Compiled, not run: `status` asks the router.
+//!
 //! ```no_run
 //! let code = pfwd_cli::run(["pfwd", "status", "--json"]);
 //! std::process::exit(code);
@@ -41,6 +45,22 @@ use crate::output::{Printer, code};
 /// stderr, or JSON on stdout with `--json`). A reader that closes stdout
 /// early ends the output quietly; any other failed write to stdout is one
 /// line on stderr and exit code 1 ([`stdio`]).
+///
+/// # Examples
+///
+/// Compiled, not run: the command asks the router. Exit codes are in
+/// [`output::code`].
+///
+/// ```no_run
+/// use pfwd_cli::output::code;
+///
+/// match pfwd_cli::run(["pfwd", "map", "http", "--to", "192.168.1.4", "--once", "--json"]) {
+///     code::OK => println!("forwarded"),
+///     code::MANUAL => println!("the guide is on stdout: forward it by hand"),
+///     code::CONFLICT => println!("the port is taken"),
+///     other => println!("failed with {other}"),
+/// }
+/// ```
 pub fn run<I, T>(args: I) -> i32
 where
     I: IntoIterator<Item = T>,

@@ -36,6 +36,17 @@ pub mod code {
 }
 
 /// The exit code for an error.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_cli::output::{code, exit_code};
+/// use pfwd_core::Error;
+///
+/// assert_eq!(exit_code(&Error::invalid("no port given")), code::BAD_INPUT);
+/// let silent = Error::NoGateway { method: None, detail: "no default route".into(), refused: false };
+/// assert_eq!(exit_code(&silent), code::FAILED);
+/// ```
 pub fn exit_code(e: &Error) -> i32 {
     match e.kind() {
         ErrorKind::InvalidRequest => code::BAD_INPUT,
@@ -48,6 +59,19 @@ pub fn exit_code(e: &Error) -> i32 {
 /// An error as JSON: the core's shape ([`Error::to_json`]: kind, code,
 /// message, and the guide, gateway code or holder where it has them) plus
 /// the command's `exit_code` (docs/cli.md).
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_cli::output::error_json;
+/// use pfwd_core::Error;
+///
+/// let json = error_json(&Error::invalid(format!("port {} is out of range", "9".repeat(500))));
+/// assert_eq!(json["kind"], "invalid_request");
+/// assert_eq!(json["exit_code"], 2);
+/// // A huge echoed word is cut, so the message stays readable.
+/// assert!(json["message"].as_str().unwrap().contains("…(500 characters)"));
+/// ```
 pub fn error_json(e: &Error) -> serde_json::Value {
     let mut err = e.to_json();
     if let Some(message) = err["message"].as_str() {
@@ -59,6 +83,35 @@ pub fn error_json(e: &Error) -> serde_json::Value {
 
 /// The line for a mapping that could not be removed on the way out: what
 /// stays open, until when, and how to remove it later.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{Ipv4Addr, SocketAddrV4};
+/// use std::time::{Duration, Instant};
+/// use pfwd_cli::output::left_behind;
+/// use pfwd_core::{Error, Lease, Mapping, Method, MethodState, Protocol};
+///
+/// let m = Mapping::new(
+///     Method::Pcp,
+///     Protocol::Tcp,
+///     Ipv4Addr::new(192, 168, 1, 1),
+///     SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 7), 8080),
+///     SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 4), 80),
+///     Lease::Finite(Duration::from_secs(3600)),
+///     Instant::now(),
+///     "pfwd http",
+///     MethodState::Pcp { nonce: [1; 12], epoch: 5, generation: 0 },
+/// );
+/// let timeout = Error::Timeout {
+///     method: Method::Pcp,
+///     operation: "deleting TCP port 8080".into(),
+///     after: Duration::from_secs(4),
+/// };
+/// let line = left_behind(&m, &timeout);
+/// assert!(line.starts_with("could not remove TCP 203.0.113.7:8080 -> 192.168.1.4:80 ("));
+/// assert!(line.ends_with("`pfwd unmap 8080` removes it (its record is kept)"));
+/// ```
 pub fn left_behind(m: &Mapping, e: &pfwd_core::Error) -> String {
     let until = match m.expires_at_wall() {
         Some(end) => format!(
@@ -80,6 +133,28 @@ pub fn left_behind(m: &Mapping, e: &pfwd_core::Error) -> String {
 }
 
 /// "TCP 5.5.5.7:8080 -> 192.168.1.4:80 via PCP, lease 2h (until 2026-11-25 21:06:46Z)".
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{Ipv4Addr, SocketAddrV4};
+/// use std::time::{Duration, Instant};
+/// use pfwd_cli::output::describe;
+/// use pfwd_core::{Lease, Mapping, Method, MethodState, Protocol};
+///
+/// let m = Mapping::new(
+///     Method::Pcp,
+///     Protocol::Tcp,
+///     Ipv4Addr::new(192, 168, 1, 1),
+///     SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 7), 8080),
+///     SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 4), 80),
+///     Lease::Finite(Duration::from_secs(3600)),
+///     Instant::now(),
+///     "pfwd http",
+///     MethodState::Pcp { nonce: [1; 12], epoch: 5, generation: 0 },
+/// );
+/// assert!(describe(&m).starts_with("TCP 203.0.113.7:8080 -> 192.168.1.4:80 via PCP, lease 1h (until "));
+/// ```
 pub fn describe(m: &Mapping) -> String {
     let lease = match m.lease() {
         Lease::Permanent => "no end (remove it with pfwd unmap)".to_string(),
@@ -111,6 +186,20 @@ pub fn describe(m: &Mapping) -> String {
 }
 
 /// Add `more` to `warnings`, each warning once; returns the ones that were new.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_cli::output::add_warnings;
+/// use pfwd_core::{MappingRequest, Protocol};
+///
+/// let telnet = MappingRequest::builder(Protocol::Tcp, 23).build()?;
+/// let mut shown = Vec::new();
+/// assert_eq!(add_warnings(&mut shown, telnet.warnings()).len(), 1);
+/// assert!(add_warnings(&mut shown, telnet.warnings()).is_empty()); // said once
+/// assert_eq!(shown.len(), 1);
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 pub fn add_warnings(
     warnings: &mut Vec<Warning>,
     more: impl IntoIterator<Item = Warning>,
@@ -126,6 +215,21 @@ pub fn add_warnings(
 }
 
 /// Where and how much to print.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_cli::output::{Printer, code};
+/// use pfwd_core::Error;
+///
+/// let text = Printer { json: false, level: 0 };
+/// text.say("forwarded TCP 80"); // stdout
+/// text.detail("not shown: -v only");
+/// let json = Printer { json: true, level: 0 };
+/// json.say("not shown: JSON mode prints JSON only");
+/// json.json(&serde_json::json!({"ok": true}));
+/// assert_eq!(json.error(&Error::invalid("no port given")), code::BAD_INPUT); // {"error": ...} on stdout
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {
     /// JSON on stdout instead of text.
@@ -275,6 +379,16 @@ const KEPT_OF_LONG_WORD: usize = 40;
 /// characters to its first 40 and its length, so that a
 /// 100,000-digit port echoed by an error stays one readable line:
 /// `"1111…(100000 characters)`. Whitespace is kept as it is.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_cli::output::cut_long_words;
+///
+/// let long = format!("port {} is out of range", "1".repeat(1000));
+/// assert_eq!(cut_long_words(&long), format!("port {}…(1000 characters) is out of range", "1".repeat(40)));
+/// assert_eq!(cut_long_words("short  words\tstay"), "short  words\tstay");
+/// ```
 pub fn cut_long_words(s: &str) -> String {
     let mut cut = String::with_capacity(s.len().min(4096));
     let mut rest = s;

@@ -15,6 +15,22 @@
 //!   on stderr at the first failure, nothing more on stdout, and exit code 1
 //!   ([`exit_code`]): the output the caller asked for was not delivered.
 //! - **stderr failing**: there is nowhere left to tell it; ignored.
+//!
+//! # Examples
+//!
+//! ```
+//! use pfwd_cli::stdio;
+//!
+//! stdio::outln("TCP 203.0.113.7:80 -> 192.168.1.4:80 via PCP");
+//! stdio::errln("pfwd: a warning");
+//! // Every write went through: the command's own exit code stands.
+//! assert_eq!(stdio::exit_code(3), 3);
+//!
+//! // The reader went away (`pfwd list | head -1`): quiet, and no failure.
+//! stdio::stdout_failed(&std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+//! stdio::outln("not written");
+//! assert_eq!(stdio::exit_code(0), 0);
+//! ```
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU8, Ordering};

@@ -16,6 +16,21 @@ use crate::wire::{CodeInfo, natpmp, pcp};
 /// The kind of an [`Error`](crate::Error), without its data. The numbers
 /// are stable: the C ABI and the Python package use them, and JSON output
 /// carries them as `code`.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::ErrorKind;
+///
+/// let kind = ErrorKind::NoGateway;
+/// assert_eq!((kind.number(), kind.name()), (1, "no_gateway"));
+/// assert_eq!(ErrorKind::try_from(9), Ok(ErrorKind::Manual));
+/// assert_eq!("would_deadlock".parse(), Ok(ErrorKind::WouldDeadlock));
+/// assert_eq!(ErrorKind::ALL.len(), 13);
+///
+/// let unknown = ErrorKind::try_from(99).unwrap_err();
+/// assert_eq!(unknown.to_string(), r#"99 is not an error kind: give 1 to 13 or a name such as "no_gateway""#);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 #[repr(u32)]
@@ -150,6 +165,26 @@ impl Serialize for ErrorKind {
 /// [`name`](GatewayCode::name) (the specification's),
 /// [`meaning`](GatewayCode::meaning) and [`advice`](GatewayCode::advice).
 /// It serialises as `{"method", "number", "name", "meaning", "advice"}`.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::wire::natpmp;
+/// use pfwd_core::{GatewayCode, Method, UpnpCode};
+///
+/// let upnp = GatewayCode::Upnp(UpnpCode::CONFLICT_IN_MAPPING_ENTRY);
+/// assert_eq!(upnp.to_string(), "UPnP error 718 ConflictInMappingEntry");
+/// assert_eq!(upnp.meaning(), "the external port is already mapped to another host");
+///
+/// let pmp = GatewayCode::NatPmp(natpmp::ResultCode::from_code(2));
+/// assert_eq!(pmp.method(), Method::NatPmp);
+/// assert_eq!(pmp.to_string(), "NAT-PMP result 2 NOT_AUTHORIZED");
+/// assert!(!pmp.advice().is_empty());
+///
+/// let json = serde_json::to_value(pmp).unwrap();
+/// assert_eq!(json["method"], "natpmp");
+/// assert_eq!(json["number"], 2);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum GatewayCode {
@@ -234,6 +269,20 @@ impl Serialize for GatewayCode {
 /// WANIPConnection:2, section 2.4). Its words are in [`UpnpCode::info`];
 /// [`GatewayCode`] is the view of every protocol's codes. It serialises as a
 /// [`GatewayCode`] does.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::UpnpCode;
+///
+/// let code = UpnpCode(725);
+/// assert_eq!(code, UpnpCode::ONLY_PERMANENT_LEASES);
+/// assert_eq!(code.to_string(), "725 OnlyPermanentLeasesSupported");
+/// assert_eq!(code.info().meaning, "the router accepts only permanent mappings");
+///
+/// // A code pfwd does not know keeps its number, with general advice.
+/// assert_eq!(UpnpCode(799).to_string(), "799 UNKNOWN");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct UpnpCode(pub u16);
 

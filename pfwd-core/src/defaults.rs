@@ -11,14 +11,28 @@
 //!   (a game evening, a file transfer) without renewal, yet a program that
 //!   dies leaves the port open for at most two hours.
 //! - [`KEPT_LEASE`] (30 minutes) is for a mapping a keeper renews (`pfwd
-//!   map` without `--once`, `pfwd run`, [`lease::Keeper`](crate::lease)):
+//!   map` without `--once`, `pfwd run`, [`lease::Keeper`][keeper]):
 //!   renewal comes at about half, so a keeper that is killed (`kill -9`, a
 //!   power cut) leaves the port open for at most 30 minutes, and the router
 //!   sees one renewal every 15 minutes, which no router minds.
 //!
+//! ```
+//! use std::time::Duration;
+//! use pfwd_core::{Lease, MappingRequest, Protocol, defaults};
+//!
+//! // A request that says nothing of its lease gets the unkept default.
+//! let once = MappingRequest::builder(Protocol::Tcp, 80).build()?;
+//! assert_eq!(once.lease(), Lease::Finite(defaults::LEASE));
+//! // What a keeper asks for, renewed at about half.
+//! assert_eq!(defaults::KEPT_LEASE, Duration::from_secs(30 * 60));
+//! # Ok::<(), pfwd_core::Error>(())
+//! ```
+//!
 //! Before these constants the command used 2 h with `--once`, 30 min for a
 //! kept `map` and 1 h in `run`; a kept mapping had no reason to differ
 //! between `map` and `run`.
+#![cfg_attr(feature = "runtime", doc = " \n [keeper]: crate::lease::Keeper")]
+#![cfg_attr(not(feature = "runtime"), doc = " \n [keeper]: crate#features")]
 
 use std::time::Duration;
 

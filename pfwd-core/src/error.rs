@@ -4,6 +4,25 @@
 //! carries structured data (the method, the gateway's code, the port, the
 //! holder of a conflicting mapping) so that callers and the bindings can act
 //! on it without parsing text.
+//!
+//! # Examples
+//!
+//! ```
+//! use pfwd_core::{Error, ErrorKind, GatewayCode, Method, UpnpCode};
+//!
+//! // What a UPnP router's refusal looks like to a caller.
+//! let err = Error::Refused {
+//!     method: Method::Upnp,
+//!     what: "TCP port 80 -> 192.168.1.4:80".into(),
+//!     code: GatewayCode::Upnp(UpnpCode::NOT_AUTHORIZED),
+//! };
+//! assert_eq!(err.kind(), ErrorKind::Refused);
+//! assert_eq!(err.method(), Some(Method::Upnp));
+//! assert_eq!(err.gateway_code().map(|c| c.number()), Some(606));
+//! assert!(err.to_string().starts_with(
+//!     "the gateway refused TCP port 80 -> 192.168.1.4:80 (UPnP error 606 ActionNotAuthorized: "
+//! ));
+//! ```
 
 use std::io;
 use std::sync::Arc;
@@ -26,6 +45,49 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Errors are `Clone` (an I/O error is shared behind an [`Arc`]) and
 /// serialise to one JSON shape, the same in the command, Python and C: see
 /// [`Error::to_json`].
+///
+/// # Examples
+///
+/// Match on what can be acted on, and show the rest: every message says
+/// what to do next.
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use pfwd_core::error::Holder;
+/// use pfwd_core::{Error, ErrorKind, Method, Protocol};
+///
+/// fn advice(err: &Error) -> String {
+///     match err {
+///         Error::Conflict { holder: Some(h), external_port, .. } => {
+///             format!("port {external_port} already goes to {}: pick another", h.internal)
+///         }
+///         Error::Manual { instructions } => instructions.to_text(),
+///         Error::InvalidRequest { reason } => format!("fix the input: {reason}"),
+///         other => other.to_string(),
+///     }
+/// }
+///
+/// let taken = Error::Conflict {
+///     method: Method::Upnp,
+///     protocol: Protocol::Tcp,
+///     external_port: 80,
+///     holder: Some(Holder {
+///         internal: "192.168.1.20:80".parse::<SocketAddr>()?,
+///         description: "NAS".into(),
+///         process: None,
+///     }),
+/// };
+/// assert_eq!(advice(&taken), "port 80 already goes to 192.168.1.20:80: pick another");
+/// assert!(taken.to_string().starts_with(
+///     r#"external TCP port 80 is already forwarded to another host (it goes to 192.168.1.20:80, "NAS")"#
+/// ));
+///
+/// // Bad input is an error too, converted by `?` from the model's `Invalid`.
+/// let bad: Error = pfwd_core::parse::parse_lease("soon").unwrap_err().into();
+/// assert_eq!(bad.kind(), ErrorKind::InvalidRequest);
+/// assert!(advice(&bad).starts_with("fix the input: \"soon\" is not a duration"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -178,6 +240,17 @@ pub enum Error {
 
 impl Error {
     /// An [`Error::InvalidRequest`] with this reason.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pfwd_core::{Error, ErrorKind};
+    ///
+    /// let e = Error::invalid("no port given: give a port (1-65535)");
+    /// assert_eq!(e.kind(), ErrorKind::InvalidRequest);
+    /// assert_eq!(e.to_string(), "invalid request: no port given: give a port (1-65535)");
+    /// assert_eq!(e.method(), None); // nothing was sent
+    /// ```
     pub fn invalid(reason: impl Into<String>) -> Error {
         Error::InvalidRequest {
             reason: reason.into(),
@@ -185,6 +258,21 @@ impl Error {
     }
 
     /// An [`Error::Io`] for `operation`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use pfwd_core::{Error, ErrorKind};
+    ///
+    /// let e = Error::io("opening a UDP socket", io::Error::from_raw_os_error(13));
+    /// assert_eq!(e.kind(), ErrorKind::Io);
+    /// assert_eq!(e.os_error(), Some(13)); // EACCES, for the bindings
+    /// assert_eq!(e.io_error().map(io::Error::kind), Some(io::ErrorKind::PermissionDenied));
+    /// assert!(e.to_string().starts_with("opening a UDP socket failed: "));
+    /// let copy = e.clone(); // errors are Clone, the I/O error shared
+    /// assert_eq!(copy.os_error(), Some(13));
+    /// ```
     pub fn io(operation: impl Into<String>, source: io::Error) -> Error {
         Error::Io {
             operation: operation.into(),
@@ -240,6 +328,34 @@ impl Error {
     /// `{"internal": "192.168.1.20:80", "description": "..."}`), `os_error`
     /// (an I/O error's number) and `instructions` (the manual guide, as
     /// [`Instructions`] serialises).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pfwd_core::{Error, GatewayCode, Method};
+    /// use pfwd_core::wire::pcp::ResultCode;
+    ///
+    /// let refused = Error::Refused {
+    ///     method: Method::Pcp,
+    ///     what: "UDP port 51820 -> 192.168.1.4:51820".into(),
+    ///     code: GatewayCode::Pcp(ResultCode::NoResources),
+    /// };
+    /// let json = refused.to_json();
+    /// assert_eq!(json["kind"], "refused");
+    /// assert_eq!(json["code"], 3);
+    /// assert_eq!(json["method"], "pcp");
+    /// assert_eq!(json["gateway_code"]["name"], "NO_RESOURCES");
+    /// assert_eq!(json["message"], refused.to_string());
+    ///
+    /// let silent = Error::Timeout {
+    ///     method: Method::NatPmp,
+    ///     operation: "the port-mapping request".into(),
+    ///     after: Duration::from_secs(4),
+    /// };
+    /// assert_eq!(silent.to_json()["kind"], "timeout");
+    /// assert!(silent.to_json().get("gateway_code").is_none());
+    /// ```
     pub fn to_json(&self) -> serde_json::Value {
         // Every field is a plain value: serialising cannot fail.
         serde_json::to_value(self).unwrap_or_else(|e| {
@@ -271,6 +387,28 @@ impl Error {
     }
 
     /// The manual guide, when the error carries one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use pfwd_core::guide::GuideContext;
+    /// use pfwd_core::{Error, ErrorKind, Instructions, Method, Protocol};
+    ///
+    /// let guide = Instructions::build(
+    ///     &GuideContext::default(),
+    ///     &[Protocol::Tcp],
+    ///     80,
+    ///     Some(Ipv4Addr::new(192, 168, 1, 4).into()),
+    ///     80,
+    /// );
+    /// let err = Error::Manual { instructions: Box::new(guide) };
+    /// assert_eq!(err.kind(), ErrorKind::Manual);
+    /// assert_eq!(err.method(), Some(Method::Manual));
+    /// let instructions = err.instructions().expect("a manual error carries the guide");
+    /// assert_eq!(instructions.rule_lines(), ["TCP port 80 -> 192.168.1.4:80"]);
+    /// assert!(err.to_string().contains("forward it by hand"));
+    /// ```
     pub fn instructions(&self) -> Option<&Instructions> {
         match self {
             Error::Manual { instructions } => Some(instructions),
@@ -307,7 +445,12 @@ pub struct Holder {
     pub description: String,
     /// The pfwd process on this machine that keeps the mapping, when the
     /// holder is one (a second keeper of one mapping is refused; see
-    /// [`KeeperOptions::take_over`](crate::lease::KeeperOptions::take_over)).
+    /// [`KeeperOptions::take_over`][take-over]).
+    #[cfg_attr(
+        feature = "runtime",
+        doc = " \n [take-over]: crate::lease::KeeperOptions::take_over"
+    )]
+    #[cfg_attr(not(feature = "runtime"), doc = " \n [take-over]: crate#features")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub process: Option<u32>,
 }

@@ -19,6 +19,11 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// The trait is object-safe: the automatic client holds `Box<dyn Forwarder>`.
 /// Implement it with `Box::pin(async move { ... })` bodies.
 ///
+/// # Examples
+///
+/// A forwarder of your own needs four methods; the others have defaults.
+/// This one runs offline: its "gateway" is a few lines of Rust.
+///
 /// ```
 /// use std::net::{Ipv4Addr, SocketAddrV4};
 /// use std::time::Instant;
@@ -48,6 +53,19 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 ///
 /// let backends: Vec<Box<dyn Forwarder>> = vec![Box::new(Yes)];
 /// assert_eq!(backends[0].method(), Method::Manual);
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let yes = &backends[0];
+/// let request = MappingRequest::builder(pfwd_core::Protocol::Tcp, 80).build()?;
+/// let mapping = yes.map(&request).await?;
+/// assert_eq!(mapping.external().to_string(), "5.5.5.7:80");
+/// // The defaults: a loss cannot be told, and there is no list to read.
+/// assert_eq!(yes.presence(&mapping).await?, pfwd_core::Presence::Unknown);
+/// let err = yes.list().await.unwrap_err();
+/// assert_eq!(err.kind(), pfwd_core::ErrorKind::Unsupported);
+/// yes.unmap(&mapping).await?;
+/// # Ok::<(), pfwd_core::Error>(())
+/// # }).unwrap();
 /// ```
 pub trait Forwarder: Send + Sync + std::fmt::Debug {
     /// The method this forwarder speaks.

@@ -1,6 +1,22 @@
 //! Parsing what people type, for every language: ports and service names,
 //! protocols, methods, the external port, durations, leases and hosts. Each
 //! function returns [`Invalid`] saying what is wrong and what to write.
+//!
+//! # Examples
+//!
+//! `pfwd map minecraft --to 192.168.1.20 --lease 1h30m`, piece by piece:
+//!
+//! ```
+//! use std::net::Ipv4Addr;
+//! use std::time::Duration;
+//! use pfwd_core::Lease;
+//! use pfwd_core::parse::{parse_host, parse_lease, parse_port};
+//!
+//! assert_eq!(parse_port("minecraft")?.port, 25565);
+//! assert_eq!(parse_host("192.168.1.20")?.ip, Ipv4Addr::new(192, 168, 1, 20));
+//! assert_eq!(parse_lease("1h30m")?, Lease::Finite(Duration::from_secs(5400)));
+//! # Ok::<(), pfwd_core::Error>(())
+//! ```
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
@@ -13,6 +29,18 @@ pub use crate::services::{PortSpec, Transports, parse_port};
 /// # Errors
 ///
 /// [`Invalid`] for anything else.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::Protocol;
+/// use pfwd_core::parse::{Transports, parse_transports};
+///
+/// assert_eq!(parse_transports("BOTH")?, Transports::Both);
+/// assert_eq!(parse_transports("udp")?.protocols(), [Protocol::Udp]);
+/// assert!(parse_transports("sctp").unwrap_err().reason.contains(r#""tcp", "udp" or "both""#));
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 pub fn parse_transports(text: &str) -> Result<Transports, Invalid> {
     text.parse()
 }
@@ -23,6 +51,18 @@ pub fn parse_transports(text: &str) -> Result<Transports, Invalid> {
 /// # Errors
 ///
 /// [`Invalid`] naming the methods.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::Method;
+/// use pfwd_core::parse::parse_method;
+///
+/// assert_eq!(parse_method("upnp-igd")?, Method::Upnp);
+/// assert_eq!(parse_method("Manual")?, Method::Manual);
+/// assert!(parse_method("smoke").is_err());
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 pub fn parse_method(text: &str) -> Result<Method, Invalid> {
     text.parse()
 }
@@ -34,6 +74,20 @@ pub fn parse_method(text: &str) -> Result<Method, Invalid> {
 /// # Errors
 ///
 /// [`Invalid`] for anything else.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::ExternalPort;
+/// use pfwd_core::parse::parse_external;
+///
+/// assert_eq!(parse_external("8080")?, ExternalPort::Exact(8080));
+/// assert_eq!(parse_external("https")?, ExternalPort::Exact(443));
+/// assert_eq!(parse_external("any")?, ExternalPort::Any);
+/// assert_eq!(parse_external("same")?, ExternalPort::Same);
+/// assert!(parse_external("70000").unwrap_err().reason.ends_with("or `any` for any outside port"));
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 pub fn parse_external(text: &str) -> Result<ExternalPort, Invalid> {
     let t = text.trim();
     if t.eq_ignore_ascii_case("any") {
@@ -53,6 +107,23 @@ pub fn parse_external(text: &str) -> Result<ExternalPort, Invalid> {
 /// # Errors
 ///
 /// [`Invalid`] with the forms accepted.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use pfwd_core::parse::parse_duration;
+///
+/// assert_eq!(parse_duration("90")?, Duration::from_secs(90));
+/// assert_eq!(parse_duration("30m")?, Duration::from_secs(30 * 60));
+/// assert_eq!(parse_duration("1h 30m")?, Duration::from_secs(90 * 60));
+/// assert_eq!(parse_duration("1d")?, Duration::from_secs(24 * 3600));
+/// assert_eq!(parse_duration("500ms")?, Duration::from_millis(500));
+///
+/// let e = parse_duration("soon").unwrap_err();
+/// assert!(e.reason.ends_with("write it as 90s, 30m, 2h, 1d or 1h 30m"));
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 pub fn parse_duration(text: &str) -> Result<Duration, Invalid> {
     let t = text.trim();
     if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) {
@@ -76,6 +147,24 @@ pub fn parse_duration(text: &str) -> Result<Duration, Invalid> {
 ///
 /// [`Invalid`] for a duration that cannot be parsed, zero, or one longer
 /// than the protocols carry (2^32 - 1 seconds).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use pfwd_core::Lease;
+/// use pfwd_core::parse::parse_lease;
+///
+/// assert_eq!(parse_lease("2h")?, Lease::Finite(Duration::from_secs(7200)));
+/// assert_eq!(parse_lease("forever")?, Lease::Permanent);
+/// assert_eq!(parse_lease("Permanent")?, Lease::Permanent);
+/// // A fraction of a second rounds up: the protocols count whole seconds.
+/// assert_eq!(parse_lease("200ms")?, Lease::Finite(Duration::from_secs(1)));
+///
+/// assert!(parse_lease("0s").unwrap_err().reason.contains("not a lease"));
+/// assert!(parse_lease("200y").unwrap_err().reason.contains("longer than any router accepts"));
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 pub fn parse_lease(text: &str) -> Result<Lease, Invalid> {
     let t = text.trim();
     if t.eq_ignore_ascii_case("forever") || t.eq_ignore_ascii_case("permanent") {
@@ -85,7 +174,7 @@ pub fn parse_lease(text: &str) -> Result<Lease, Invalid> {
     check_lease(d).map(Lease::Finite)
 }
 
-/// A server as typed: `HOST` or `HOST:PORT`.
+/// A server as typed: `HOST` or `HOST:PORT`; see [`parse_host`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HostPort {
     /// The server's address: IPv4, or IPv6 for a pinhole when typed so.
@@ -104,6 +193,30 @@ pub struct HostPort {
 ///
 /// [`Invalid`] for an empty text, a bad address or name, a bad port, or a
 /// name with no IPv4 address.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{IpAddr, Ipv4Addr};
+/// use pfwd_core::parse::{HostPort, parse_host};
+///
+/// assert_eq!(
+///     parse_host("192.168.1.4:8080")?,
+///     HostPort { ip: Ipv4Addr::new(192, 168, 1, 4).into(), port: Some(8080) }
+/// );
+/// assert_eq!(parse_host("192.168.1.4:http")?.port, Some(80)); // a service name
+/// assert_eq!(parse_host("192.168.1.4")?.port, None);
+///
+/// // IPv6, for a pinhole: brackets when a port follows.
+/// let v6 = parse_host("[2001:db8::4]:8080")?;
+/// assert_eq!(v6.ip, "2001:db8::4".parse::<IpAddr>().unwrap());
+/// assert_eq!(v6.port, Some(8080));
+///
+/// assert!(parse_host("192.168.1.300").unwrap_err().reason.contains("not an IPv4 address"));
+/// assert!(parse_host("192.168.1.4:99999").unwrap_err().reason.contains("out of range"));
+/// assert!(parse_host("[2001:db8::4").unwrap_err().reason.contains("not an IPv6 address"));
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 pub fn parse_host(text: &str) -> Result<HostPort, Invalid> {
     let t = text.trim();
     if t.is_empty() {
@@ -164,6 +277,18 @@ pub fn parse_host(text: &str) -> Result<HostPort, Invalid> {
 /// # Errors
 ///
 /// [`Invalid`] as [`parse_host`], and for an IPv6 address or a port.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use pfwd_core::parse::parse_gateway;
+///
+/// assert_eq!(parse_gateway("192.168.1.1")?, Ipv4Addr::new(192, 168, 1, 1));
+/// assert!(parse_gateway("192.168.1.1:80").unwrap_err().reason.contains("has a port"));
+/// assert!(parse_gateway("2001:db8::1").unwrap_err().reason.contains("is an IPv6 address"));
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 pub fn parse_gateway(text: &str) -> Result<Ipv4Addr, Invalid> {
     match parse_host(text)? {
         HostPort {

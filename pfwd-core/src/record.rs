@@ -39,6 +39,40 @@ use crate::model::{Invalid, Mapping, MappingRequest, Method};
 
 /// A mapping as the state directory records it: the mapping, and the
 /// process keeping it alive (if any).
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{Ipv4Addr, SocketAddrV4};
+/// use std::time::{Duration, Instant};
+/// use pfwd_core::{Lease, Mapping, Method, MethodState, Protocol, Record};
+///
+/// let mapping = Mapping::new(
+///     Method::Pcp,
+///     Protocol::Udp,
+///     Ipv4Addr::new(192, 168, 1, 1),
+///     SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 7), 51820),
+///     SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 4), 51820),
+///     Lease::Finite(Duration::from_secs(3600)),
+///     Instant::now(),
+///     "pfwd wireguard",
+///     MethodState::Pcp { nonce: [0xab; 12], epoch: 77, generation: 0 },
+/// );
+/// let record = Record::new(mapping, Some(4242));
+/// assert_eq!(record.file_name(), "192.168.1.1-udp-51820.json");
+///
+/// let text = record.to_json();
+/// assert!(text.contains(r#""pcp_nonce": "abababababababababababab""#));
+/// assert!(text.contains(r#""kept_by": 4242"#));
+/// let back = Record::from_json(&text)?;
+/// assert_eq!(back.kept_by, Some(4242));
+/// assert_eq!(back.mapping.state(), record.mapping.state());
+/// assert!(!back.ended());
+///
+/// let damaged = Record::from_json(r#"{"method": "pcp"}"#).unwrap_err();
+/// assert!(damaged.reason.starts_with("not a mapping record: missing field"));
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     /// The mapping, with everything needed to renew or delete it.
@@ -90,6 +124,40 @@ impl Record {
     /// external port the request accepts (a preferred port the router did
     /// not grant still counts; an exact one must match). Manual records are
     /// never a mapping to renew.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{Ipv4Addr, SocketAddrV4};
+    /// use std::time::{Duration, Instant};
+    /// use pfwd_core::{Lease, Mapping, MappingRequest, Method, MethodState, Protocol, Record};
+    ///
+    /// let mapping = Mapping::new(
+    ///     Method::Pcp,
+    ///     Protocol::Udp,
+    ///     Ipv4Addr::new(192, 168, 1, 1),
+    ///     SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 7), 51820),
+    ///     SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 4), 51820),
+    ///     Lease::Finite(Duration::from_secs(3600)),
+    ///     Instant::now(),
+    ///     "pfwd wireguard",
+    ///     MethodState::Pcp { nonce: [0xab; 12], epoch: 77, generation: 0 },
+    /// );
+    /// let record = Record::new(mapping, None);
+    /// let (router, me) = (Ipv4Addr::new(192, 168, 1, 1), Ipv4Addr::new(192, 168, 1, 4));
+    ///
+    /// let wireguard = MappingRequest::builder(Protocol::Udp, 51820).build()?;
+    /// assert!(record.answers(&wireguard, router, me));
+    /// // Another router, another host, or another protocol: not this record.
+    /// assert!(!record.answers(&wireguard, Ipv4Addr::new(10, 0, 0, 1), me));
+    /// assert!(!record.answers(&wireguard, router, Ipv4Addr::new(192, 168, 1, 5)));
+    /// let tcp = MappingRequest::builder(Protocol::Tcp, 51820).build()?;
+    /// assert!(!record.answers(&tcp, router, me));
+    /// // An outside port asked for exactly must be the one granted.
+    /// let exact = MappingRequest::builder(Protocol::Udp, 51820).exact_external_port(51821).build()?;
+    /// assert!(!record.answers(&exact, router, me));
+    /// # Ok::<(), pfwd_core::Error>(())
+    /// ```
     pub fn answers(
         &self,
         request: &MappingRequest,
@@ -119,6 +187,30 @@ impl Record {
     /// The error for a second keeper of this record's mapping
     /// ([`Error::Conflict`](crate::Error::Conflict) naming the process
     /// that keeps it, see [`crate::state::StateDir::kept_elsewhere`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{Ipv4Addr, SocketAddrV4};
+    /// use std::time::{Duration, Instant};
+    /// use pfwd_core::{ErrorKind, Lease, Mapping, Method, MethodState, Protocol, Record};
+    ///
+    /// let mapping = Mapping::new(
+    ///     Method::Upnp,
+    ///     Protocol::Tcp,
+    ///     Ipv4Addr::new(192, 168, 1, 1),
+    ///     SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 7), 80),
+    ///     SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 4), 80),
+    ///     Lease::Finite(Duration::from_secs(1800)),
+    ///     Instant::now(),
+    ///     "pfwd http",
+    ///     MethodState::Upnp { forced_permanent: false },
+    /// );
+    /// let err = Record::new(mapping, Some(4242)).conflict();
+    /// assert_eq!(err.kind(), ErrorKind::Conflict);
+    /// assert_eq!(err.holder().and_then(|h| h.process), Some(4242));
+    /// assert!(err.to_string().contains("is already kept by pfwd process 4242"));
+    /// ```
     pub fn conflict(&self) -> crate::Error {
         let m = &self.mapping;
         crate::Error::Conflict {
@@ -144,6 +236,15 @@ impl Record {
 /// Whether process `pid` runs on this machine (and is not this process).
 /// Read from `/proc`: on systems without it every other process counts as
 /// gone.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::record::process_alive;
+///
+/// // This process is not "another keeper".
+/// assert!(!process_alive(std::process::id()));
+/// ```
 pub fn process_alive(pid: u32) -> bool {
     pid != std::process::id() && std::path::Path::new(&format!("/proc/{pid}")).exists()
 }

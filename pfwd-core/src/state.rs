@@ -27,6 +27,15 @@ use crate::record::{self, Record};
 /// The default state directory: `$PFWD_STATE`, else
 /// `$XDG_STATE_HOME/pfwd/mappings`, else `~/.local/state/pfwd/mappings`
 /// (and, with no home at all, `pfwd-mappings` in the temporary directory).
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::StateDir;
+/// use pfwd_core::state::default_dir;
+///
+/// assert_eq!(StateDir::default_location().path(), default_dir());
+/// ```
 pub fn default_dir() -> PathBuf {
     let env = |k: &str| {
         std::env::var_os(k)
@@ -58,6 +67,56 @@ pub struct Scan {
 }
 
 /// A state directory.
+///
+/// # Examples
+///
+/// Record a mapping, find it again (as a later `pfwd unmap` would), and
+/// drop the record once the mapping is deleted. This example writes to a
+/// directory of its own under the system's temporary directory.
+///
+/// ```
+/// use std::net::{Ipv4Addr, SocketAddrV4};
+/// use std::time::{Duration, Instant};
+/// use pfwd_core::{Lease, Mapping, MappingRequest, Method, MethodState, Protocol, Record, StateDir};
+///
+/// let dir = std::env::temp_dir().join(format!("pfwd-doc-state-{}", std::process::id()));
+/// let state = StateDir::new(&dir);
+/// assert!(state.load()?.is_empty()); // a missing directory is empty
+///
+/// let mapping = Mapping::new(
+///     Method::Pcp,
+///     Protocol::Tcp,
+///     Ipv4Addr::new(192, 168, 1, 1),
+///     SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 7), 8080),
+///     SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 4), 80),
+///     Lease::Finite(Duration::from_secs(3600)),
+///     Instant::now(),
+///     "pfwd http",
+///     MethodState::Pcp { nonce: [1; 12], epoch: 5, generation: 0 },
+/// );
+/// state.put(&Record::new(mapping.clone(), None))?;
+/// assert_eq!(state.file_of(&mapping), dir.join("192.168.1.1-tcp-8080.json"));
+///
+/// let found = state.load()?;
+/// assert_eq!(found.len(), 1);
+/// assert_eq!(found[0].mapping.state(), mapping.state()); // the nonce, to renew or delete it
+/// assert!(state.get(&mapping).is_some());
+///
+/// // Nobody keeps it (`kept_by` is none), so nobody else can be in the way.
+/// let web = MappingRequest::builder(Protocol::Tcp, 80).build()?;
+/// assert!(state.kept_elsewhere(&web, Ipv4Addr::new(192, 168, 1, 1), Ipv4Addr::new(192, 168, 1, 4)).is_none());
+///
+/// // A file that is not a record is skipped, and named.
+/// std::fs::write(dir.join("junk.json"), "not json")?;
+/// let scan = state.scan()?;
+/// assert_eq!((scan.records.len(), scan.damaged.len()), (1, 1));
+/// state.remove_damaged(&scan.damaged[0])?;
+///
+/// state.remove(&mapping)?;
+/// assert!(state.load()?.is_empty());
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateDir {
     dir: PathBuf,

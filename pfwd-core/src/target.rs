@@ -11,6 +11,17 @@ use crate::parse::{PortSpec, Transports, parse_external, parse_host, parse_port}
 
 /// How the caller names its inputs in error messages: `--to` on a command
 /// line, `to` for a keyword argument.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::Lease;
+/// use pfwd_core::target::{Names, Target};
+///
+/// let bad = |names| Target::parse(names, "80", Some("bad host!"), None, None, Lease::Permanent, None);
+/// assert!(bad(Names::FLAGS).unwrap_err().reason.starts_with("--to: "));
+/// assert!(bad(Names::KEYWORDS).unwrap_err().reason.starts_with("to: "));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Names {
     /// The server's name.
@@ -33,6 +44,34 @@ impl Names {
 }
 
 /// One thing to forward: a service port to a server, on one or more protocols.
+///
+/// # Examples
+///
+/// `pfwd map dns --to 192.168.1.53 --external 5353`: a service on TCP and
+/// UDP, another outside port, one request per protocol.
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use std::time::Duration;
+/// use pfwd_core::target::{Names, Target};
+/// use pfwd_core::{ExternalPort, Lease, Protocol};
+///
+/// let lease = Lease::Finite(Duration::from_secs(3600));
+/// let dns = Target::parse(Names::FLAGS, "dns", Some("192.168.1.53"), None, Some("5353"), lease, None)?;
+/// assert_eq!(dns.spec.port, 53);
+/// assert_eq!(dns.host, Some(Ipv4Addr::new(192, 168, 1, 53).into()));
+/// assert_eq!(dns.protocols, [Protocol::Tcp, Protocol::Udp]); // the service's own
+/// assert_eq!(dns.external, ExternalPort::Exact(5353)); // typed, so exactly
+/// assert_eq!(dns.description, "pfwd dns");
+///
+/// let requests = dns.requests()?;
+/// assert_eq!(requests.len(), 2);
+/// assert!(requests.iter().all(|r| r.external_port() == Some(5353) && r.internal_port() == 53));
+///
+/// // An open resolver is abused for amplification: one warning per protocol.
+/// assert_eq!(dns.warnings().len(), 2);
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// The port (and the service, when known).
@@ -58,6 +97,20 @@ pub struct Target {
 }
 
 /// The protocols asked for, or the service's own (TCP for a bare port).
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::parse::Transports;
+/// use pfwd_core::target::protocols_for;
+/// use pfwd_core::{Protocol, parse_port};
+///
+/// let wireguard = parse_port("wireguard")?;
+/// assert_eq!(protocols_for(&wireguard, None), [Protocol::Udp]);
+/// assert_eq!(protocols_for(&wireguard, Some(Transports::Both)), [Protocol::Tcp, Protocol::Udp]);
+/// assert_eq!(protocols_for(&parse_port("4000")?, None), [Protocol::Tcp]);
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 pub fn protocols_for(spec: &PortSpec, choice: Option<Transports>) -> Vec<Protocol> {
     choice
         .map_or_else(|| spec.protocols(), Transports::protocols)
@@ -69,6 +122,18 @@ pub fn protocols_for(spec: &PortSpec, choice: Option<Transports>) -> Vec<Protoco
 /// # Errors
 ///
 /// [`Invalid`] from the core's parser, naming the input `name`.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use pfwd_core::target::parse_to;
+///
+/// assert_eq!(parse_to(Some("10.0.0.5:8080"), "--to")?, (Some(Ipv4Addr::new(10, 0, 0, 5).into()), Some(8080)));
+/// assert_eq!(parse_to(None, "--to")?, (None, None)); // this machine
+/// assert!(parse_to(Some(""), "--to").unwrap_err().reason.starts_with("--to: no server given"));
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 pub fn parse_to(to: Option<&str>, name: &str) -> Result<(Option<IpAddr>, Option<u16>), Invalid> {
     match to {
         Some(t) => {
@@ -90,6 +155,33 @@ impl Target {
     /// # Errors
     ///
     /// [`Invalid`] naming what is wrong (with `names`) and what is accepted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pfwd_core::target::{Names, Target};
+    /// use pfwd_core::{ExternalPort, Lease};
+    ///
+    /// let hour = Lease::Finite(Duration::from_secs(3600));
+    /// let parse = |port, to, external| Target::parse(Names::FLAGS, port, to, None, external, hour, None);
+    ///
+    /// // `pfwd map http --to 192.168.1.4:8080`: the service's port outside,
+    /// // the server's inside.
+    /// let web = parse("http", Some("192.168.1.4:8080"), None)?;
+    /// assert_eq!((web.external_port(), web.internal_port), (80, 8080));
+    /// assert_eq!(web.external, ExternalPort::Same);
+    /// assert_eq!(web.requests()?[0].external_port(), Some(80));
+    ///
+    /// // Bad input fails here, before anything is sent.
+    /// let why = |port, to, external| parse(port, to, external).unwrap_err().reason;
+    /// assert_eq!(why("70000", None, None), "port 70000 is out of range: ports go from 1 to 65535");
+    /// assert_eq!(why("0", None, None), "port 0 is not a port: give 1-65535");
+    /// assert!(why("80", Some("192.168.1.300"), None).starts_with("--to: "));
+    /// assert!(why("80", Some("127.0.0.1"), None).contains("127.0.0.1 is a loopback address"));
+    /// assert!(why("80", None, Some("0")).starts_with("--external: port 0 is not a port"));
+    /// # Ok::<(), pfwd_core::Error>(())
+    /// ```
     pub fn parse(
         names: Names,
         port: &str,
@@ -132,6 +224,24 @@ impl Target {
     /// # Errors
     ///
     /// [`Invalid`] when the server's address is of the other family.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pfwd_core::target::{Names, Target};
+    /// use pfwd_core::{Family, Lease};
+    ///
+    /// let web = |to| Target::parse(Names::FLAGS, "http", to, None, None, Lease::Permanent, None);
+    ///
+    /// // This host, IPv6 only (`pfwd map http -6`): pinholes, no IPv4 mapping.
+    /// let v6 = web(None)?.in_family(Some(Family::Ipv6))?;
+    /// assert_eq!(v6.primary_family(), Family::Ipv6);
+    /// assert_eq!(v6.requests()?[0].family(), Family::Ipv6);
+    ///
+    /// let e = web(Some("192.168.1.4"))?.in_family(Some(Family::Ipv6)).unwrap_err();
+    /// assert!(e.reason.contains("is an IPv4 address, and IPv6 was asked for"));
+    /// # Ok::<(), pfwd_core::Error>(())
+    /// ```
     pub fn in_family(mut self, family: Option<Family>) -> Result<Target, Invalid> {
         if let (Some(f), Some(h)) = (family, self.host)
             && Family::of(h) != f
@@ -163,6 +273,25 @@ impl Target {
     /// The IPv6 pinhole requests of an automatic target (one per
     /// protocol, for this host's own port: nothing is translated over
     /// IPv6); empty unless [`ipv6_also`](Self::ipv6_also).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pfwd_core::target::{Names, Target};
+    /// use pfwd_core::{Family, Lease};
+    ///
+    /// // This host, family automatic: IPv4, and a pinhole where it can.
+    /// let web = Target::parse(Names::FLAGS, "http", None, None, None, Lease::Permanent, None)?;
+    /// assert!(web.ipv6_also());
+    /// let pinholes = web.ipv6_requests();
+    /// assert_eq!(pinholes.len(), 1);
+    /// assert_eq!((pinholes[0].family(), pinholes[0].external_port()), (Family::Ipv6, Some(80)));
+    ///
+    /// // A server named by its IPv4 address: IPv4 only.
+    /// let pi = Target::parse(Names::FLAGS, "http", Some("192.168.1.4"), None, None, Lease::Permanent, None)?;
+    /// assert!(!pi.ipv6_also() && pi.ipv6_requests().is_empty());
+    /// # Ok::<(), pfwd_core::Error>(())
+    /// ```
     pub fn ipv6_requests(&self) -> Vec<MappingRequest> {
         if !self.ipv6_also() {
             return Vec::new();
@@ -173,6 +302,18 @@ impl Target {
     /// The same target, with the outside port required exactly (`true`:
     /// the router must grant it, or the mapping fails) or only preferred
     /// (`false`: another port is accepted and reported).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pfwd_core::target::{Names, Target};
+    /// use pfwd_core::{ExternalPort, Lease};
+    ///
+    /// let web = Target::parse(Names::FLAGS, "http", None, None, None, Lease::Permanent, None)?;
+    /// assert_eq!(web.clone().exactly(true).external, ExternalPort::Exact(80));
+    /// assert_eq!(web.exactly(false).external, ExternalPort::Same);
+    /// # Ok::<(), pfwd_core::Error>(())
+    /// ```
     #[must_use]
     pub fn exactly(mut self, exact: bool) -> Target {
         let port = self.external_port();

@@ -18,6 +18,45 @@
 //! - every export catches panics and checks NULLs: nothing unwinds into C.
 //!
 //! All conversion of errors lives in `result.rs`; no logic of its own.
+//!
+//! # Examples
+//!
+//! Forward HTTP to this host, or print how to do it by hand. This is C, so
+//! rustdoc does not build it; the programs in `pfwd-ffi/tests/c` are built
+//! and run against a real router daemon by the gateway tests.
+//!
+//! ```c
+//! #include <stdio.h>
+//! #include "pfwd.h"
+//!
+//! int main(void) {
+//!     pfwd_request *web = NULL;
+//!     pfwd_client *client = NULL;
+//!     pfwd_mapping *mapping = NULL;
+//!     pfwd_error *error = NULL;
+//!
+//!     /* TCP 80 ("http") to this host, pfwd's default lease. */
+//!     pfwd_result r = pfwd_request_new("http", NULL, &web, &error);
+//!     if (r == PFWD_OK)
+//!         r = pfwd_forward(NULL, web, NULL, &client, &mapping, &error);
+//!     if (r == PFWD_OK) {
+//!         printf("forwarded: %s\n", pfwd_mapping_to_string(mapping));
+//!         r = pfwd_client_unmap(client, mapping, NULL, &error);
+//!     } else if (r == PFWD_MANUAL) {
+//!         /* No method could: the guide says how to do it on the router. */
+//!         char *guide = pfwd_error_guide(error, PFWD_FORMAT_TEXT);
+//!         fputs(guide, stdout);
+//!         pfwd_string_free(guide);
+//!     } else {
+//!         fprintf(stderr, "pfwd: %s\n", pfwd_error_message(error));
+//!     }
+//!     pfwd_error_free(error); /* every _free accepts NULL */
+//!     pfwd_mapping_free(mapping);
+//!     pfwd_client_free(client);
+//!     pfwd_request_free(web);
+//!     return r == PFWD_OK ? 0 : (int)r;
+//! }
+//! ```
 
 mod check;
 mod client;

@@ -36,6 +36,38 @@ pub struct MethodStatus {
 
 /// What [`Client::discover`](super::Client::discover) found: enough for a
 /// status display.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::guide::MethodFailure;
+/// use pfwd_core::{Discovery, Error, Method, MethodStatus, Probe};
+///
+/// let upnp_off = Error::NoGateway {
+///     method: Some(Method::Upnp),
+///     detail: "no answer".into(),
+///     refused: false,
+/// };
+/// let found = Discovery {
+///     gateway: None,
+///     methods: vec![
+///         MethodStatus { method: Method::Pcp, probe: Probe::Answered, took_ms: Some(2) },
+///         MethodStatus { method: Method::NatPmp, probe: Probe::NotWaited, took_ms: None },
+///         MethodStatus {
+///             method: Method::Upnp,
+///             probe: Probe::Failed(MethodFailure::from(&upnp_off)),
+///             took_ms: Some(500),
+///         },
+///     ],
+///     external_address: Some("203.0.113.7".parse().unwrap()),
+///     warnings: Vec::new(),
+///     took_ms: 52,
+/// };
+/// assert_eq!(found.best(), Some(Method::Pcp));
+/// assert_eq!(found.answered(), [Method::Pcp]);
+/// assert_eq!(found.failures()[0].method, Some(Method::Upnp));
+/// assert_eq!(serde_json::to_value(&found).unwrap()["methods"][0]["probe"]["state"], "answered");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Discovery {
     /// The gateway and this host's address, when there is a default route.

@@ -2,6 +2,10 @@
 //! one time budget, use the best that answers, and when none can make the
 //! mapping, answer with the manual guide.
 //!
+//! # Examples
+//!
+//! Compiled, not run: it asks the router.
+//!
 //! ```no_run
 //! # async fn demo() -> pfwd_core::Result<()> {
 //! use pfwd_core::{Client, Error, MappingRequest, Protocol};
@@ -54,6 +58,41 @@ use probe::{Backend, LateGrant, Outcome, Slot, map_by, no_backend, probe};
 ///
 /// A client owns sockets registered with the tokio runtime that created it:
 /// use it on that runtime (as with any tokio socket).
+///
+/// # Examples
+///
+/// Compiled, not run: it asks the router. Forward a service on TCP and
+/// UDP, and show what discovery found:
+///
+/// ```no_run
+/// # async fn demo() -> pfwd_core::Result<()> {
+/// use pfwd_core::{Client, ClientOptions, Error, MappingRequest, Method, Protocol};
+///
+/// let mut options = ClientOptions::default();
+/// options.exclude = vec![Method::Upnp]; // PCP or NAT-PMP only
+/// let client = Client::discover_with(options).await?;
+/// let found = client.discovery();
+/// println!("best: {:?}, external address: {:?}", found.best(), found.external_address);
+///
+/// let mut made = Vec::new();
+/// for protocol in [Protocol::Tcp, Protocol::Udp] {
+///     let request = MappingRequest::builder(protocol, 53).build()?;
+///     match client.map(&request).await {
+///         Ok(mapping) => made.push(mapping),
+///         Err(Error::Manual { .. }) => {
+///             // One guide for both protocols, rather than two.
+///             let guide = client.instructions_for(&[Protocol::Tcp, Protocol::Udp], 53, None, 53).await;
+///             print!("{}", guide.to_text());
+///             break;
+///         }
+///         Err(e) => return Err(e),
+///     }
+/// }
+/// for mapping in &made {
+///     client.unmap(mapping).await?;
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Client {
     options: ClientOptions,
@@ -91,6 +130,27 @@ pub struct Client {
 ///
 /// [`Error::Manual`] (with the guide) when no method can make the mapping;
 /// [`Error::InvalidRequest`] and [`Error::Conflict`] as they come.
+///
+/// # Examples
+///
+/// Compiled, not run: it asks the router.
+///
+/// ```no_run
+/// # async fn demo() -> pfwd_core::Result<()> {
+/// use pfwd_core::{Error, MappingRequest, Protocol, forward};
+///
+/// let ssh = MappingRequest::builder(Protocol::Tcp, 22).exact_external_port(2222).build()?;
+/// match forward(&ssh).await {
+///     Ok((client, mapping)) => {
+///         println!("ssh -p 2222 {}", mapping.external().ip());
+///         client.unmap(&mapping).await?;
+///     }
+///     Err(Error::Conflict { holder, .. }) => eprintln!("2222 is taken: {holder:?}"),
+///     Err(Error::Manual { instructions }) => print!("{}", instructions.to_text()),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok(()) }
+/// ```
 pub async fn forward(request: &MappingRequest) -> Result<(Client, Mapping)> {
     forward_with(ClientOptions::default(), request).await
 }
@@ -100,6 +160,24 @@ pub async fn forward(request: &MappingRequest) -> Result<(Client, Mapping)> {
 /// # Errors
 ///
 /// As [`forward`].
+///
+/// # Examples
+///
+/// Compiled, not run: it asks the router.
+///
+/// ```no_run
+/// # async fn demo() -> pfwd_core::Result<()> {
+/// use std::time::Duration;
+/// use pfwd_core::{ClientOptions, MappingRequest, Protocol, forward_with};
+///
+/// let mut options = ClientOptions::default();
+/// options.map_timeout = Duration::from_secs(3); // then the guide
+/// let request = MappingRequest::builder(Protocol::Udp, 51820).build()?;
+/// let (client, mapping) = forward_with(options, &request).await?;
+/// println!("WireGuard at {} via {}", mapping.external(), mapping.method());
+/// client.unmap(&mapping).await?;
+/// # Ok(()) }
+/// ```
 pub async fn forward_with(
     options: ClientOptions,
     request: &MappingRequest,

@@ -11,6 +11,29 @@ use crate::mapping::Method;
 pub const PREFERENCE: [Method; 3] = [Method::Pcp, Method::NatPmp, Method::Upnp];
 
 /// Options for [`Client::discover_with`](super::Client::discover_with).
+///
+/// # Examples
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use pfwd_core::{ClientOptions, GatewayInfo, Method};
+///
+/// let mut options = ClientOptions::default();
+/// assert_eq!(options.methods(), [Method::Pcp, Method::NatPmp, Method::Upnp]);
+///
+/// options.exclude = vec![Method::NatPmp];
+/// assert_eq!(options.methods(), [Method::Pcp, Method::Upnp]);
+/// options.only = vec![Method::Upnp];
+/// assert_eq!(options.methods(), [Method::Upnp]);
+///
+/// // A router given by hand, rather than the default route's.
+/// options.gateway = Some(GatewayInfo {
+///     interface: None,
+///     gateway: Ipv4Addr::new(192, 168, 1, 1),
+///     local: Ipv4Addr::new(192, 168, 1, 4),
+///     lan: None,
+/// });
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ClientOptions {

@@ -28,6 +28,25 @@ use crate::sync::lock;
 use crate::wire::epoch::{EpochCheck, EpochRule, EpochTracker};
 
 /// Options for the NAT-PMP and PCP backends (both speak on UDP 5351).
+///
+/// # Examples
+///
+/// Ask a given router with a shorter budget (the discovery is compiled,
+/// not run):
+///
+/// ```no_run
+/// # async fn demo() -> pfwd_core::Result<()> {
+/// use std::net::Ipv4Addr;
+/// use std::time::Duration;
+/// use pfwd_core::{GatewayInfo, Pcp, PmpOptions};
+///
+/// let mut options = PmpOptions::default();
+/// options.gateway = Some(GatewayInfo::for_gateway(Ipv4Addr::new(192, 168, 1, 1))?);
+/// options.timeout = Duration::from_secs(2);
+/// let router = Pcp::discover_with(options).await?;
+/// println!("PCP over {}", router.family());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct PmpOptions {

@@ -10,6 +10,11 @@ use crate::mapping::{Mapping, MappingRequest, Method};
 
 /// The manual method: instructions instead of a mapping.
 ///
+/// # Examples
+///
+/// Its `map` answers with the guide (this runs offline: nothing is asked of
+/// any router):
+///
 /// ```
 /// use pfwd_core::guide::GuideContext;
 /// use pfwd_core::{Error, Forwarder, Manual, MappingRequest, Protocol};
@@ -38,6 +43,23 @@ impl Manual {
     }
 
     /// The guide for `request`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use pfwd_core::guide::GuideContext;
+    /// use pfwd_core::{Manual, MappingRequest, Protocol};
+    ///
+    /// let manual = Manual::new(GuideContext::default());
+    /// let minecraft = MappingRequest::builder(Protocol::Tcp, 25565)
+    ///     .internal_ip(Ipv4Addr::new(192, 168, 1, 30))
+    ///     .build()?;
+    /// let guide = manual.instructions(&minecraft);
+    /// assert_eq!(guide.rule_lines(), ["TCP port 25565 -> 192.168.1.30:25565"]);
+    /// assert_eq!(guide.service.map(|s| s.title), Some("Minecraft Java server"));
+    /// # Ok::<(), pfwd_core::Error>(())
+    /// ```
     pub fn instructions(&self, request: &MappingRequest) -> Instructions {
         Instructions::build(
             &self.context,

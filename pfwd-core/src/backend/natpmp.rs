@@ -19,6 +19,10 @@ use crate::wire::{pcp, u16_at, u32_at};
 
 /// A NAT-PMP gateway, as a [`Forwarder`](crate::Forwarder).
 ///
+/// # Examples
+///
+/// Compiled, not run: it asks the router on UDP 5351.
+///
 /// ```no_run
 /// # async fn demo() -> pfwd_core::Result<()> {
 /// use pfwd_core::{Forwarder, MappingRequest, NatPmp, Protocol};

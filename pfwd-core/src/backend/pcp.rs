@@ -33,6 +33,10 @@ use crate::wire::{natpmp, u16_at, u32_at};
 /// NAT-PMP's UNSUPP_VERSION), this forwarder speaks NAT-PMP from then on:
 /// [`Forwarder::method`] and the mappings it returns say so.
 ///
+/// # Examples
+///
+/// Compiled, not run: it asks the router on UDP 5351.
+///
 /// ```no_run
 /// # async fn demo() -> pfwd_core::Result<()> {
 /// use pfwd_core::{Forwarder, MappingRequest, Pcp, Protocol};

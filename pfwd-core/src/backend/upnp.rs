@@ -45,6 +45,27 @@ use crate::wire::ssdp::Location;
 const MAX_LISTED: u32 = 1024;
 
 /// Options for [`Upnp::discover_with`].
+///
+/// # Examples
+///
+/// Ask a given router, unicast only, and remember its descriptions for the
+/// next process (the discovery is compiled, not run):
+///
+/// ```no_run
+/// # async fn demo() -> pfwd_core::Result<()> {
+/// use std::net::Ipv4Addr;
+/// use std::time::Duration;
+/// use pfwd_core::{GatewayInfo, Upnp, UpnpOptions};
+///
+/// let mut options = UpnpOptions::default();
+/// options.gateway = Some(GatewayInfo::for_gateway(Ipv4Addr::new(192, 168, 1, 1))?);
+/// options.multicast = false;
+/// options.discovery_timeout = Duration::from_secs(1);
+/// options.cache_dir = Some(std::env::temp_dir().join("pfwd-upnp"));
+/// let router = Upnp::discover_with(options).await?;
+/// println!("{}", router.description_url());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct UpnpOptions {
@@ -90,6 +111,10 @@ impl Default for UpnpOptions {
 }
 
 /// A UPnP-IGD gateway found on the LAN, as a [`Forwarder`].
+///
+/// # Examples
+///
+/// Compiled, not run: it searches the LAN (SSDP) and asks the router.
 ///
 /// ```no_run
 /// # async fn demo() -> pfwd_core::Result<()> {

@@ -29,6 +29,19 @@ pub type Interrupt = Arc<dyn Fn() -> bool + Send + Sync>;
 /// Stops blocking calls from another thread: every call made with the
 /// token returns [`Error::Cancelled`] within [`CHECK_INTERVAL`] once it is
 /// cancelled. Clones share the token.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::blocking::{Call, CancelToken};
+///
+/// let token = CancelToken::new();
+/// let call = Call::new().cancel_token(&token); // calls made with it stop when...
+/// let stopper = token.clone();
+/// std::thread::spawn(move || stopper.cancel()).join().unwrap(); // ...another thread says so
+/// assert!(token.is_cancelled());
+/// # drop(call);
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct CancelToken(Arc<AtomicBool>);
 
@@ -55,6 +68,25 @@ impl CancelToken {
 /// A call that ends early (deadline, cancel, interrupt) leaves nothing on
 /// the router: the work it started finishes in the background, and a
 /// mapping it makes is deleted at once.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::time::Duration;
+/// use pfwd_core::blocking::{Call, DEFAULT_TIMEOUT};
+///
+/// assert_eq!(Call::new().timeout_len(), DEFAULT_TIMEOUT);
+///
+/// // Ten seconds at most, and stop at Ctrl-C (here, a flag a signal handler sets).
+/// let interrupted = Arc::new(AtomicBool::new(false));
+/// let flag = interrupted.clone();
+/// let call = Call::new()
+///     .timeout(Duration::from_secs(10))
+///     .interrupt(move || flag.load(Ordering::Relaxed));
+/// assert_eq!(call.timeout_len(), Duration::from_secs(10));
+/// ```
 #[derive(Clone)]
 pub struct Call {
     timeout: Duration,

@@ -20,6 +20,10 @@ use crate::mapping::{Family, GatewayMapping, Mapping, MappingRequest, Method, Pr
 /// mappings it made stay until unmapped or their lease ends (use a
 /// [`Keeper`] to have them renewed and deleted).
 ///
+/// # Examples
+///
+/// Compiled, not run: it asks the router.
+///
 /// ```no_run
 /// use pfwd_core::blocking::{Call, Client};
 /// use pfwd_core::{ClientOptions, MappingRequest, Protocol};

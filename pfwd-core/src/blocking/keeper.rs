@@ -25,6 +25,86 @@ static LIVE: Mutex<Vec<Weak<Inner>>> = Mutex::new(Vec::new());
 /// order, to a callback on a thread pfwd owns, [`Event::Closed`] last.
 /// Dropping the keeper closes it (waiting at most its close timeout);
 /// [`close`](Self::close) says what was deleted and what is left.
+///
+/// # Examples
+///
+/// With a router, from [`Client::keep`](super::Client::keep) (compiled, not
+/// run):
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use pfwd_core::blocking::{Call, Client};
+/// use pfwd_core::lease::{Event, KeeperOptions};
+/// use pfwd_core::{ClientOptions, MappingRequest, Protocol};
+///
+/// let client = Client::discover(ClientOptions::default(), &Call::new())?;
+/// let web = MappingRequest::builder(Protocol::Tcp, 80).build()?;
+/// let keeper = client.keep([web], KeeperOptions::default())?;
+/// while let Some(event) = keeper.next_event(Duration::from_secs(60))? {
+///     println!("{event}");
+///     if let Event::Failed { error, .. } = &event {
+///         eprintln!("{}", error.to_json());
+///     }
+/// #   break;
+/// }
+/// println!("{}", keeper.close(&Call::new())?);
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
+///
+/// On any [`Forwarder`], here one that grants everything, offline:
+///
+/// ```
+/// use std::net::{Ipv4Addr, SocketAddrV4};
+/// use std::sync::Arc;
+/// use std::time::{Duration, Instant};
+/// use pfwd_core::blocking::{Call, Keeper};
+/// use pfwd_core::lease::{Event, KeeperOptions};
+/// use pfwd_core::{BoxFuture, Forwarder, Mapping, MappingRequest, Method, MethodState, Protocol, Result};
+///
+/// #[derive(Debug)]
+/// struct Yes;
+///
+/// impl Forwarder for Yes {
+///     fn method(&self) -> Method { Method::Manual }
+///     fn external_address(&self) -> BoxFuture<'_, Result<Ipv4Addr>> {
+///         Box::pin(async { Ok(Ipv4Addr::new(203, 0, 113, 7)) })
+///     }
+///     fn map<'a>(&'a self, r: &'a MappingRequest) -> BoxFuture<'a, Result<Mapping>> {
+///         Box::pin(async move {
+///             Ok(Mapping::new(
+///                 Method::Manual,
+///                 r.protocol(),
+///                 Ipv4Addr::new(192, 168, 1, 1),
+///                 SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 7), r.external_port().unwrap_or(40000)),
+///                 SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 4), r.internal_port()),
+///                 r.lease(),
+///                 Instant::now(),
+///                 r.description(),
+///                 MethodState::None,
+///             ))
+///         })
+///     }
+///     fn unmap<'a>(&'a self, _: &'a Mapping) -> BoxFuture<'a, Result<()>> {
+///         Box::pin(async { Ok(()) })
+///     }
+/// }
+///
+/// let games = [
+///     MappingRequest::builder(Protocol::Udp, 27015).build()?,
+///     MappingRequest::builder(Protocol::Tcp, 27015).build()?,
+/// ];
+/// let keeper = Keeper::start(Arc::new(Yes), games, KeeperOptions::default())?;
+/// let mut mapped = 0;
+/// while mapped < 2 {
+///     match keeper.next_event(Duration::from_secs(5))? {
+///         Some(Event::Mapped { .. }) => mapped += 1,
+///         other => panic!("expected the mappings, got {other:?}"),
+///     }
+/// }
+/// let report = keeper.close(&Call::new())?;
+/// assert_eq!(report.deleted_count(), 2);
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Keeper(Arc<Inner>);
 

@@ -19,6 +19,10 @@
 //! Async code can use [`runtime()`] and [`Client::as_async`] to mix with
 //! the blocking handles.
 //!
+//! # Examples
+//!
+//! Compiled, not run: it asks the router.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use pfwd_core::blocking::{Call, Client};
@@ -58,6 +62,28 @@ use crate::model::{MappingRequest, Method};
 /// # Errors
 ///
 /// As [`crate::check::check_all`]; the call's own errors.
+///
+/// # Examples
+///
+/// Compiled, not run: it asks the router and a prober outside.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use pfwd_core::blocking::{self, Call};
+/// use pfwd_core::check::CheckOptions;
+/// use pfwd_core::{ClientOptions, MappingRequest, Protocol};
+///
+/// let dns = [
+///     MappingRequest::builder(Protocol::Tcp, 53).build()?,
+///     MappingRequest::builder(Protocol::Udp, 53).build()?,
+/// ];
+/// let options = CheckOptions::via("http://203.0.113.50:8099".parse()?);
+/// let call = Call::new().timeout(Duration::from_secs(20));
+/// for report in blocking::check(ClientOptions::default(), &dns, &options, &call)? {
+///     println!("{}: {}", report.diagnosis, report.explanation);
+/// }
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 pub fn check(
     client_options: ClientOptions,
     requests: &[MappingRequest],
@@ -80,6 +106,13 @@ pub fn check(
 /// (for `atexit`, a C program's `pfwd_shutdown()`, or a signal handler's
 /// thread). Returns how many keepers were closed. Keepers made later work
 /// as usual.
+///
+/// # Examples
+///
+/// ```
+/// // No keeper is live in this program: nothing to close.
+/// assert_eq!(pfwd_core::blocking::shutdown(), 0);
+/// ```
 pub fn shutdown() -> usize {
     keeper::close_all()
 }

@@ -11,6 +11,19 @@ use crate::guide::external_address_warning;
 use crate::model::Protocol;
 
 /// What a check concluded, as a stable name (`diagnosis` in JSON).
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::check::Diagnosis;
+///
+/// assert_eq!(Diagnosis::ReachableUnverified.as_str(), "reachable_unverified");
+/// assert!(Diagnosis::ReachableUnverified.reachable());
+/// assert!(!Diagnosis::ReachableUnverified.verified()); // the token did not come back
+/// assert!(Diagnosis::Reachable.verified());
+/// assert!(!Diagnosis::DoubleNat.reachable());
+/// assert_eq!(serde_json::to_value(Diagnosis::NotForwarded).unwrap(), "not_forwarded");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Diagnosis {
@@ -81,6 +94,55 @@ on a machine outside this network (a rented server, a friend's Pi) and pass `--v
 or open the address from a phone on mobile data (not on this network's Wi-Fi).";
 
 /// What the facts mean, and the words for it.
+///
+/// A pure function: the facts can come from a real check
+/// ([`check`][check-fn] fills them in) or be made up, as here.
+///
+/// # Examples
+///
+/// The router holds the mapping, yet the prober's connection timed out and
+/// the internet sees another address than the router's, which is in the
+/// provider's carrier-grade NAT range:
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use pfwd_core::Protocol;
+/// use pfwd_core::check::messages::{ProbeOutcome, ProbeReply};
+/// use pfwd_core::check::{Diagnosis, Facts, LanState, RouterState, diagnose};
+///
+/// let facts = Facts {
+///     protocol: Protocol::Tcp,
+///     host: Ipv4Addr::new(192, 168, 1, 4),
+///     port: 80,
+///     external_port: 80,
+///     host_is_local: true,
+///     lan: LanState::Listening,
+///     listen_error: None,
+///     router: RouterState::Listed { external_port: 80, description: "pfwd http".into() },
+///     router_address: Some(Ipv4Addr::new(100, 72, 1, 9)),
+///     via: Some("http://203.0.113.50:8099".into()),
+///     probe: Some(ProbeReply {
+///         observed_address: Ipv4Addr::new(198, 51, 100, 23).into(),
+///         protocol: Protocol::Tcp,
+///         port: 80,
+///         outcome: ProbeOutcome::TimedOut,
+///         token_returned: false,
+///         reply_sample: None,
+///         elapsed_ms: 3000,
+///     }),
+///     token_seen: false,
+/// };
+/// let (diagnosis, words) = diagnose(&facts);
+/// assert_eq!(diagnosis, Diagnosis::DoubleNat);
+/// assert!(words.starts_with("Not reachable: the internet sees this network as 198.51.100.23"));
+/// assert!(words.contains("carrier-grade NAT"));
+///
+/// // Without a prober, pfwd does not claim anything about the outside.
+/// let unchecked = Facts { probe: None, via: None, ..facts };
+/// assert_eq!(diagnose(&unchecked).0, Diagnosis::NotChecked);
+/// ```
+#[cfg_attr(feature = "runtime", doc = " \n [check-fn]: super::check")]
+#[cfg_attr(not(feature = "runtime"), doc = " \n [check-fn]: crate#features")]
 pub fn diagnose(f: &Facts) -> (Diagnosis, String) {
     let (diagnosis, mut text) = conclude(f);
     if f.lan == LanState::HeldByPfwd && diagnosis == Diagnosis::Reachable {

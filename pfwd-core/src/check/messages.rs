@@ -71,6 +71,20 @@ pub struct ProbeRequest {
 /// A one-time token: 16 to 64 characters from `A-Z a-z 0-9 - _`, so it is
 /// one line and one datagram, and cannot smuggle anything into a server it
 /// reaches.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::check::messages::Token;
+///
+/// let token = Token::new("q7Hx-2bNf_0pLm9Zt4Wc")?;
+/// assert!(token.is_in(b"q7Hx-2bNf_0pLm9Zt4Wc\r\n")); // what came back through the port
+/// assert!(!token.is_in(b"SSH-2.0-OpenSSH_9.6\r\n"));
+///
+/// assert!(Token::new("short").is_err());
+/// assert!(Token::new("sixteen chars ok").unwrap_err().reason.contains("not ' '"));
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Token(String);
@@ -139,6 +153,16 @@ impl std::fmt::Display for Token {
 }
 
 /// What happened when the prober tried the port.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::check::messages::ProbeOutcome;
+///
+/// assert!(ProbeOutcome::Accepted.got_through());
+/// assert!(!ProbeOutcome::NoAnswer.got_through()); // UDP cannot tell "not forwarded"
+/// assert_eq!(serde_json::to_value(ProbeOutcome::TimedOut).unwrap(), "timed_out");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProbeOutcome {
@@ -165,6 +189,19 @@ impl ProbeOutcome {
 }
 
 /// What the prober answers to a [`ProbeRequest`].
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::check::messages::{ProbeOutcome, ProbeReply};
+///
+/// let reply: ProbeReply = serde_json::from_str(r#"{
+///     "observed_address": "203.0.113.7", "protocol": "tcp", "port": 80,
+///     "outcome": "accepted", "token_returned": true, "elapsed_ms": 41}"#)?;
+/// assert_eq!(reply.outcome, ProbeOutcome::Accepted);
+/// assert!(reply.token_returned && reply.reply_sample.is_none());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeReply {
     /// The address the request came from, which is the address probed: the
@@ -200,6 +237,15 @@ pub struct ProbeRefusal {
 }
 
 /// Make `bytes` printable for [`ProbeReply::reply_sample`].
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::check::messages::sample;
+///
+/// assert_eq!(sample(b"HTTP/1.1 200 OK\r\n\x00"), "HTTP/1.1 200 OK...");
+/// assert_eq!(sample(&[b'x'; 100]).len(), 64);
+/// ```
 pub fn sample(bytes: &[u8]) -> String {
     bytes
         .iter()

@@ -19,6 +19,23 @@ pub const PROBER_PORT: u16 = 8099;
 /// Where a prober (`pfwd probe-server`) listens: `http://HOST[:PORT]`, the
 /// port 8099 unless given. Plain HTTP only: the prober learns nothing but
 /// the port to probe and a one-time token.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::check::{PROBER_PORT, ProberUrl};
+///
+/// let url: ProberUrl = "probe.example.net".parse()?;
+/// assert_eq!((url.host(), url.port()), ("probe.example.net", PROBER_PORT));
+/// assert_eq!(url.to_string(), "http://probe.example.net:8099");
+///
+/// let v6: ProberUrl = "http://[2001:db8::50]:9000".parse()?;
+/// assert_eq!((v6.host(), v6.port()), ("2001:db8::50", 9000));
+///
+/// let e = "https://probe.example.net".parse::<ProberUrl>().unwrap_err();
+/// assert!(e.reason.contains("pfwd speaks plain HTTP to its prober, not https"));
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProberUrl {
     host: String,
@@ -106,7 +123,25 @@ impl FromStr for ProberUrl {
     }
 }
 
-/// How to run a [check](super::check).
+/// How to run a [check][check-fn].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use pfwd_core::check::{CHECK_TIMEOUT, CheckOptions};
+///
+/// let lan_only = CheckOptions::default(); // no prober: the LAN side only
+/// assert!(lan_only.via.is_none());
+/// assert_eq!(lan_only.timeout(), CHECK_TIMEOUT);
+///
+/// let mut outside = CheckOptions::via("http://203.0.113.50:8099".parse()?);
+/// outside.timeout = Some(Duration::from_secs(5));
+/// assert_eq!(outside.timeout(), Duration::from_secs(5));
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
+#[cfg_attr(feature = "runtime", doc = " \n [check-fn]: super::check")]
+#[cfg_attr(not(feature = "runtime"), doc = " \n [check-fn]: crate#features")]
 #[derive(Debug, Clone, Default)]
 pub struct CheckOptions {
     /// The prober to ask; without one, only the LAN-side steps run and the

@@ -60,6 +60,18 @@ pub enum RouterState {
 
 impl RouterState {
     /// Whether the router (or pfwd's record of it) holds the mapping.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pfwd_core::Method;
+    /// use pfwd_core::check::RouterState;
+    ///
+    /// // PCP cannot list, but pfwd's record says a keeper holds it.
+    /// let recorded = RouterState::Recorded { method: Method::Pcp, external_port: 80, kept_by: Some(4242) };
+    /// assert!(recorded.holds());
+    /// assert!(!RouterState::NotListed.holds());
+    /// ```
     pub fn holds(&self) -> bool {
         matches!(
             self,
@@ -106,12 +118,57 @@ impl Facts {
     }
 }
 
-/// The result of [`check`](super::check): the facts, and what they mean.
+/// The result of [`check`][check-fn]: the facts, and what they mean.
 ///
 /// In JSON (`pfwd check --json`, Python's `to_json`, C's
 /// `pfwd_check_report_to_json`) the keys a script needs are at the top level:
 /// `reachable`, `verified`, `observed_address`, `router_address`,
 /// `diagnosis` and `explanation`.
+///
+/// # Examples
+///
+/// What a script reads of a report (this one made by hand from facts with
+/// no prober, as a check without `--via` makes it):
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use pfwd_core::Protocol;
+/// use pfwd_core::check::{CheckReport, Diagnosis, Facts, LanState, RouterState, diagnose};
+///
+/// let facts = Facts {
+///     protocol: Protocol::Tcp,
+///     host: Ipv4Addr::new(192, 168, 1, 4),
+///     port: 80,
+///     external_port: 80,
+///     host_is_local: true,
+///     lan: LanState::Listening,
+///     listen_error: None,
+///     router: RouterState::NotListed,
+///     router_address: Some(Ipv4Addr::new(203, 0, 113, 7)),
+///     via: None,
+///     probe: None,
+///     token_seen: false,
+/// };
+/// let (diagnosis, explanation) = diagnose(&facts);
+/// let report = CheckReport {
+///     reachable: diagnosis.reachable(),
+///     verified: diagnosis.verified(),
+///     observed_address: facts.observed_address(),
+///     router_address: facts.router_address,
+///     diagnosis,
+///     explanation,
+///     facts,
+///     took_ms: 12,
+/// };
+/// let json: serde_json::Value = serde_json::from_str(&report.to_json())?;
+/// assert_eq!(json["diagnosis"], "not_checked");
+/// assert_eq!(json["reachable"], false);
+/// assert_eq!(json["facts"]["router"]["state"], "not_listed");
+/// assert_eq!(report.diagnosis, Diagnosis::NotChecked);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[cfg_attr(feature = "runtime", doc = " \n [check-fn]: super::check")]
+#[cfg_attr(not(feature = "runtime"), doc = " \n [check-fn]: crate#features")]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckReport {
     /// Whether something on the path answered from outside (a TCP

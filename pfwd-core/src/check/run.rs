@@ -35,6 +35,24 @@ const ROUTER_TIMEOUT: Duration = Duration::from_secs(3);
 /// # Errors
 ///
 /// As [`Client::check`].
+///
+/// # Examples
+///
+/// Compiled, not run: it asks the router, and a prober outside.
+///
+/// ```no_run
+/// # async fn demo() -> pfwd_core::Result<()> {
+/// use pfwd_core::check::{CheckOptions, check};
+/// use pfwd_core::{MappingRequest, Protocol};
+///
+/// let web = MappingRequest::builder(Protocol::Tcp, 80).build()?;
+/// let report = check(&web, &CheckOptions::via("http://203.0.113.50:8099".parse()?)).await?;
+/// println!("{}: {}", report.diagnosis, report.explanation);
+/// if !report.reachable {
+///     eprintln!("{}", report.to_json());
+/// }
+/// # Ok(()) }
+/// ```
 pub async fn check(request: &MappingRequest, options: &CheckOptions) -> Result<CheckReport> {
     let mut reports = check_all(
         ClientOptions::default(),

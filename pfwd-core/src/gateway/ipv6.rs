@@ -9,6 +9,22 @@ use std::fmt;
 use std::net::{Ipv6Addr, SocketAddrV6};
 
 /// The IPv6 router and this host's global address towards it.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::Ipv6Addr;
+/// use pfwd_core::Ipv6Gateway;
+///
+/// let v6 = Ipv6Gateway {
+///     interface: Some("eth0".into()),
+///     router: "fe80::1".parse().unwrap(),
+///     scope_id: 2,
+///     local: "2001:db8::4".parse().unwrap(),
+/// };
+/// // A link-local router is reached through its interface.
+/// assert_eq!(v6.router_at(5351).to_string(), "[fe80::1%2]:5351");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Ipv6Gateway {
     /// The interface towards the router, when known.
@@ -36,6 +52,20 @@ impl Ipv6Gateway {
 }
 
 /// Why this host cannot ask for an IPv6 pinhole.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::Ipv6Unavailable;
+///
+/// let ula_only = Ipv6Unavailable::NoGlobalAddress {
+///     interface: "eth0".into(),
+///     ula: vec!["fd00::4".parse().unwrap()],
+/// };
+/// assert!(ula_only.to_string().starts_with(
+///     "this host has no global IPv6 address on eth0, only unique local ones (fd00::4)"
+/// ));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ipv6Unavailable {
     /// No default IPv6 route: the network gives this host no IPv6 internet.
@@ -87,6 +117,17 @@ impl fmt::Display for Ipv6Unavailable {
 /// # Errors
 ///
 /// [`Ipv6Unavailable`] saying why there is no IPv6 to open pinholes on.
+///
+/// # Examples
+///
+/// Compiled, not run: it reads this machine's tables.
+///
+/// ```no_run
+/// match pfwd_core::default_ipv6_gateway() {
+///     Ok(v6) => println!("pinholes open {} via {}", v6.local, v6.router),
+///     Err(why) => println!("IPv4 only: {why}"),
+/// }
+/// ```
 pub fn default_ipv6_gateway() -> Result<Ipv6Gateway, Ipv6Unavailable> {
     if !cfg!(target_os = "linux") {
         return Err(Ipv6Unavailable::Unreadable(

@@ -18,6 +18,28 @@ pub use ipv6::{Ipv6Gateway, Ipv6Unavailable, default_ipv6_gateway};
 pub use system::default_gateway;
 
 /// The gateway this host uses and how this host is seen on its network.
+///
+/// [`default_gateway`] reads it from the system; a program that knows the
+/// network can build one (or use [`GatewayInfo::for_gateway`]).
+///
+/// # Examples
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use pfwd_core::GatewayInfo;
+/// use pfwd_core::gateway::Ipv4Net;
+///
+/// let home = GatewayInfo {
+///     interface: Some("eth0".into()),
+///     gateway: Ipv4Addr::new(192, 168, 1, 1),
+///     local: Ipv4Addr::new(192, 168, 1, 4),
+///     lan: Some(Ipv4Net::new(Ipv4Addr::new(192, 168, 1, 0), 24)),
+/// };
+/// assert!(home.is_on_lan(Ipv4Addr::new(192, 168, 1, 20)));
+/// assert!(!home.is_on_lan(Ipv4Addr::new(192, 168, 2, 20)));
+/// // It serialises, for status output.
+/// assert_eq!(serde_json::to_value(&home).unwrap()["lan"]["prefix_len"], 24);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct GatewayInfo {
     /// The network interface towards the gateway (for example `eth0`), when known.
@@ -38,6 +60,31 @@ impl GatewayInfo {
     ///
     /// [`Invalid`] (an [`Error::InvalidRequest`](crate::Error::InvalidRequest)
     /// through `?`) when the host is not on the gateway's LAN.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use pfwd_core::GatewayInfo;
+    /// use pfwd_core::gateway::Ipv4Net;
+    ///
+    /// let home = GatewayInfo {
+    ///     interface: Some("eth0".into()),
+    ///     gateway: Ipv4Addr::new(192, 168, 1, 1),
+    ///     local: Ipv4Addr::new(192, 168, 1, 4),
+    ///     lan: Some(Ipv4Net::new(Ipv4Addr::new(192, 168, 1, 0), 24)),
+    /// };
+    /// assert_eq!(home.lan_host(None)?, Ipv4Addr::new(192, 168, 1, 4)); // this host
+    /// assert_eq!(home.lan_host(Some(Ipv4Addr::new(192, 168, 1, 20)))?, Ipv4Addr::new(192, 168, 1, 20));
+    ///
+    /// let outside = home.lan_host(Some(Ipv4Addr::new(8, 8, 8, 8))).unwrap_err();
+    /// assert_eq!(
+    ///     outside.reason,
+    ///     "8.8.8.8 is not on the gateway's network (192.168.1.0/24): give the LAN address of \
+    ///      the server, such as 192.168.1.4"
+    /// );
+    /// # Ok::<(), pfwd_core::Error>(())
+    /// ```
     pub fn lan_host(&self, requested: Option<Ipv4Addr>) -> Result<Ipv4Addr, Invalid> {
         let host = requested.unwrap_or(self.local);
         if self.is_on_lan(host) {
@@ -107,6 +154,19 @@ pub(crate) fn choose_default_route(table: &str) -> Option<DefaultRoute> {
 }
 
 /// An IPv4 network (address and prefix length), such as 192.168.1.0/24.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use pfwd_core::gateway::Ipv4Net;
+///
+/// let lan = Ipv4Net::new(Ipv4Addr::new(192, 168, 1, 77), 24); // host bits cleared
+/// assert_eq!(lan.to_string(), "192.168.1.0/24");
+/// assert!(lan.contains(Ipv4Addr::new(192, 168, 1, 200)));
+/// assert!(!lan.contains(Ipv4Addr::new(192, 168, 2, 1)));
+/// assert!(Ipv4Net::new(Ipv4Addr::UNSPECIFIED, 0).contains(Ipv4Addr::new(8, 8, 8, 8)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Ipv4Net {
     /// The network address (host bits cleared).

@@ -15,6 +15,30 @@ impl GatewayInfo {
     ///
     /// [`Error::InvalidRequest`] for an address that cannot be a gateway;
     /// [`Error::Io`] when the system has no route to it.
+    ///
+    /// # Examples
+    ///
+    /// Compiled, not run: it asks this machine's routing table (nothing is
+    /// sent).
+    ///
+    /// ```no_run
+    /// use std::net::Ipv4Addr;
+    /// use pfwd_core::GatewayInfo;
+    ///
+    /// let router = GatewayInfo::for_gateway(Ipv4Addr::new(192, 168, 1, 1))?;
+    /// println!("this host is {} towards {}", router.local, router.gateway);
+    /// # Ok::<(), pfwd_core::Error>(())
+    /// ```
+    ///
+    /// An address that cannot be a gateway is refused before any look-up:
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use pfwd_core::{ErrorKind, GatewayInfo};
+    ///
+    /// let err = GatewayInfo::for_gateway(Ipv4Addr::new(224, 0, 0, 1)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+    /// ```
     pub fn for_gateway(gateway: Ipv4Addr) -> Result<GatewayInfo> {
         if gateway.is_unspecified() || gateway.is_multicast() || gateway.is_broadcast() {
             return Err(Error::invalid(format!(
@@ -37,6 +61,19 @@ impl GatewayInfo {
 /// [`Error::NoGateway`] when there is no default route (or the system is not
 /// Linux, where pfwd cannot read the routing table: use
 /// [`GatewayInfo::for_gateway`]); [`Error::Io`] when the table cannot be read.
+///
+/// # Examples
+///
+/// Compiled, not run: it reads this machine's routing table.
+///
+/// ```no_run
+/// let home = pfwd_core::default_gateway()?;
+/// println!("the router is {}; this host is {} on it", home.gateway, home.local);
+/// if let Some(lan) = home.lan {
+///     println!("the LAN is {lan}");
+/// }
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 pub fn default_gateway() -> Result<GatewayInfo> {
     let Some(route) = choose_default_route(&read_route_table()?) else {
         return Err(Error::NoGateway {

@@ -8,6 +8,57 @@
 //! tells them (and then that maker's menu names), why automation did not
 //! work, whether forwarding can work at all (carrier-grade NAT), the risks,
 //! and how to check from outside.
+//!
+//! Building a guide is a pure function of what pfwd learned
+//! ([`GuideContext`]): it runs offline, and a program can build one for any
+//! router it knows about.
+//!
+//! # Examples
+//!
+//! The guide for a TP-Link router whose UPnP is switched off, for the Pi's
+//! web server:
+//!
+//! ```
+//! use std::net::Ipv4Addr;
+//! use pfwd_core::guide::{GuideContext, Instructions, MethodFailure, RouterInfo};
+//! use pfwd_core::{Error, GatewayInfo, Method, Protocol};
+//!
+//! let upnp_off = Error::NoGateway {
+//!     method: Some(Method::Upnp),
+//!     detail: "no answer to the SSDP search".into(),
+//!     refused: false,
+//! };
+//! let context = GuideContext {
+//!     gateway: Some(GatewayInfo {
+//!         interface: Some("wlan0".into()),
+//!         gateway: Ipv4Addr::new(192, 168, 0, 1),
+//!         local: Ipv4Addr::new(192, 168, 0, 23),
+//!         lan: None,
+//!     }),
+//!     router: Some(RouterInfo {
+//!         manufacturer: Some("TP-Link".into()),
+//!         model_name: Some("Archer C7".into()),
+//!         ..RouterInfo::default()
+//!     }),
+//!     external_address: Some(Ipv4Addr::new(203, 0, 113, 7)),
+//!     failures: vec![MethodFailure::from(&upnp_off)],
+//!     ..GuideContext::default()
+//! };
+//! let pi = Ipv4Addr::new(192, 168, 0, 4);
+//! let guide = Instructions::build(&context, &[Protocol::Tcp], 80, Some(pi.into()), 80);
+//!
+//! assert_eq!(guide.rule_lines(), ["TCP port 80 -> 192.168.0.4:80"]);
+//! assert_eq!(guide.router.vendor, "TP-Link");
+//! assert_eq!(guide.router.admin_urls[0], "http://192.168.0.1/");
+//! assert_eq!(guide.service.map(|s| s.name), Some("http"));
+//! assert!(guide.forwarding_can_work());
+//! assert!(guide.reasons[0].reason.starts_with("UPnP-IGD: the router did not answer"));
+//!
+//! let text = guide.to_text();
+//! assert!(text.starts_with("Forward a port by hand for Web server (HTTP) (http)\n"));
+//! assert!(text.contains("Router: TP-Link Archer C7, at 192.168.0.1"));
+//! assert!(text.contains("connect to 203.0.113.7 port 80 (open http://203.0.113.7/)"));
+//! ```
 
 mod ipv6;
 mod render;
@@ -25,6 +76,38 @@ use crate::services::{self, Service};
 pub use vendors::Vendor;
 
 /// What the router says about itself in its UPnP description.
+///
+/// A UPnP router gives it (see [`parse_description`]); a program that
+/// knows the router another way can fill it in, to get that maker's menus
+/// in the guide.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::RouterInfo;
+/// use pfwd_core::guide::vendors;
+///
+/// let router = RouterInfo {
+///     manufacturer: Some("ASUSTeK Computer Inc.".into()),
+///     model_name: Some("RT-AX88U".into()),
+///     friendly_name: Some("Home".into()),
+///     ..RouterInfo::default()
+/// };
+/// assert_eq!(router.display_name().as_deref(), Some("ASUSTeK Computer Inc. RT-AX88U"));
+/// assert_eq!(vendors::recognise_router(&router).name, "ASUS");
+///
+/// // With no maker or model, the friendly name is all there is.
+/// let anonymous = RouterInfo { friendly_name: Some("Home".into()), ..RouterInfo::default() };
+/// assert_eq!(anonymous.display_name().as_deref(), Some("Home"));
+/// ```
+#[cfg_attr(
+    feature = "runtime",
+    doc = " \n [`parse_description`]: crate::backend::upnp::parse_description"
+)]
+#[cfg_attr(
+    not(feature = "runtime"),
+    doc = " \n [`parse_description`]: crate#features"
+)]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RouterInfo {
     /// `manufacturer` ("TP-Link").
@@ -58,6 +141,25 @@ impl RouterInfo {
 /// Why one method did not make the mapping. Made from an error with
 /// `MethodFailure::from(&error)` (or `MethodFailure::from_error`), which
 /// the error module provides: the guide's data does not depend on errors.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::guide::MethodFailure;
+/// use pfwd_core::wire::natpmp::ResultCode;
+/// use pfwd_core::{Error, ErrorKind, GatewayCode, Method};
+///
+/// let refused = Error::Refused {
+///     method: Method::NatPmp,
+///     what: "TCP port 80 -> 192.168.1.4:80".into(),
+///     code: GatewayCode::NatPmp(ResultCode::NotAuthorized),
+/// };
+/// let failure = MethodFailure::from_error(&refused);
+/// assert_eq!(failure.method, Some(Method::NatPmp));
+/// assert_eq!(failure.kind, ErrorKind::Refused);
+/// assert_eq!(failure.code.as_deref(), Some("NAT-PMP result 2 NOT_AUTHORIZED"));
+/// assert!(failure.reason.starts_with("NAT-PMP: the router refused"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MethodFailure {
     /// The method, or `None` for a failure before any method (no gateway).
@@ -98,6 +200,36 @@ pub struct RouterAccess {
 }
 
 /// The manual guide: everything a person needs to forward a port by hand.
+///
+/// Build one with [`Instructions::build`]; show it with
+/// [`to_text`](Self::to_text) or [`to_markdown`](Self::to_markdown), or hand
+/// it to a program with [`to_json`](Self::to_json). The automatic client
+/// answers with one ([`Error::Manual`](crate::Error::Manual)) when no method
+/// can make the mapping.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use pfwd_core::guide::{GuideContext, Instructions};
+/// use pfwd_core::{GatewayInfo, Protocol, RouterInfo};
+///
+/// let openwrt = GuideContext {
+///     gateway: Some(GatewayInfo {
+///         interface: Some("eth0".into()),
+///         gateway: Ipv4Addr::new(192, 168, 1, 1),
+///         local: Ipv4Addr::new(192, 168, 1, 4),
+///         lan: None,
+///     }),
+///     router: Some(RouterInfo { manufacturer: Some("OpenWrt".into()), ..RouterInfo::default() }),
+///     ..GuideContext::default()
+/// };
+/// let guide = Instructions::build(&openwrt, &[Protocol::Udp], 51820, None, 51820);
+/// assert_eq!(guide.menu, ["Network", "Firewall", "Port Forwards"]);
+/// // OpenWrt is configured from a shell too: the commands, values filled in.
+/// assert!(guide.commands.iter().any(|c| c.contains("dest_ip='192.168.1.4'")));
+/// assert!(guide.verify.iter().any(|v| v.contains("Open-port checkers test only TCP")));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Instructions {
     /// IPv4: port-forwarding rules; IPv6: rules in the router's IPv6
@@ -126,6 +258,25 @@ pub struct Instructions {
 }
 
 /// What the guide is about: the ports, the server, what pfwd learned.
+///
+/// Every field is optional: the default context gives the generic guide,
+/// with "the router's settings" for an address nobody knows. See the
+/// [module's example](self) for a full one.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use pfwd_core::guide::{GuideContext, Instructions};
+/// use pfwd_core::{Protocol, WarningKind};
+///
+/// let nothing_known = GuideContext::default();
+/// let server = Some(Ipv4Addr::new(192, 168, 1, 4).into());
+/// let guide = Instructions::build(&nothing_known, &[Protocol::Udp], 51820, server, 51820);
+/// assert_eq!(guide.router.vendor, "your router");
+/// assert_eq!(guide.router.address, None);
+/// assert_eq!(guide.warnings[0].kind, WarningKind::UnknownExternalAddress);
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct GuideContext {
     /// The gateway and this host's address, when known.
@@ -145,6 +296,23 @@ pub struct GuideContext {
 
 /// Whether an external address can be reached from the internet, and if
 /// not, why (the warning to give).
+///
+/// # Examples
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use pfwd_core::WarningKind;
+/// use pfwd_core::guide::external_address_warning;
+///
+/// // The provider's NAT in front: forwarding on the router cannot help.
+/// let cgnat = external_address_warning(Ipv4Addr::new(100, 72, 1, 9)).expect("a warning");
+/// assert_eq!(cgnat.kind, WarningKind::CarrierGradeNat);
+/// // Another router (often the provider's modem) in front.
+/// let double = external_address_warning(Ipv4Addr::new(192, 168, 178, 20)).expect("a warning");
+/// assert_eq!(double.kind, WarningKind::DoubleNat);
+/// // A public address: nothing to warn about.
+/// assert_eq!(external_address_warning(Ipv4Addr::new(203, 0, 113, 7)), None);
+/// ```
 pub fn external_address_warning(ip: Ipv4Addr) -> Option<Warning> {
     let o = ip.octets();
     if o[0] == 100 && (64..128).contains(&o[1]) {
@@ -179,6 +347,50 @@ impl Instructions {
     /// An IPv6 server, or a context of [`Family::Ipv6`], gets the IPv6
     /// firewall guide, where the port is the server's own (`external_port`
     /// is not used: nothing is translated).
+    ///
+    /// # Examples
+    ///
+    /// A game on TCP and UDP, outside port 27015 to port 27016 on this
+    /// host, whose address the context knows:
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use pfwd_core::guide::{GuideContext, Instructions};
+    /// use pfwd_core::{GatewayInfo, Protocol};
+    ///
+    /// let context = GuideContext {
+    ///     gateway: Some(GatewayInfo {
+    ///         interface: None,
+    ///         gateway: Ipv4Addr::new(10, 0, 0, 1),
+    ///         local: Ipv4Addr::new(10, 0, 0, 7),
+    ///         lan: None,
+    ///     }),
+    ///     ..GuideContext::default()
+    /// };
+    /// let both = [Protocol::Tcp, Protocol::Udp];
+    /// let guide = Instructions::build(&context, &both, 27015, None, 27016);
+    /// assert_eq!(
+    ///     guide.rule_lines(),
+    ///     ["TCP port 27015 -> 10.0.0.7:27016", "UDP port 27015 -> 10.0.0.7:27016"]
+    /// );
+    /// assert!(guide.steps.iter().any(|s| s == "Protocol: TCP and UDP (\"Both\")."));
+    /// ```
+    ///
+    /// Over IPv6 there is nothing to translate: the guide opens the server's
+    /// own port in the router's IPv6 firewall.
+    ///
+    /// ```
+    /// use std::net::IpAddr;
+    /// use pfwd_core::guide::{GuideContext, Instructions};
+    /// use pfwd_core::{Family, Protocol, WarningKind};
+    ///
+    /// let server: IpAddr = "2001:db8::4".parse().unwrap();
+    /// let guide = Instructions::build(&GuideContext::default(), &[Protocol::Tcp], 80, Some(server), 80);
+    /// assert_eq!(guide.family, Family::Ipv6);
+    /// assert_eq!(guide.rule_lines(), ["TCP port 80 -> [2001:db8::4]:80"]);
+    /// assert_eq!(guide.warnings[0].kind, WarningKind::Ipv6PortSpace);
+    /// assert!(guide.to_text().starts_with("Open a port in the router's IPv6 firewall by hand"));
+    /// ```
     pub fn build(
         context: &GuideContext,
         protocols: &[Protocol],
@@ -317,6 +529,23 @@ impl Instructions {
 
     /// Whether forwarding on this router can make the server reachable at
     /// all (false behind carrier-grade or double NAT).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use pfwd_core::guide::{GuideContext, Instructions};
+    /// use pfwd_core::Protocol;
+    ///
+    /// let behind_cgnat = GuideContext {
+    ///     external_address: Some(Ipv4Addr::new(100, 64, 12, 34)),
+    ///     ..GuideContext::default()
+    /// };
+    /// let server = Some(Ipv4Addr::new(192, 168, 1, 4).into());
+    /// let guide = Instructions::build(&behind_cgnat, &[Protocol::Tcp], 443, server, 443);
+    /// assert!(!guide.forwarding_can_work());
+    /// assert!(guide.to_text().contains("carrier-grade NAT"));
+    /// ```
     pub fn forwarding_can_work(&self) -> bool {
         !self.warnings.iter().any(|w| {
             matches!(

@@ -15,6 +15,18 @@ pub(super) fn kind_name<S: Serializer>(kind: &ErrorKind, s: S) -> Result<S::Ok, 
 impl Instructions {
     /// One line per rule: "TCP port 80 -> 192.168.1.4:80" (an IPv6 server
     /// as `[2001:db8::4]:80`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use pfwd_core::guide::{GuideContext, Instructions};
+    /// use pfwd_core::Protocol;
+    ///
+    /// let server = Some(Ipv4Addr::new(192, 168, 1, 53).into());
+    /// let dns = Instructions::build(&GuideContext::default(), &[Protocol::Tcp, Protocol::Udp], 53, server, 53);
+    /// assert_eq!(dns.rule_lines(), ["TCP port 53 -> 192.168.1.53:53", "UDP port 53 -> 192.168.1.53:53"]);
+    /// ```
     pub fn rule_lines(&self) -> Vec<String> {
         self.rules
             .iter()
@@ -97,6 +109,24 @@ impl Instructions {
     }
 
     /// The guide as plain text for a terminal.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use pfwd_core::guide::{GuideContext, Instructions};
+    /// use pfwd_core::Protocol;
+    ///
+    /// let server = Some(Ipv4Addr::new(192, 168, 1, 4).into());
+    /// let guide = Instructions::build(&GuideContext::default(), &[Protocol::Tcp], 22, server, 22);
+    /// let text = guide.to_text();
+    /// let mut lines = text.lines();
+    /// assert_eq!(lines.next(), Some("Forward a port by hand for Secure shell (SSH) (ssh)"));
+    /// assert!(lines.next().is_some_and(|l| l.chars().all(|c| c == '=')));
+    /// assert_eq!(lines.next(), Some("Forward: TCP port 22 -> 192.168.1.4:22"));
+    /// assert_eq!(lines.next(), Some("Router: not known, at not known"));
+    /// assert!(text.contains("\nSteps (your router):\n  1. On a device at home, open the router's settings"));
+    /// ```
     pub fn to_text(&self) -> String {
         let mut t = String::new();
         let title = self.title();
@@ -124,6 +154,21 @@ impl Instructions {
     }
 
     /// The guide as Markdown.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use pfwd_core::guide::{GuideContext, Instructions};
+    /// use pfwd_core::Protocol;
+    ///
+    /// let server = Some(Ipv4Addr::new(192, 168, 1, 4).into());
+    /// let guide = Instructions::build(&GuideContext::default(), &[Protocol::Tcp], 80, server, 80);
+    /// let md = guide.to_markdown();
+    /// assert!(md.starts_with("# Forward a port by hand for Web server (HTTP) (http)\n\n"));
+    /// assert!(md.contains("- **Forward:** TCP port 80 -> 192.168.1.4:80\n"));
+    /// assert!(md.contains("\n## Check that it works\n"));
+    /// ```
     pub fn to_markdown(&self) -> String {
         let mut m = String::new();
         let _ = writeln!(m, "# {}\n", self.title());
@@ -157,6 +202,24 @@ impl Instructions {
     }
 
     /// The guide as JSON (pretty-printed), for programs and the bindings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use pfwd_core::guide::{GuideContext, Instructions};
+    /// use pfwd_core::Protocol;
+    ///
+    /// let server = Some(Ipv4Addr::new(192, 168, 1, 4).into());
+    /// let guide = Instructions::build(&GuideContext::default(), &[Protocol::Tcp], 8080, server, 80);
+    /// let json: serde_json::Value = serde_json::from_str(&guide.to_json())?;
+    /// assert_eq!(json["family"], "ipv4");
+    /// assert_eq!(json["rules"][0]["protocol"], "tcp");
+    /// assert_eq!(json["rules"][0]["external_port"], 8080);
+    /// assert_eq!(json["rules"][0]["internal_ip"], "192.168.1.4");
+    /// assert_eq!(json["router"]["vendor"], "your router");
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn to_json(&self) -> String {
         // Every field is a plain value: serialising cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))

@@ -7,6 +7,20 @@ use serde::Serialize;
 use super::RouterInfo;
 
 /// One maker's port-forwarding page.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::guide::vendors::{self, VENDORS};
+///
+/// let fritz = vendors::recognise("AVM FRITZ!Box 7590");
+/// assert_eq!(fritz.name, "AVM FRITZ!Box");
+/// assert_eq!(fritz.admin_hosts, ["fritz.box"]);
+/// assert_eq!(fritz.menu, ["Internet", "Permit Access", "Port Sharing"]);
+/// // Steps hold placeholders that the guide fills in.
+/// assert!(fritz.steps.iter().any(|s| s.contains("{ip}")));
+/// assert!(VENDORS.iter().any(|v| v.name == "MikroTik" && !v.commands.is_empty()));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Vendor {
     /// The maker's name as people know it.
@@ -30,6 +44,15 @@ pub struct Vendor {
 }
 
 /// The guide for routers pfwd does not recognise.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::guide::vendors::{self, GENERIC};
+///
+/// assert_eq!(vendors::recognise("Acme Router 3000"), &GENERIC);
+/// assert_eq!(GENERIC.name, "your router");
+/// ```
 pub const GENERIC: Vendor = Vendor {
     name: "your router",
     matches: &[],
@@ -232,6 +255,17 @@ pub const VENDORS: &[Vendor] = &[
 /// The vendor whose words appear in `text` (a description's manufacturer,
 /// model and friendly name), or the generic guide. Prefer
 /// [`recognise_router`], which knows which field said what.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::guide::vendors::recognise;
+///
+/// assert_eq!(recognise("TP-LINK Technologies Archer C7").name, "TP-Link");
+/// assert_eq!(recognise("MikroTik hAP ac2").name, "MikroTik");
+/// // Whole words only: "deco" is not in "Decorative".
+/// assert_eq!(recognise("Decorative lamp").name, "your router");
+/// ```
 pub fn recognise(text: &str) -> &'static Vendor {
     mentioned_in(&words(text)).unwrap_or(&GENERIC)
 }
@@ -243,6 +277,29 @@ pub fn recognise(text: &str) -> &'static Vendor {
 /// often the owner's own text ("Google Home hub" on a Livebox), so it only
 /// counts when the router gives no manufacturer at all: a wrong maker's menu
 /// path misleads, where the generic guide is only vague.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::RouterInfo;
+/// use pfwd_core::guide::vendors::recognise_router;
+///
+/// // OpenWrt on a TP-Link board: OpenWrt's menus.
+/// let router = RouterInfo {
+///     manufacturer: Some("OpenWrt".into()),
+///     model_name: Some("TP-Link Archer C7 v5".into()),
+///     ..RouterInfo::default()
+/// };
+/// assert_eq!(recognise_router(&router).name, "OpenWrt");
+///
+/// // The owner's own name for a router of a known maker does not count.
+/// let livebox = RouterInfo {
+///     manufacturer: Some("Sagemcom".into()),
+///     friendly_name: Some("Google Home hub".into()),
+///     ..RouterInfo::default()
+/// };
+/// assert_eq!(recognise_router(&livebox).name, "your router");
+/// ```
 pub fn recognise_router(router: &RouterInfo) -> &'static Vendor {
     let field = |f: &Option<String>| words(f.as_deref().unwrap_or_default());
     let maker = field(&router.manufacturer);

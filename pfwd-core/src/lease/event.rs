@@ -16,6 +16,30 @@ use crate::mapping::Mapping;
 ///
 /// Events come in the order they happened; [`Event::Closed`] is the last,
 /// and nothing comes after it.
+///
+/// # Examples
+///
+/// Every event reads as a line of a log:
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use pfwd_core::lease::Event;
+/// use pfwd_core::{Error, Method};
+///
+/// let moved = Event::ExternalAddressChanged {
+///     old: "203.0.113.7".parse().unwrap(),
+///     new: "198.51.100.23".parse().unwrap(),
+/// };
+/// assert_eq!(moved.to_string(), "the external address changed from 203.0.113.7 to 198.51.100.23");
+///
+/// let failed = Event::Failed {
+///     index: 0,
+///     error: Arc::new(Error::NoGateway { method: Some(Method::Pcp), detail: "no answer".into(), refused: false }),
+///     retry_in: Duration::from_secs(4),
+/// };
+/// assert!(failed.to_string().ends_with("trying again in 4 s"));
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Event {
@@ -122,6 +146,17 @@ pub enum Event {
 }
 
 /// What closing a keeper did.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::lease::CloseReport;
+///
+/// let nothing = CloseReport::default(); // a keeper that held nothing
+/// assert_eq!(nothing.deleted_count(), 0);
+/// assert!(nothing.is_clean());
+/// assert_eq!(nothing.to_string(), "deleted 0 mappings");
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct CloseReport {
     /// The mappings deleted from the gateway, by item.

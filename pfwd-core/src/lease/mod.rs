@@ -29,6 +29,11 @@
 //! The schedule runs on tokio's clock, so tests drive it with a paused,
 //! virtual clock; between due times the keeper sleeps.
 //!
+//! # Examples
+//!
+//! With a router (compiled, not run): map once with the automatic client,
+//! then keep what it granted.
+//!
 //! ```no_run
 //! # async fn demo() -> pfwd_core::Result<()> {
 //! use std::sync::Arc;
@@ -75,6 +80,22 @@ pub use event::{CloseReport, Event};
 pub use policy::{renew_delay, retry_delay};
 
 /// Options for a [`Keeper`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use pfwd_core::StateDir;
+/// use pfwd_core::lease::KeeperOptions;
+///
+/// let mut options = KeeperOptions::default();
+/// assert_eq!(options.check_interval, Some(Duration::from_secs(30)));
+///
+/// // Record the mappings, so that `pfwd unmap` (or this program after a
+/// // crash) can find them, and check for a router restart every 10 s.
+/// options.state_dir = Some(StateDir::default_location());
+/// options.check_interval = Some(Duration::from_secs(10));
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct KeeperOptions {
@@ -135,6 +156,36 @@ impl Default for KeeperOptions {
 
 /// One thing for a [`Keeper`] to keep: a request to map, or a mapping that
 /// exists already.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{Ipv4Addr, SocketAddrV4};
+/// use std::time::{Duration, Instant};
+/// use pfwd_core::lease::Keep;
+/// use pfwd_core::{Lease, Mapping, MappingRequest, Method, MethodState, Protocol};
+///
+/// let web = MappingRequest::builder(Protocol::Tcp, 80).build()?;
+/// let to_map = Keep::from(web.clone()); // the same as Keep::new(web)
+/// assert!(to_map.mapping().is_none());
+///
+/// // A mapping found in a record after a restart: renewed with its own nonce.
+/// let recorded = Mapping::new(
+///     Method::Pcp,
+///     Protocol::Tcp,
+///     Ipv4Addr::new(192, 168, 1, 1),
+///     SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 7), 80),
+///     SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 4), 80),
+///     Lease::Finite(Duration::from_secs(1800)),
+///     Instant::now(),
+///     "pfwd TCP 80",
+///     MethodState::Pcp { nonce: [9; 12], epoch: 40, generation: 0 },
+/// );
+/// let adopted = Keep::recorded(web, recorded.clone());
+/// assert_eq!(adopted.mapping(), Some(&recorded));
+/// assert_eq!(adopted.request().internal_port(), 80);
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Keep {
     request: MappingRequest,
@@ -256,6 +307,65 @@ impl Control {
 }
 
 /// Keeps a set of mappings alive on one forwarder; see the module docs.
+///
+/// # Examples
+///
+/// A keeper works on any [`Forwarder`], so it can be shown offline with
+/// one that grants everything (no packet is sent: the keeper only calls the
+/// forwarder it is given):
+///
+/// ```
+/// use std::net::{Ipv4Addr, SocketAddrV4};
+/// use std::sync::Arc;
+/// use std::time::Instant;
+/// use pfwd_core::lease::{Event, Keeper, KeeperOptions};
+/// use pfwd_core::{BoxFuture, Forwarder, Mapping, MappingRequest, Method, MethodState, Protocol, Result};
+///
+/// #[derive(Debug)]
+/// struct Yes;
+///
+/// impl Forwarder for Yes {
+///     fn method(&self) -> Method { Method::Manual }
+///     fn external_address(&self) -> BoxFuture<'_, Result<Ipv4Addr>> {
+///         Box::pin(async { Ok(Ipv4Addr::new(203, 0, 113, 7)) })
+///     }
+///     fn map<'a>(&'a self, r: &'a MappingRequest) -> BoxFuture<'a, Result<Mapping>> {
+///         Box::pin(async move {
+///             let port = r.external_port().unwrap_or(40000);
+///             Ok(Mapping::new(
+///                 Method::Manual,
+///                 r.protocol(),
+///                 Ipv4Addr::new(192, 168, 1, 1),
+///                 SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 7), port),
+///                 SocketAddrV4::new(r.internal_ipv4().unwrap_or(Ipv4Addr::new(192, 168, 1, 4)), r.internal_port()),
+///                 r.lease(),
+///                 Instant::now(),
+///                 r.description(),
+///                 MethodState::None,
+///             ))
+///         })
+///     }
+///     fn unmap<'a>(&'a self, _: &'a Mapping) -> BoxFuture<'a, Result<()>> {
+///         Box::pin(async { Ok(()) })
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let web = MappingRequest::builder(Protocol::Tcp, 80).build()?;
+/// let mut keeper = Keeper::start(Arc::new(Yes), [web], KeeperOptions::default());
+/// match keeper.next_event().await {
+///     Some(Event::Mapped { index: 0, mapping }) => assert_eq!(mapping.external().port(), 80),
+///     other => panic!("expected the mapping, got {other:?}"),
+/// }
+/// assert_eq!(keeper.mappings().len(), 1);
+///
+/// // Closing deletes what the keeper holds, and says so.
+/// let report = keeper.close().await;
+/// assert_eq!(report.deleted_count(), 1);
+/// assert!(report.is_clean());
+/// # Ok::<(), pfwd_core::Error>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug)]
 pub struct Keeper {
     control: Control,

@@ -11,6 +11,26 @@ use super::{Invalid, serde_as_text};
 /// its own public address and the router only has to let traffic in (a
 /// pinhole in its firewall), so a pinhole's external address is the host's
 /// own. In JSON and on the command line it is `"ipv4"` or `"ipv6"`.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::IpAddr;
+/// use pfwd_core::Family;
+///
+/// let pi: IpAddr = "2001:db8::4".parse().unwrap();
+/// assert_eq!(Family::of(pi), Family::Ipv6);
+/// assert_eq!(Family::default(), Family::Ipv4);
+///
+/// // What people type: the names, and the short forms of `ip -4` / `ip -6`.
+/// for text in ["ipv6", "IPv6", "v6", "6", "inet6"] {
+///     assert_eq!(text.parse::<Family>()?, Family::Ipv6);
+/// }
+/// assert_eq!(Family::Ipv6.as_str(), "ipv6");
+/// assert_eq!(Family::Ipv6.to_string(), "IPv6");
+/// assert!("ipv5".parse::<Family>().is_err());
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub enum Family {
     /// IPv4: a port mapping on the router's public address (the default).

@@ -4,6 +4,31 @@ use std::fmt;
 use std::time::Duration;
 
 /// How long a mapping should last.
+///
+/// # Examples
+///
+/// The protocols carry a lease as seconds, 0 meaning permanent:
+///
+/// ```
+/// use std::time::Duration;
+/// use pfwd_core::Lease;
+///
+/// let two_hours = Lease::Finite(Duration::from_secs(7200));
+/// assert_eq!(two_hours.as_secs(), 7200);
+/// assert_eq!(Lease::from_secs(7200), two_hours);
+/// assert_eq!(two_hours.to_string(), "7200 s");
+///
+/// assert_eq!(Lease::Permanent.as_secs(), 0);
+/// assert_eq!(Lease::from_secs(0), Lease::Permanent);
+/// assert_eq!(Lease::Permanent.to_string(), "permanent");
+///
+/// // Seconds only: a fraction is dropped, and a finite lease is never 0.
+/// assert_eq!(Lease::Finite(Duration::from_millis(1500)).as_secs(), 1);
+/// assert_eq!(Lease::Finite(Duration::from_millis(10)).as_secs(), 1);
+/// ```
+///
+/// [`parse_lease`](crate::parse::parse_lease) reads one as people write it
+/// (`2h`, `forever`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Lease {
     /// A lease that ends after this long unless renewed (always more than zero).

@@ -60,6 +60,78 @@ pub enum MethodState {
 /// Two mappings are equal when they were granted at the same [`Instant`]
 /// with the same terms; the wall-clock reading of that moment is not
 /// compared (two readings of one moment differ by nanoseconds).
+///
+/// # Examples
+///
+/// A PCP router granted outside port 8080 (not the 80 asked for) for an
+/// hour:
+///
+/// ```
+/// use std::net::{Ipv4Addr, SocketAddr};
+/// use std::time::{Duration, Instant};
+/// use pfwd_core::{Family, Lease, Mapping, Method, MethodState, Protocol};
+///
+/// let granted = Instant::now();
+/// let m = Mapping::new(
+///     Method::Pcp,
+///     Protocol::Tcp,
+///     Ipv4Addr::new(192, 168, 1, 1),
+///     "203.0.113.7:8080".parse::<SocketAddr>()?,
+///     "192.168.1.4:80".parse::<SocketAddr>()?,
+///     Lease::Finite(Duration::from_secs(3600)),
+///     granted,
+///     "pfwd http",
+///     MethodState::Pcp { nonce: [7; 12], epoch: 1200, generation: 0 },
+/// );
+/// assert_eq!(m.external().port(), 8080); // what was granted, not asked
+/// assert_eq!(m.family(), Family::Ipv4);
+/// assert!(!m.is_pinhole());
+/// assert_eq!(m.to_string(), "TCP 203.0.113.7:8080 -> 192.168.1.4:80 via PCP (lease 3600 s)");
+///
+/// // Renew half-way; the lease ends after an hour unless renewed.
+/// assert_eq!(m.renew_after(), Some(granted + Duration::from_secs(1800)));
+/// assert_eq!(m.good_until(), Some(granted + Duration::from_secs(3600)));
+/// assert!(!m.needs_explicit_delete());
+/// let end = m.expires_at_wall().expect("a finite lease ends");
+/// assert!(!m.ended_at(end - Duration::from_secs(1)));
+/// assert!(m.ended_at(end));
+///
+/// // The renewal asks for the port granted, with the PCP nonce that made it.
+/// let renewal = m.renewal();
+/// assert_eq!(renewal.external_port(), Some(8080));
+/// assert_eq!(renewal.previous(), Some(&m));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// To and from JSON (the shape [`crate::record`] documents), for another
+/// process to renew or delete it:
+///
+/// ```
+/// use pfwd_core::{Lease, Mapping, Method, MethodState, Protocol};
+///
+/// let json = r#"{"version": 1, "method": "pcp", "protocol": "tcp",
+///     "external": "203.0.113.7:8080", "internal": "192.168.1.4:80",
+///     "gateway": "192.168.1.1", "lease_seconds": 3600, "permanent": false,
+///     "description": "pfwd http", "granted_at": "2026-11-25T21:06:46Z",
+///     "pcp_nonce": "0102030405060708090a0b0c", "epoch": 1200}"#;
+/// let m: Mapping = serde_json::from_str(json)?;
+/// assert_eq!(m.method(), Method::Pcp);
+/// assert_eq!(m.lease(), Lease::from_secs(3600));
+/// assert!(matches!(m.state(), MethodState::Pcp { nonce, .. } if nonce[11] == 12));
+///
+/// let written = serde_json::to_value(&m)?;
+/// assert_eq!(written["granted_at"], 1795640806); // seconds since 1970, UTC
+/// assert_eq!(written["expires_at"], 1795640806 + 3600);
+/// assert_eq!(written["pcp_nonce"], "0102030405060708090a0b0c");
+/// let back: Mapping = serde_json::from_value(written)?;
+/// assert_eq!(back.external(), m.external());
+/// assert_eq!(back.state(), m.state());
+///
+/// // A PCP mapping without its nonce could never be renewed or deleted.
+/// let err = serde_json::from_str::<Mapping>(&json.replace("pcp_nonce", "nonce")).unwrap_err();
+/// assert!(err.to_string().contains("without its pcp_nonce"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Mapping {
     method: Method,
@@ -146,6 +218,32 @@ impl Mapping {
     /// The same mapping, granted at the wall-clock time `at` (as a record
     /// loaded from disk says); [`granted_at`](Self::granted_at) follows:
     /// now minus the time since `at`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{Ipv4Addr, SocketAddrV4};
+    /// use std::time::{Duration, Instant, SystemTime};
+    /// use pfwd_core::{Lease, Mapping, Method, MethodState, Protocol};
+    ///
+    /// let lease = Lease::Finite(Duration::from_secs(3600));
+    /// let m = Mapping::new(
+    ///     Method::Upnp,
+    ///     Protocol::Tcp,
+    ///     Ipv4Addr::new(192, 168, 1, 1),
+    ///     SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 7), 80),
+    ///     SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 4), 80),
+    ///     lease,
+    ///     Instant::now(),
+    ///     "web",
+    ///     MethodState::Upnp { forced_permanent: false },
+    /// );
+    /// // Found in a record written two hours ago: its hour is over.
+    /// let two_hours_ago = SystemTime::now() - Duration::from_secs(7200);
+    /// let old = m.with_wall_time(two_hours_ago);
+    /// assert_eq!(old.granted_at_wall(), two_hours_ago);
+    /// assert!(old.ended_at(SystemTime::now()));
+    /// ```
     #[must_use]
     pub fn with_wall_time(mut self, at: SystemTime) -> Mapping {
         self.granted_wall = at;
@@ -282,6 +380,31 @@ impl Mapping {
     /// on its internal or external port (telnet, FTP, SMB, RDP, VNC, a
     /// database...), saying what the risk is and what to use instead. A pure
     /// function of the mapping, from [`crate::services`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{Ipv4Addr, SocketAddrV4};
+    /// use std::time::{Duration, Instant};
+    /// use pfwd_core::{Lease, Mapping, Method, MethodState, Protocol, WarningKind};
+    ///
+    /// // Remote desktop, moved to outside port 53389: still RDP inside.
+    /// let rdp = Mapping::new(
+    ///     Method::NatPmp,
+    ///     Protocol::Tcp,
+    ///     Ipv4Addr::new(192, 168, 1, 1),
+    ///     SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 7), 53389),
+    ///     SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 30), 3389),
+    ///     Lease::Finite(Duration::from_secs(3600)),
+    ///     Instant::now(),
+    ///     "desktop",
+    ///     MethodState::NatPmp { epoch: 10, generation: 0 },
+    /// );
+    /// let w = rdp.warnings();
+    /// assert_eq!(w.len(), 1);
+    /// assert_eq!(w[0].kind, WarningKind::RiskyService);
+    /// assert!(w[0].text.contains("(TCP 3389) is now open to the internet"));
+    /// ```
     pub fn warnings(&self) -> Vec<Warning> {
         crate::services::risk_warnings(self.protocol, [self.internal.port(), self.external.port()])
     }
@@ -299,6 +422,20 @@ impl fmt::Display for Mapping {
 
 /// One mapping as a gateway lists it (not necessarily made by pfwd). In
 /// JSON the lease is `lease_seconds` (0: permanent).
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::{GatewayMapping, Lease, Protocol};
+///
+/// let listed: GatewayMapping = serde_json::from_str(r#"{
+///     "protocol": "udp", "external_port": 51820, "internal_client": "192.168.1.4",
+///     "internal_port": 51820, "description": "pfwd wireguard",
+///     "lease_seconds": 0, "enabled": true}"#)?;
+/// assert_eq!(listed.protocol, Protocol::Udp);
+/// assert_eq!(listed.lease, Lease::Permanent);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GatewayMapping {
     /// The transport protocol.
@@ -321,6 +458,38 @@ pub struct GatewayMapping {
 impl GatewayMapping {
     /// Whether this listed mapping is `m` (same protocol, external port and
     /// internal host and port: a gateway holds one mapping per those).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{Ipv4Addr, SocketAddrV4};
+    /// use std::time::{Duration, Instant};
+    /// use pfwd_core::{GatewayMapping, Lease, Mapping, Method, MethodState, Protocol};
+    ///
+    /// let made = Mapping::new(
+    ///     Method::Upnp,
+    ///     Protocol::Tcp,
+    ///     Ipv4Addr::new(192, 168, 1, 1),
+    ///     SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 7), 80),
+    ///     SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 4), 80),
+    ///     Lease::Finite(Duration::from_secs(3600)),
+    ///     Instant::now(),
+    ///     "web",
+    ///     MethodState::Upnp { forced_permanent: false },
+    /// );
+    /// let mut listed = GatewayMapping {
+    ///     protocol: Protocol::Tcp,
+    ///     external_port: 80,
+    ///     internal_client: "192.168.1.4".into(),
+    ///     internal_port: 80,
+    ///     description: "renamed on the router".into(),
+    ///     lease: Lease::from_secs(3541),
+    ///     enabled: true,
+    /// };
+    /// assert!(listed.is(&made)); // descriptions and leases may differ
+    /// listed.internal_client = "192.168.1.5".into();
+    /// assert!(!listed.is(&made));
+    /// ```
     pub fn is(&self, m: &Mapping) -> bool {
         self.protocol == m.protocol()
             && self.external_port == m.external().port()

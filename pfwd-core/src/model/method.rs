@@ -8,6 +8,26 @@ use super::{Invalid, serde_as_text};
 /// How a mapping is (or would be) made. In JSON it is `"pcp"`, `"natpmp"`,
 /// `"upnp"` or `"manual"` ([`Method::as_str`]); reading also accepts
 /// `"nat-pmp"` and `"upnp-igd"`, in any case.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::Method;
+///
+/// let m: Method = "NAT-PMP".parse()?;
+/// assert_eq!(m, Method::NatPmp);
+/// assert_eq!(m.as_str(), "natpmp"); // JSON and the command line
+/// assert_eq!(m.name(), "NAT-PMP"); // people
+/// assert_eq!(m.to_string(), "NAT-PMP");
+///
+/// // Best first; the guide comes last.
+/// assert_eq!(Method::ALL.first(), Some(&Method::Pcp));
+/// assert_eq!(Method::ALL.last(), Some(&Method::Manual));
+///
+/// let err = "smoke signals".parse::<Method>().unwrap_err();
+/// assert!(err.reason.contains(r#""pcp", "natpmp", "upnp" or "manual""#));
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Method {
     /// Port Control Protocol (RFC 6887), the successor of NAT-PMP.

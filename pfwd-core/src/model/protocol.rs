@@ -7,6 +7,22 @@ use super::{Invalid, serde_as_text};
 
 /// Transport protocol of a port mapping. In JSON and on the command line it
 /// is `"tcp"` or `"udp"` (any case is accepted when reading).
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::Protocol;
+///
+/// let udp: Protocol = " UDP ".parse()?;
+/// assert_eq!(udp, Protocol::Udp);
+/// assert_eq!(udp.as_str(), "udp"); // as the command and JSON write it
+/// assert_eq!(udp.to_string(), "UDP"); // as people read it
+/// assert_eq!(serde_json::to_string(&Protocol::Tcp).unwrap(), r#""tcp""#);
+///
+/// let err = "sctp".parse::<Protocol>().unwrap_err();
+/// assert_eq!(err.reason, r#"unknown protocol "sctp": use "tcp" or "udp""#);
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
     /// TCP (web servers, SSH, most services).

@@ -8,6 +8,35 @@ use super::{DEFAULT_LEASE, Family, Invalid, Lease, Mapping, MethodState, Protoco
 use crate::defaults::MAX_DESCRIPTION_LEN;
 
 /// What a caller asks a gateway for. Build one with [`MappingRequest::builder`].
+///
+/// # Examples
+///
+/// Forward TCP port 80 to the web server on the Pi at 192.168.1.4:
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use pfwd_core::{DEFAULT_LEASE, Family, Lease, MappingRequest, Protocol};
+///
+/// let web = MappingRequest::builder(Protocol::Tcp, 80)
+///     .internal_ip(Ipv4Addr::new(192, 168, 1, 4))
+///     .build()?;
+/// assert_eq!(web.protocol(), Protocol::Tcp);
+/// assert_eq!(web.family(), Family::Ipv4);
+/// assert_eq!(web.internal_ipv4(), Some(Ipv4Addr::new(192, 168, 1, 4)));
+/// assert_eq!(web.internal_port(), 80);
+/// // The defaults: the same port outside (where the router allows), a
+/// // two-hour lease, and a description that says who made it.
+/// assert_eq!(web.external_port(), Some(80));
+/// assert!(!web.exact_external_port());
+/// assert_eq!(web.lease(), Lease::Finite(DEFAULT_LEASE));
+/// assert_eq!(web.description(), "pfwd TCP 80");
+/// assert!(web.warnings().is_empty());
+///
+/// // This host (the address is found when the mapping is made), over UDP.
+/// let wireguard = MappingRequest::builder(Protocol::Udp, 51820).build()?;
+/// assert_eq!(wireguard.internal_ip(), None);
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappingRequest {
     protocol: Protocol,
@@ -102,6 +131,25 @@ impl MappingRequest {
     /// The same request for the other family, `family`, for this host
     /// (a request for both families is two requests). `None` when the
     /// request names a host of another family, which cannot be moved.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use pfwd_core::{Family, MappingRequest, Protocol};
+    ///
+    /// let web = MappingRequest::builder(Protocol::Tcp, 80).build()?;
+    /// let pinhole = web.in_family(Family::Ipv6).expect("this host moves");
+    /// assert_eq!(pinhole.family(), Family::Ipv6);
+    /// assert_eq!(pinhole.internal_port(), 80);
+    ///
+    /// // The Pi's IPv4 address says nothing of its IPv6 one.
+    /// let pi = MappingRequest::builder(Protocol::Tcp, 80)
+    ///     .internal_ip(Ipv4Addr::new(192, 168, 1, 4))
+    ///     .build()?;
+    /// assert_eq!(pi.in_family(Family::Ipv6), None);
+    /// # Ok::<(), pfwd_core::Error>(())
+    /// ```
     pub fn in_family(&self, family: Family) -> Option<MappingRequest> {
         if family == self.family {
             return Some(self.clone());
@@ -134,6 +182,22 @@ impl MappingRequest {
 
     /// Whether a mapping on outside port `port` answers this request: any
     /// port does, unless the request asks for one exactly.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pfwd_core::{MappingRequest, Protocol};
+    ///
+    /// let preferred = MappingRequest::builder(Protocol::Tcp, 80).build()?;
+    /// assert!(preferred.accepts_external_port(8080)); // the router moved it
+    ///
+    /// let exact = MappingRequest::builder(Protocol::Tcp, 80)
+    ///     .exact_external_port(80)
+    ///     .build()?;
+    /// assert!(exact.accepts_external_port(80));
+    /// assert!(!exact.accepts_external_port(8080));
+    /// # Ok::<(), pfwd_core::Error>(())
+    /// ```
     pub fn accepts_external_port(&self, port: u16) -> bool {
         match self.external_port {
             Some(p) if self.exact_external_port => port == p,
@@ -176,6 +240,31 @@ impl MappingRequest {
 }
 
 /// The external port a request asks for.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::{ExternalPort, MappingRequest, Protocol};
+///
+/// let ask = |external| MappingRequest::builder(Protocol::Tcp, 8080).external(external).build();
+///
+/// let same = ask(ExternalPort::Same)?;
+/// assert_eq!((same.external_port(), same.exact_external_port()), (Some(8080), false));
+///
+/// let preferred = ask(ExternalPort::Preferred(80))?;
+/// assert_eq!((preferred.external_port(), preferred.exact_external_port()), (Some(80), false));
+///
+/// let exact = ask(ExternalPort::Exact(80))?;
+/// assert_eq!((exact.external_port(), exact.exact_external_port()), (Some(80), true));
+///
+/// let any = ask(ExternalPort::Any)?;
+/// assert_eq!(any.external_port(), None);
+///
+/// assert!(ask(ExternalPort::Exact(0)).is_err());
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
+///
+/// [`parse_external`](crate::parse::parse_external) reads one as typed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ExternalPort {
     /// The same as the internal port, where the gateway allows (the default).
@@ -192,6 +281,36 @@ pub enum ExternalPort {
 
 /// Builder for [`MappingRequest`]; [`build`](MappingRequestBuilder::build)
 /// checks the request and says what is wrong with it.
+///
+/// # Examples
+///
+/// Every setter at once: a game server on another host, outside port 27015
+/// exactly, for a day, under a name the router's list shows.
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use std::time::Duration;
+/// use pfwd_core::{Lease, MappingRequest, Protocol};
+///
+/// let game = MappingRequest::builder(Protocol::Udp, 27016)
+///     .internal_ip(Ipv4Addr::new(192, 168, 1, 20))
+///     .exact_external_port(27015)
+///     .lease(Duration::from_secs(24 * 3600))
+///     .description("game server")
+///     .permanent_fallback(false)
+///     .build()?;
+/// assert_eq!(game.internal_port(), 27016);
+/// assert_eq!(game.external_port(), Some(27015));
+/// assert!(game.exact_external_port());
+/// assert_eq!(game.lease(), Lease::Finite(Duration::from_secs(86400)));
+/// assert_eq!(game.description(), "game server");
+/// assert!(!game.permanent_fallback());
+///
+/// // A mapping that stays until deleted: only when you will delete it.
+/// let forever = MappingRequest::builder(Protocol::Tcp, 22).permanent().build()?;
+/// assert_eq!(forever.lease(), Lease::Permanent);
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until build() is called"]
 pub struct MappingRequestBuilder {
@@ -293,6 +412,59 @@ impl MappingRequestBuilder {
     /// lease and `permanent` together, a lease over 2^32 - 1 seconds, an
     /// internal address that cannot be a LAN host, or a description that is
     /// too long or holds control characters.
+    ///
+    /// # Examples
+    ///
+    /// Each error says what is wrong and what to give instead:
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use std::time::Duration;
+    /// use pfwd_core::{Family, MappingRequest, Protocol};
+    ///
+    /// let tcp = |port| MappingRequest::builder(Protocol::Tcp, port);
+    /// let why = |b: pfwd_core::MappingRequestBuilder| b.build().unwrap_err().reason;
+    ///
+    /// assert!(why(tcp(0)).starts_with("internal port 0 is not a port"));
+    /// assert!(why(tcp(80).external_port(0)).starts_with("external port 0 is not a port"));
+    /// assert!(why(tcp(80).lease(Duration::ZERO)).contains("give a length such as 2h"));
+    /// assert!(why(tcp(80).lease(Duration::from_secs(60)).permanent()).contains("choose one"));
+    /// assert!(why(tcp(80).description("x".repeat(65))).contains("at most 64"));
+    ///
+    /// // Addresses that cannot be a server on the LAN.
+    /// let loopback = why(tcp(80).internal_ip(Ipv4Addr::LOCALHOST));
+    /// assert!(loopback.starts_with("127.0.0.1 is a loopback address"));
+    /// let link_local = why(tcp(80).internal_ip(Ipv4Addr::new(169, 254, 1, 4)));
+    /// assert!(link_local.contains("link-local"));
+    /// let mixed = why(tcp(80).internal_ip(Ipv4Addr::new(192, 168, 1, 4)).family(Family::Ipv6));
+    /// assert!(mixed.contains("is an IPv4 address but the request asks for IPv6"));
+    /// ```
+    ///
+    /// A port over 65535 cannot even be given (the port is a `u16`): the
+    /// parsers refuse it as typed, and whether a host is on this LAN is
+    /// [`GatewayInfo::lan_host`](crate::GatewayInfo::lan_host)'s question,
+    /// as the builder does not know the LAN:
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use pfwd_core::GatewayInfo;
+    /// use pfwd_core::gateway::Ipv4Net;
+    /// use pfwd_core::parse::{parse_host, parse_port};
+    ///
+    /// let e = parse_port("70000").unwrap_err();
+    /// assert_eq!(e.reason, "port 70000 is out of range: ports go from 1 to 65535");
+    /// let e = parse_host("192.168.1.300").unwrap_err();
+    /// assert!(e.reason.contains("is not an IPv4 address or a host name"));
+    ///
+    /// let home = GatewayInfo {
+    ///     interface: Some("eth0".into()),
+    ///     gateway: Ipv4Addr::new(192, 168, 1, 1),
+    ///     local: Ipv4Addr::new(192, 168, 1, 4),
+    ///     lan: Some(Ipv4Net::new(Ipv4Addr::new(192, 168, 1, 0), 24)),
+    /// };
+    /// let e = home.lan_host(Some(Ipv4Addr::new(10, 0, 0, 5))).unwrap_err();
+    /// assert!(e.reason.starts_with("10.0.0.5 is not on the gateway's network (192.168.1.0/24)"));
+    /// ```
     pub fn build(self) -> Result<MappingRequest, Invalid> {
         if self.internal_port == 0 {
             return Err(Invalid::new(

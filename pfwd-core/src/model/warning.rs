@@ -22,6 +22,24 @@ pub enum WarningKind {
 }
 
 /// Something the person should know before (or instead of) forwarding.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::{MappingRequest, Protocol, WarningKind};
+///
+/// // Telnet sends passwords in the clear: pfwd says so, and what to use.
+/// let telnet = MappingRequest::builder(Protocol::Tcp, 23).build()?;
+/// let warnings = telnet.warnings();
+/// assert_eq!(warnings.len(), 1);
+/// assert_eq!(warnings[0].kind, WarningKind::RiskyService);
+/// assert!(warnings[0].text.contains("SSH"));
+///
+/// // In JSON the kind is snake case.
+/// let json = serde_json::to_value(&warnings[0]).unwrap();
+/// assert_eq!(json["kind"], "risky_service");
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Warning {
     /// What kind of warning.

@@ -2,6 +2,21 @@
 //! TCP 25565, ...), with a risk note for services that should not face the
 //! internet, and the parser that accepts a name or a port wherever a port is
 //! accepted.
+//!
+//! # Examples
+//!
+//! ```
+//! use pfwd_core::services::{self, Transports};
+//!
+//! let http = services::by_name("http").expect("a well-known service");
+//! assert_eq!(http.port, 80);
+//! assert_eq!(http.transports, Transports::Tcp);
+//! assert_eq!(http.title, "Web server (HTTP)");
+//! assert_eq!(services::by_name("WWW"), Some(http)); // aliases, any case
+//!
+//! assert_eq!(services::by_port(51820).map(|s| s.name), Some("wireguard"));
+//! assert!(services::by_name("telnet").and_then(|s| s.risk).is_some());
+//! ```
 
 use std::fmt;
 
@@ -10,6 +25,19 @@ use serde::Serialize;
 use crate::model::{Invalid, Protocol, Warning, WarningKind};
 
 /// Which transports a service uses.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::Protocol;
+/// use pfwd_core::services::Transports;
+///
+/// let both: Transports = "Both".parse()?;
+/// assert_eq!(both.protocols(), [Protocol::Tcp, Protocol::Udp]);
+/// assert_eq!(both.to_string(), "TCP and UDP");
+/// assert!("sctp".parse::<Transports>().is_err());
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transports {
@@ -59,6 +87,21 @@ impl fmt::Display for Transports {
 }
 
 /// A well-known service.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::services::{self, SERVICES, Transports};
+///
+/// let dns = services::by_name("dns").expect("in the table");
+/// assert_eq!((dns.port, dns.transports), (53, Transports::Both));
+/// assert!(dns.aliases.contains(&"domain"));
+/// assert!(dns.risk.is_some_and(|r| r.contains("amplification")));
+///
+/// // Every service in the table, with its risk where it has one.
+/// let risky: Vec<&str> = SERVICES.iter().filter(|s| s.risk.is_some()).map(|s| s.name).collect();
+/// assert!(risky.contains(&"telnet") && !risky.contains(&"http"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Service {
     /// The short name people type (`http`, `ssh`, `minecraft`).
@@ -81,6 +124,17 @@ mod table;
 pub use table::SERVICES;
 
 /// The service called `name` (case-insensitive, aliases accepted).
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::services::by_name;
+///
+/// assert_eq!(by_name("http").map(|s| s.port), Some(80));
+/// assert_eq!(by_name(" Minecraft ").map(|s| s.port), Some(25565));
+/// assert_eq!(by_name("wg").map(|s| s.name), Some("wireguard"));
+/// assert_eq!(by_name("gopher-ish"), None);
+/// ```
 pub fn by_name(name: &str) -> Option<&'static Service> {
     let n = name.trim().to_ascii_lowercase();
     SERVICES
@@ -89,6 +143,16 @@ pub fn by_name(name: &str) -> Option<&'static Service> {
 }
 
 /// The well-known service on `port`, if any.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::services::by_port;
+///
+/// assert_eq!(by_port(443).map(|s| s.name), Some("https"));
+/// assert_eq!(by_port(8123).map(|s| s.name), Some("home-assistant"));
+/// assert_eq!(by_port(4000), None);
+/// ```
 pub fn by_port(port: u16) -> Option<&'static Service> {
     SERVICES.iter().find(|s| s.port == port)
 }
@@ -104,6 +168,17 @@ pub struct PortSpec {
 
 impl PortSpec {
     /// The protocols to forward: the service's, or TCP for a bare port.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pfwd_core::{Protocol, parse_port};
+    ///
+    /// assert_eq!(parse_port("dns")?.protocols(), [Protocol::Tcp, Protocol::Udp]);
+    /// assert_eq!(parse_port("wireguard")?.protocols(), [Protocol::Udp]);
+    /// assert_eq!(parse_port("4000")?.protocols(), [Protocol::Tcp]);
+    /// # Ok::<(), pfwd_core::Error>(())
+    /// ```
     pub fn protocols(&self) -> &'static [Protocol] {
         self.service
             .map_or(&[Protocol::Tcp], |s| s.transports.protocols())
@@ -117,6 +192,28 @@ impl PortSpec {
 ///
 /// [`Invalid`] for 0, a number over 65535, or an unknown name, saying what
 /// is accepted.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::parse_port;
+///
+/// let http = parse_port("http")?;
+/// assert_eq!(http.port, 80);
+/// assert_eq!(http.service.map(|s| s.title), Some("Web server (HTTP)"));
+///
+/// // A number is a port, and names its service when it has a well-known one.
+/// assert_eq!(parse_port("8080")?.port, 8080);
+/// assert_eq!(parse_port("443")?.service.map(|s| s.name), Some("https"));
+///
+/// assert_eq!(parse_port("0").unwrap_err().reason, "port 0 is not a port: give 1-65535");
+/// assert_eq!(
+///     parse_port("70000").unwrap_err().reason,
+///     "port 70000 is out of range: ports go from 1 to 65535"
+/// );
+/// assert!(parse_port("gopher-ish").unwrap_err().reason.starts_with("unknown service"));
+/// # Ok::<(), pfwd_core::Error>(())
+/// ```
 pub fn parse_port(text: &str) -> Result<PortSpec, Invalid> {
     let t = text.trim();
     if t.is_empty() {
@@ -157,6 +254,19 @@ pub fn parse_port(text: &str) -> Result<PortSpec, Invalid> {
 /// The warning for opening `port` over `protocol`, when a risky service
 /// uses it (telnet, FTP, SMB and NetBIOS, RDP, VNC, databases...): what the
 /// risk is and what to use instead.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::Protocol;
+/// use pfwd_core::services::risk_warning;
+///
+/// let w = risk_warning(5432, Protocol::Tcp).expect("PostgreSQL is risky");
+/// assert!(w.text.contains("(TCP 5432) is now open to the internet"));
+/// assert!(w.text.contains("SSH tunnel"));
+/// assert_eq!(risk_warning(80, Protocol::Tcp), None);
+/// assert_eq!(risk_warning(23, Protocol::Udp), None); // telnet is TCP only
+/// ```
 pub fn risk_warning(port: u16, protocol: Protocol) -> Option<Warning> {
     let s = by_port(port).filter(|s| s.transports.protocols().contains(&protocol))?;
     let risk = s.risk?;
@@ -170,6 +280,17 @@ pub fn risk_warning(port: u16, protocol: Protocol) -> Option<Warning> {
 }
 
 /// The risk warnings for `ports` over `protocol`, each service once.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::Protocol;
+/// use pfwd_core::services::risk_warnings;
+///
+/// // Inside and outside port both telnet: one warning; RDP adds another.
+/// assert_eq!(risk_warnings(Protocol::Tcp, [23, 23, 3389]).len(), 2);
+/// assert!(risk_warnings(Protocol::Tcp, [80, 443]).is_empty());
+/// ```
 pub fn risk_warnings(protocol: Protocol, ports: impl IntoIterator<Item = u16>) -> Vec<Warning> {
     let mut seen: Vec<u16> = Vec::new();
     let mut out = Vec::new();

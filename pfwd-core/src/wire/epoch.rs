@@ -35,6 +35,27 @@ pub enum EpochCheck {
 }
 
 /// The last epoch seen from one server and when it was seen.
+///
+/// # Examples
+///
+/// The time is passed in, so a restart can be shown without waiting:
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use pfwd_core::wire::epoch::{EpochCheck, EpochRule, EpochTracker};
+///
+/// let t0 = Instant::now();
+/// let mut router = EpochTracker::new(EpochRule::NatPmp);
+/// assert_eq!(router.observe(5000, t0), EpochCheck::First);
+/// // A minute later its epoch moved a minute: the same router, mappings kept.
+/// assert_eq!(router.observe(5060, t0 + Duration::from_secs(60)), EpochCheck::Continuous);
+/// // Another minute, and the epoch is 12: it rebooted and forgot them.
+/// assert_eq!(
+///     router.observe(12, t0 + Duration::from_secs(120)),
+///     EpochCheck::Restarted { previous: 5060, current: 12 }
+/// );
+/// assert_eq!(router.last_epoch(), Some(12));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EpochTracker {
     rule: EpochRule,

@@ -6,6 +6,23 @@
 //! tokio, no clock. Decoding never panics; it returns a typed
 //! [`DecodeError`]. `cargo check -p pfwd-core --no-default-features` builds
 //! this module without any runtime.
+//!
+//! # Examples
+//!
+//! Tell a NAT-PMP answer from a PCP one by its first byte, as a client on
+//! UDP 5351 must (a NAT-PMP-only router answers a PCP request with
+//! version 0):
+//!
+//! ```
+//! use pfwd_core::wire::{DecodeError, natpmp, pcp};
+//!
+//! let datagram = [0, 129, 0, 1, 0, 0, 0, 42]; // NAT-PMP: "unsupported version"
+//! assert_eq!(pcp::Response::decode(&datagram), Err(DecodeError::WrongVersion(0)));
+//! let answer = natpmp::Response::decode(&datagram)?;
+//! assert_eq!(answer.result(), natpmp::ResultCode::UnsupportedVersion);
+//! assert_eq!(answer.epoch(), 42);
+//! # Ok::<(), DecodeError>(())
+//! ```
 
 use std::fmt;
 
@@ -19,6 +36,16 @@ pub const ANNOUNCE_PORT: u16 = 5350;
 
 /// Why a datagram could not be decoded. Kept apart from the protocols'
 /// result codes: this is a malformed message, not a gateway's answer.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::wire::{DecodeError, pcp};
+///
+/// let err = pcp::Response::decode(&[2, 0x81, 0, 0]).unwrap_err();
+/// assert_eq!(err, DecodeError::Truncated { needed: 24, got: 4 });
+/// assert_eq!(err.to_string(), "truncated message: 4 bytes, at least 24 needed");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DecodeError {
@@ -73,6 +100,17 @@ impl std::error::Error for DecodeError {}
 /// One result code of a protocol: its number, its name in the
 /// specification, what it means and what a person can do about it. Each
 /// protocol keeps one table of these; [`CodeInfo::lookup`] reads any of them.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::wire::{CodeInfo, pcp};
+///
+/// let info = CodeInfo::lookup(pcp::ResultCode::TABLE, 11);
+/// assert_eq!(info.name, "CANNOT_PROVIDE_EXTERNAL");
+/// let unknown = CodeInfo::lookup(pcp::ResultCode::TABLE, 200);
+/// assert_eq!(unknown, &CodeInfo::UNKNOWN);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CodeInfo {
     /// The number on the wire.

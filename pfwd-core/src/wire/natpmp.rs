@@ -1,5 +1,41 @@
 //! NAT-PMP (RFC 6886) messages: the external-address and mapping requests
 //! and their responses, and the result codes.
+//!
+//! # Examples
+//!
+//! One exchange, both ways, without a socket: the request pfwd sends to the
+//! router's UDP port 5351 and the answer it reads back.
+//!
+//! ```
+//! use pfwd_core::wire::natpmp::{MapProtocol, Request, Response, ResultCode};
+//!
+//! // Map TCP port 80 here to outside port 80, for an hour.
+//! let request = Request::Map {
+//!     protocol: MapProtocol::Tcp,
+//!     internal_port: 80,
+//!     external_port: 80,
+//!     lifetime: 3600,
+//! };
+//! assert_eq!(request.encode(), [0, 2, 0, 0, 0, 80, 0, 80, 0, 0, 0x0e, 0x10]);
+//!
+//! // The router's answer: success, epoch 1200, outside port 8080 for 1800 s.
+//! let answer = [0, 130, 0, 0, 0, 0, 0x04, 0xb0, 0, 80, 0x1f, 0x90, 0, 0, 0x07, 0x08];
+//! let response = Response::decode(&answer)?;
+//! assert_eq!(
+//!     response,
+//!     Response::Map {
+//!         protocol: MapProtocol::Tcp,
+//!         result: ResultCode::Success,
+//!         epoch: 1200,
+//!         internal_port: 80,
+//!         external_port: 8080,
+//!         lifetime: 1800,
+//!     }
+//! );
+//! assert!(response.result().is_success());
+//! assert_eq!(response.encode(), answer); // and back
+//! # Ok::<(), pfwd_core::wire::DecodeError>(())
+//! ```
 
 use std::net::Ipv4Addr;
 
@@ -19,7 +55,16 @@ pub const OP_MAP_UDP: u8 = 1;
 /// Opcode of a TCP mapping request (RFC 6886 section 3.3).
 pub const OP_MAP_TCP: u8 = 2;
 
-/// The transport a NAT-PMP mapping is for.
+/// The transport a NAT-PMP mapping is for: the request's opcode.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::wire::natpmp::{MapProtocol, OP_MAP_TCP};
+///
+/// assert_eq!(MapProtocol::Tcp.opcode(), OP_MAP_TCP);
+/// assert_eq!(MapProtocol::Udp.opcode(), 1);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MapProtocol {
     /// Opcode 1.
@@ -47,6 +92,26 @@ impl MapProtocol {
 }
 
 /// A NAT-PMP request.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::wire::natpmp::{MapProtocol, Request};
+///
+/// // The external-address request is two bytes.
+/// assert_eq!(Request::ExternalAddress.encode(), [0, 0]);
+///
+/// // Deleting a UDP mapping: lifetime 0, outside port 0.
+/// let delete = Request::Map {
+///     protocol: MapProtocol::Udp,
+///     internal_port: 51820,
+///     external_port: 0,
+///     lifetime: 0,
+/// };
+/// let bytes = delete.encode();
+/// assert_eq!(bytes.len(), 12);
+/// assert_eq!(Request::decode(&bytes), Ok(delete)); // what the router reads
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Request {
     /// Ask for the gateway's external address (section 3.2).
@@ -129,6 +194,31 @@ impl Request {
 }
 
 /// A NAT-PMP response.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use pfwd_core::wire::natpmp::{Response, ResultCode};
+///
+/// // The answer to the external-address request.
+/// let answer = [0, 128, 0, 0, 0, 0, 0x04, 0xb0, 203, 0, 113, 7];
+/// match Response::decode(&answer)? {
+///     Response::ExternalAddress { result, epoch, external } => {
+///         assert_eq!(result, ResultCode::Success);
+///         assert_eq!(epoch, 1200);
+///         assert_eq!(external, Ipv4Addr::new(203, 0, 113, 7));
+///     }
+///     other => panic!("not an address: {other:?}"),
+/// }
+///
+/// // A router with NAT-PMP switched off answers "not authorised" (2).
+/// let refused = [0, 130, 0, 2, 0, 0, 0, 9, 0, 80, 0, 0, 0, 0, 0, 0];
+/// let response = Response::decode(&refused)?;
+/// assert_eq!(response.result(), ResultCode::NotAuthorized);
+/// assert_eq!(response.epoch(), 9);
+/// # Ok::<(), pfwd_core::wire::DecodeError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Response {
     /// The gateway's external address (section 3.2), 12 bytes.
@@ -224,6 +314,17 @@ impl Response {
     ///
     /// [`DecodeError`] for a wrong version (a PCP answer is version 2), a
     /// request, an unknown opcode, or a length that does not fit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pfwd_core::wire::DecodeError;
+    /// use pfwd_core::wire::natpmp::Response;
+    ///
+    /// assert_eq!(Response::decode(&[0, 130, 0]), Err(DecodeError::Truncated { needed: 8, got: 3 }));
+    /// assert_eq!(Response::decode(&[2, 129, 0, 0]), Err(DecodeError::WrongVersion(2))); // PCP
+    /// assert_eq!(Response::decode(&[0, 2, 0, 0]), Err(DecodeError::WrongDirection)); // a request
+    /// ```
     pub fn decode(b: &[u8]) -> Result<Response, DecodeError> {
         need(b, 2)?;
         if b[0] != VERSION {
@@ -282,6 +383,22 @@ super::result_codes! {
     /// in prose only; their names are the ones RFC 6887 (section 7.4) gives
     /// the same conditions, and the variants are named as in
     /// [`pcp::ResultCode`](super::pcp::ResultCode).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pfwd_core::wire::natpmp::ResultCode;
+    ///
+    /// let code = ResultCode::from_code(3);
+    /// assert_eq!(code, ResultCode::NetworkFailure);
+    /// assert_eq!(code.to_string(), "3 NETWORK_FAILURE");
+    /// assert!(!code.is_success());
+    /// assert!(code.info().meaning.contains("no external address"));
+    ///
+    /// // A code RFC 6886 does not define keeps its number.
+    /// assert_eq!(ResultCode::from_code(42), ResultCode::Other(42));
+    /// assert_eq!(ResultCode::Other(42).to_string(), "42 UNKNOWN");
+    /// ```
     pub enum ResultCode: u16 {
         /// 0: success.
         Success = 0, SUCCESS;

@@ -3,6 +3,56 @@
 //!
 //! PCP carries every address in 128 bits; an IPv4 address travels as an
 //! IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, RFC 6887 section 5).
+//!
+//! # Examples
+//!
+//! A MAP request for TCP port 80 on 192.168.1.4, and the router's answer,
+//! encoded and decoded without a socket:
+//!
+//! ```
+//! use std::net::Ipv4Addr;
+//! use pfwd_core::wire::pcp::{
+//!     MapPayload, PROTO_TCP, Request, RequestBody, Response, ResponseBody, ResultCode, mapped,
+//!     unmapped,
+//! };
+//!
+//! let nonce = *b"pfwd-nonce-1"; // random in real use: it renews and deletes the mapping
+//! let request = Request {
+//!     lifetime: 3600,
+//!     client_ip: mapped(Ipv4Addr::new(192, 168, 1, 4)),
+//!     body: RequestBody::Map(MapPayload {
+//!         nonce,
+//!         protocol: PROTO_TCP,
+//!         internal_port: 80,
+//!         external_port: 80,                            // wanted
+//!         external_ip: mapped(Ipv4Addr::UNSPECIFIED), // any IPv4 address
+//!     }),
+//!     options: Vec::new(),
+//! };
+//! let bytes = request.encode();
+//! assert_eq!(bytes.len(), 60); // 24-byte header, 36-byte MAP payload
+//! assert_eq!(bytes[..4], [2, 1, 0, 0]); // version 2, MAP
+//!
+//! // The router's answer: success, outside port 8080 on 203.0.113.7, for 1800 s.
+//! let mut answer = vec![2, 0x81, 0, 0]; // version, MAP with the response bit, result 0
+//! answer.extend_from_slice(&1800u32.to_be_bytes()); // lifetime granted
+//! answer.extend_from_slice(&1200u32.to_be_bytes()); // the router's epoch
+//! answer.extend_from_slice(&[0; 12]);
+//! answer.extend_from_slice(&nonce); // echoed
+//! answer.extend_from_slice(&[PROTO_TCP, 0, 0, 0]);
+//! answer.extend_from_slice(&80u16.to_be_bytes());
+//! answer.extend_from_slice(&8080u16.to_be_bytes());
+//! answer.extend_from_slice(&mapped(Ipv4Addr::new(203, 0, 113, 7)).octets());
+//!
+//! let response = Response::decode(&answer)?;
+//! assert_eq!(response.result, ResultCode::Success);
+//! assert_eq!((response.lifetime, response.epoch), (1800, 1200));
+//! let ResponseBody::Map(granted) = response.body else { panic!("a MAP answer") };
+//! assert_eq!(granted.nonce, nonce);
+//! assert_eq!(granted.external_port, 8080);
+//! assert_eq!(unmapped(granted.external_ip), Some(Ipv4Addr::new(203, 0, 113, 7)));
+//! # Ok::<(), pfwd_core::wire::DecodeError>(())
+//! ```
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -37,11 +87,31 @@ pub const OPT_PREFER_FAILURE: u8 = 2;
 pub const OPT_FILTER: u8 = 3;
 
 /// `addr` as PCP carries it: IPv4-mapped IPv6.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use pfwd_core::wire::pcp::{mapped, unmapped};
+///
+/// let wire = mapped(Ipv4Addr::new(192, 168, 1, 4));
+/// assert_eq!(wire.to_string(), "::ffff:192.168.1.4");
+/// assert_eq!(unmapped(wire), Some(Ipv4Addr::new(192, 168, 1, 4)));
+/// ```
 pub fn mapped(addr: Ipv4Addr) -> Ipv6Addr {
     addr.to_ipv6_mapped()
 }
 
 /// The IPv4 address inside an IPv4-mapped IPv6 address, if it is one.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::wire::pcp::unmapped;
+///
+/// assert_eq!(unmapped("::ffff:203.0.113.7".parse().unwrap()), Some([203, 0, 113, 7].into()));
+/// assert_eq!(unmapped("2001:db8::4".parse().unwrap()), None); // a pinhole's own address
+/// ```
 pub fn unmapped(addr: Ipv6Addr) -> Option<Ipv4Addr> {
     addr.to_ipv4_mapped()
 }
@@ -88,6 +158,25 @@ impl MapPayload {
 /// A PCP option (section 7.3). Unknown optional options (codes 128-255) are
 /// skipped when decoding; unknown mandatory ones (0-127) are an error, and so
 /// is a second THIRD_PARTY or PREFER_FAILURE.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use pfwd_core::wire::pcp::{PcpOption, Request, RequestBody, mapped};
+///
+/// // An ANNOUNCE with PREFER_FAILURE (4 bytes: code, reserved, length 0).
+/// let request = Request {
+///     lifetime: 0,
+///     client_ip: mapped(Ipv4Addr::new(192, 168, 1, 4)),
+///     body: RequestBody::Announce,
+///     options: vec![PcpOption::PreferFailure],
+/// };
+/// let bytes = request.encode();
+/// assert_eq!(bytes[24..], [2, 0, 0, 0]);
+/// assert_eq!(Request::decode(&bytes)?.options, [PcpOption::PreferFailure]);
+/// # Ok::<(), pfwd_core::wire::DecodeError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PcpOption {
     /// THIRD_PARTY: the mapping is for this internal host, not the sender.
@@ -337,6 +426,24 @@ impl Response {
     /// [`DecodeError`] for a wrong version (a NAT-PMP-only server answers
     /// version 0), a request, an unknown opcode, a bad length, or a bad or
     /// unknown mandatory option.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pfwd_core::wire::DecodeError;
+    /// use pfwd_core::wire::pcp::{Response, ResponseBody, ResultCode};
+    ///
+    /// // A NAT-PMP-only router answers a PCP request with version 0.
+    /// assert_eq!(Response::decode(&[0, 129, 0, 1, 0, 0, 0, 0]), Err(DecodeError::WrongVersion(0)));
+    ///
+    /// // An error answer may be the header alone: "not authorised" (2).
+    /// let mut refused = vec![2, 0x81, 0, 2];
+    /// refused.extend_from_slice(&[0; 20]);
+    /// let r = Response::decode(&refused)?;
+    /// assert_eq!(r.result, ResultCode::NotAuthorized);
+    /// assert_eq!(r.body, ResponseBody::HeaderOnly { opcode: 1 });
+    /// # Ok::<(), DecodeError>(())
+    /// ```
     pub fn decode(b: &[u8]) -> Result<Response, DecodeError> {
         check_frame(b)?;
         if b[1] & RESPONSE_BIT == 0 {
@@ -391,6 +498,20 @@ super::result_codes! {
     /// PCP result codes (RFC 6887 section 7.4). The codes PCP shares with
     /// NAT-PMP have the same variant names as in
     /// [`natpmp::ResultCode`](super::natpmp::ResultCode).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pfwd_core::wire::{natpmp, pcp};
+    ///
+    /// let pcp = pcp::ResultCode::from_code(8);
+    /// assert_eq!(pcp, pcp::ResultCode::NoResources);
+    /// assert_eq!(pcp.to_string(), "8 NO_RESOURCES");
+    /// // The same condition is 4 in NAT-PMP, with the same words.
+    /// let pmp = natpmp::ResultCode::NoResources;
+    /// assert_eq!(pmp.code(), 4);
+    /// assert_eq!(pmp.info().meaning, pcp.info().meaning);
+    /// ```
     pub enum ResultCode: u8 {
         /// 0: success.
         Success = 0, SUCCESS;

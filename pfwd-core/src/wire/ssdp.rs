@@ -71,6 +71,8 @@ pub const MAX_RESPONSE: usize = 2048;
 /// group and port, or the gateway's address for a unicast search), with
 /// the `MX` given (clamped to 1-5).
 ///
+/// # Examples
+///
 /// ```
 /// use pfwd_core::wire::ssdp;
 /// let m = ssdp::search(ssdp::MULTICAST_V4, ssdp::PORT, ssdp::IGD_V1, ssdp::MX);
@@ -87,6 +89,26 @@ pub fn search(host: Ipv4Addr, port: u16, target: &str, mx: u8) -> Vec<u8> {
 
 /// A device's answer to an M-SEARCH: where its description is, and what it
 /// says about itself.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::wire::ssdp::{IGD_V1, Response};
+///
+/// let datagram = b"HTTP/1.1 200 OK\r\n\
+/// CACHE-CONTROL: max-age=120\r\n\
+/// ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\
+/// USN: uuid:3a3b6c1e::urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\
+/// EXT:\r\n\
+/// SERVER: Debian/12 UPnP/1.1 MiniUPnPd/2.3.1\r\n\
+/// LOCATION: http://192.168.1.1:5000/rootDesc.xml\r\n\r\n";
+/// let answer = Response::decode(datagram)?;
+/// assert_eq!(answer.location.to_string(), "http://192.168.1.1:5000/rootDesc.xml");
+/// assert_eq!(answer.st.as_deref(), Some(IGD_V1));
+/// assert!(answer.is_gateway());
+/// assert_eq!(Response::decode(&answer.encode()), Ok(answer));
+/// # Ok::<(), pfwd_core::wire::ssdp::SsdpError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Response {
     /// `LOCATION`: the URL of the root device description.
@@ -144,6 +166,19 @@ impl Response {
     /// # Errors
     ///
     /// An [`SsdpError`] saying what is wrong.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pfwd_core::wire::ssdp::{Response, SsdpError};
+    ///
+    /// let not_found = Response::decode(b"HTTP/1.1 404 Not Found\r\n\r\n");
+    /// assert_eq!(not_found, Err(SsdpError::Status(404)));
+    /// let by_name = Response::decode(b"HTTP/1.1 200 OK\r\nLOCATION: http://router.lan/desc.xml\r\n\r\n");
+    /// assert_eq!(by_name, Err(SsdpError::BadLocation("the host is a name, not an IP address")));
+    /// let search = Response::decode(b"M-SEARCH * HTTP/1.1\r\n\r\n");
+    /// assert_eq!(search, Err(SsdpError::NotAResponse));
+    /// ```
     pub fn decode(bytes: &[u8]) -> Result<Response, SsdpError> {
         if bytes.len() > MAX_RESPONSE {
             return Err(SsdpError::TooLong(bytes.len()));
@@ -249,6 +284,25 @@ fn status_code(line: &[u8]) -> Result<u16, SsdpError> {
 /// An `http://` URL with an IP address for its host: where a device's
 /// description (or a service's) is. Parsed without a URL library: a
 /// router's URLs are this simple, and anything else is refused.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::wire::ssdp::Location;
+///
+/// let root = Location::parse("http://192.168.1.1:5000/rootDesc.xml")?;
+/// assert_eq!((root.port, root.path.as_str()), (5000, "/rootDesc.xml"));
+/// assert_eq!(root.origin(), "http://192.168.1.1:5000");
+///
+/// // URLs in the description are resolved against it.
+/// assert_eq!(root.join("ctl/IPConn")?.to_string(), "http://192.168.1.1:5000/ctl/IPConn");
+/// assert_eq!(root.join("/ctl/IPConn")?.path, "/ctl/IPConn");
+///
+/// assert_eq!(Location::parse("https://192.168.1.1/"), Err("not http"));
+/// assert_eq!(Location::parse("http://192.168.1.1:0/"), Err("bad port"));
+/// assert_eq!(Location::parse("http://[fe80::1]/desc.xml")?.port, 80);
+/// # Ok::<(), &str>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Location {
     /// The host.

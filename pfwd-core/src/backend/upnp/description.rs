@@ -354,6 +354,37 @@ impl Upnp {
 ///
 /// [`Error::InvalidResponse`] when it is not XML (or has a DOCTYPE, or
 /// nests too deep) or has no root `<device>`.
+///
+/// # Examples
+///
+/// A router's description, read offline, and the guide written for it:
+///
+/// ```
+/// use std::net::{Ipv4Addr, SocketAddr};
+/// use pfwd_core::backend::upnp::parse_description;
+/// use pfwd_core::guide::{GuideContext, Instructions};
+/// use pfwd_core::{ErrorKind, Protocol};
+///
+/// let xml = br#"<?xml version="1.0"?>
+/// <root xmlns="urn:schemas-upnp-org:device-1-0"><device>
+///   <friendlyName>Home router</friendlyName><manufacturer>NETGEAR</manufacturer>
+///   <modelName>R7000</modelName><presentationURL>/start.htm</presentationURL>
+/// </device></root>"#;
+/// let from: SocketAddr = "192.168.1.1:5000".parse()?;
+/// let router = parse_description(xml, from)?;
+/// assert_eq!(router.display_name().as_deref(), Some("NETGEAR R7000"));
+/// assert_eq!(router.admin_url.as_deref(), Some("http://192.168.1.1/start.htm"));
+///
+/// let context = GuideContext { router: Some(router), ..GuideContext::default() };
+/// let guide = Instructions::build(&context, &[Protocol::Tcp], 80, Some(Ipv4Addr::new(192, 168, 1, 4).into()), 80);
+/// assert_eq!(guide.router.vendor, "NETGEAR");
+/// assert_eq!(guide.router.admin_urls[0], "http://192.168.1.1/start.htm");
+///
+/// // An entity bomb never gets as far as a tree.
+/// let bomb = br#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><root/>"#;
+/// assert_eq!(parse_description(bomb, from).unwrap_err().kind(), ErrorKind::InvalidResponse);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn parse_description(xml: &[u8], from: SocketAddr) -> Result<RouterInfo> {
     let root = parse_xml(xml).map_err(|why| Error::InvalidResponse {
         method: Method::Upnp,

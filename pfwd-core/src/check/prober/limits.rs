@@ -17,6 +17,19 @@ use crate::model::Invalid;
 
 /// The bounds of a [`ProbeServer`](super::ProbeServer). The defaults suit a
 /// small VPS serving a few hundred users.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::check::prober::Limits;
+///
+/// let mut limits = Limits::default();
+/// limits.per_source_per_minute = 5; // a busier server, stricter per client
+/// assert!(limits.check().is_ok());
+///
+/// limits.max_probes = 0;
+/// assert!(limits.check().unwrap_err().reason.starts_with("max_probes is 0"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
@@ -113,6 +126,17 @@ impl Limits {
 /// Whom a limit counts against: an IPv4 address, or the /64 network of an
 /// IPv6 address (one subscriber's network: its hosts can take any address
 /// in it). An IPv4-mapped IPv6 address counts as the IPv4 address.
+///
+/// # Examples
+///
+/// ```
+/// use pfwd_core::check::prober::Source;
+///
+/// let home = Source::of("2001:db8:1:2:aaaa::7".parse().unwrap());
+/// assert_eq!(home.to_string(), "2001:db8:1:2::/64");
+/// assert_eq!(home, Source::of("2001:db8:1:2:bbbb::9".parse().unwrap())); // same subscriber
+/// assert_eq!(Source::of("::ffff:203.0.113.7".parse().unwrap()).to_string(), "203.0.113.7");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Source(IpAddr);
 

@@ -8,6 +8,10 @@
 //! against anyone else; it refuses to probe its own loopback. The exchange
 //! is in [`messages`](crate::check::messages); the bounds are [`Limits`].
 //!
+//! # Examples
+//!
+//! Compiled, not run: it listens on a port.
+//!
 //! ```no_run
 //! # async fn f() -> Result<(), pfwd_core::Error> {
 //! use pfwd_core::check::prober::{Limits, ProbeServer};

@@ -22,6 +22,22 @@ use crate::model::Protocol;
 ///
 /// The address is whatever the caller gives: the [`ProbeServer`](super::ProbeServer)
 /// gives only the address a request came from.
+///
+/// # Examples
+///
+/// Compiled, not run: it connects to the address.
+///
+/// ```no_run
+/// # async fn demo() -> pfwd_core::Result<()> {
+/// use pfwd_core::Protocol;
+/// use pfwd_core::check::messages::Token;
+/// use pfwd_core::check::prober::probe;
+///
+/// let token = Token::new("q7Hx-2bNf_0pLm9Zt4Wc")?;
+/// let reply = probe("203.0.113.7".parse().unwrap(), Protocol::Tcp, 80, &token).await;
+/// println!("{:?} after {} ms", reply.outcome, reply.elapsed_ms);
+/// # Ok(()) }
+/// ```
 pub async fn probe(address: IpAddr, protocol: Protocol, port: u16, token: &Token) -> ProbeReply {
     let address = address.to_canonical();
     let target = SocketAddr::new(address, port);
