@@ -5,7 +5,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import pickle
+import subprocess
+import sys
 from datetime import timedelta, timezone
+from pathlib import Path
 from typing import Any, Dict
 
 import pytest
@@ -342,3 +345,34 @@ def test_prober_addresses_read_as_the_core_reads_them() -> None:
 
     assert _pfwd.parse_prober("5.5.5.1", "via") == "http://5.5.5.1:8099"
     assert _pfwd.parse_prober("HTTP://[2001:db8::1]:80/", "via") == "http://[2001:db8::1]:80"
+
+
+# ---- the Python API reference (docs/python-api.md) ------------------------
+
+API_DOC = Path(__file__).resolve().parents[2] / "scripts" / "python-api-doc"
+
+
+def _api_doc(*args: str) -> "subprocess.CompletedProcess[str]":
+    return subprocess.run([sys.executable, str(API_DOC), *args], capture_output=True, text=True, timeout=120)
+
+
+def test_the_python_api_reference_is_current() -> None:
+    """docs/python-api.md is what scripts/python-api-doc makes of this
+    package; when not, the message says how to regenerate it."""
+    checked = _api_doc("--check")
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_the_python_api_reference_names_everything(tmp_path: Path) -> None:
+    made = _api_doc("--output", "-")
+    assert made.returncode == 0, made.stderr
+    text = made.stdout
+    assert text.startswith("# Python API reference\n")
+    for name in [*pfwd.__all__, *(f"aio.{n}" for n in pfwd.aio.__all__)]:
+        assert f"`{name}`" in text or f"`pfwd.{name}`" in text, name
+    assert _api_doc("--output", "-").stdout == text  # the same every time
+    stale = tmp_path / "python-api.md"
+    stale.write_text(text.replace("Python API reference", "Python API", 1), encoding="utf-8")
+    checked = _api_doc("--check", "--output", str(stale))
+    assert checked.returncode == 1
+    assert "is stale" in checked.stderr and "scripts/python-api-doc" in checked.stderr
