@@ -169,3 +169,16 @@ fn python_check_from_outside() {
         true,
     );
 }
+
+/// The book's Python examples (examples/python/), each run as a reader
+/// would, in a dual-stack testbed with a prober: ipv6.py opens a pinhole,
+/// check.py asks the prober (pfwd-py/tests/testbed/test_examples.py).
+#[test]
+fn python_examples() {
+    pytest_with(
+        "python_examples",
+        "examples",
+        GatewayConfig::dual_stack(),
+        true,
+    );
+}
