@@ -35,7 +35,10 @@ class CloseReport:
     """What closing deleted, and what is left on the router (keep those)."""
 
     deleted: List[Tuple[int, Mapping]]
+    """The mappings removed from the router, with their index."""
     left: List[Tuple[int, Mapping, Error]]
+    """The mappings still on the router, with their index and why; they
+    end with their leases, and their records stay for ``pfwd unmap``."""
 
     @property
     def clean(self) -> bool:

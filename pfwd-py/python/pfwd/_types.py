@@ -105,18 +105,27 @@ class Mapping:
     """
 
     protocol: Protocol
+    """TCP or UDP (a request for both gives two mappings)."""
     method: Method
+    """The method that made it, and that renews and deletes it."""
     external_address: IPAddress
     """The router's public address; for an IPv6 pinhole, the host's own."""
     external_port: int
+    """The outside port the router granted (it may differ from the one asked for)."""
     internal_address: IPAddress
+    """The server on the LAN that the router forwards to."""
     internal_port: int
+    """The server's port."""
     gateway: IPAddress
+    """The router that holds the mapping."""
     lease: Optional[timedelta]
     """The granted lease; ``None`` when permanent."""
     description: str
+    """The description asked for; UPnP routers show it in their list (PCP and NAT-PMP cannot carry one)."""
     granted_at: datetime
+    """When the router granted it (UTC)."""
     expires_at: Optional[datetime]
+    """When the lease ends unless renewed (UTC); ``None`` when permanent."""
     _json: str = field(repr=False)
 
     @property
@@ -252,10 +261,13 @@ class MethodStatus:
     """What probing one method found."""
 
     method: Method
+    """The method probed."""
     state: str
     """"answered", "failed", "not_waited" or "skipped"."""
     reason: Optional[str]
+    """Why it failed or was skipped, in words; ``None`` when it answered."""
     took: Optional[timedelta]
+    """How long its answer took; ``None`` without one."""
 
 
 @dataclass(frozen=True)
@@ -263,10 +275,15 @@ class Discovery:
     """What discovery found, method by method."""
 
     gateway: Optional[ipaddress.IPv4Address]
+    """The router asked (the default gateway); ``None`` when there is none."""
     local_address: Optional[ipaddress.IPv4Address]
+    """This host's address on the router's network."""
     external_address: Optional[ipaddress.IPv4Address]
+    """The router's public address, when a method told it."""
     methods: List[MethodStatus]
+    """Each method's outcome, best method first."""
     took: timedelta
+    """How long discovery took."""
 
     @property
     def answered(self) -> List[Method]:
