@@ -208,8 +208,9 @@ struct Case<'a> {
 }
 
 /// Remove every mapping the runs made: the tools' own deletes, then a check
-/// of the router's rules; a rule left over means the daemon is restarted.
-fn reset(tb: &mut Testbed, pfwd: &Path, state: &Path) -> io::Result<()> {
+/// of the router's rules (and IPv6 pinholes on a dual-stack router); a rule
+/// left over means the daemon is restarted. `compare-ipv6` resets so too.
+pub(crate) fn reset(tb: &mut Testbed, pfwd: &Path, state: &Path) -> io::Result<()> {
     if !tb.config().daemon {
         // Nothing can have been mapped; and asking would spend the
         // router's ration of ICMP answers that the next run is timed on.
@@ -239,7 +240,7 @@ fn reset(tb: &mut Testbed, pfwd: &Path, state: &Path) -> io::Result<()> {
             &[],
         );
     }
-    if tb.config().daemon && tb.ruleset().contains("dport 8080") {
+    if tb.ruleset().contains("dport 8080") || (tb.config().ipv6 && !tb.pinholes().is_empty()) {
         tb.restart_daemon()?;
     }
     Ok(())

@@ -6,37 +6,13 @@
 //! each started straight in the LAN namespace (see [`crate::compare`]),
 //! with every mapping and pinhole removed between runs.
 
-use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::compare::{Row, Sample, Start, median, run_in};
-use crate::{GatewayConfig, HTTP_PORT, LAN_HOST6, Testbed};
+use crate::compare::{Row, Sample, Start, median, reset, run_in};
+use crate::{GatewayConfig, LAN_HOST6, Testbed};
 
 /// One side of a comparison: a program and its arguments.
 type Side<'a> = (&'a Path, Vec<&'a str>);
-
-/// Remove what the runs made: pfwd's own records, then any pinhole or
-/// rule left (another tool's), by restarting the router.
-fn reset(tb: &mut Testbed, pfwd: &Path, state: &Path) -> io::Result<()> {
-    let lan = tb.lan().name().to_string();
-    let _ = run_in(
-        &lan,
-        pfwd,
-        &["unmap", "8080", "-q"],
-        &[("PFWD_STATE", state)],
-    );
-    let url = format!("http://192.168.77.1:{HTTP_PORT}/rootDesc.xml");
-    let _ = run_in(
-        &lan,
-        Path::new("upnpc"),
-        &["-u", &url, "-d", "8080", "TCP"],
-        &[],
-    );
-    if !tb.pinholes().is_empty() || tb.ruleset().contains("dport 8080") {
-        tb.restart_daemon()?;
-    }
-    Ok(())
-}
 
 /// `runs` alternating runs of `a` (pfwd) and `b` (the reference): the
 /// time row.
