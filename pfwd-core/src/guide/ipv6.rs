@@ -131,15 +131,7 @@ pub(super) fn build(
              [{server}]:{internal_port}."
         ),
     }];
-    if let Some(risk) = service.and_then(|s| s.risk) {
-        warnings.push(Warning {
-            kind: WarningKind::RiskyService,
-            text: format!(
-                "{}: {risk}. Open only what you need, and remove the rule when you no longer do.",
-                service.map_or("This service", |s| s.title)
-            ),
-        });
-    }
+    warnings.extend(super::risk_warning(service, "Open"));
     let mut verify = vec![format!(
         "From another network that has IPv6 (many mobile networks do; not your Wi-Fi), connect to \
          [{server}]:{internal_port}{}.",

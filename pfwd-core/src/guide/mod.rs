@@ -459,15 +459,7 @@ impl Instructions {
                     .into(),
             }),
         }
-        if let Some(risk) = service.and_then(|s| s.risk) {
-            warnings.push(Warning {
-                kind: WarningKind::RiskyService,
-                text: format!(
-                    "{}: {risk}. Forward only what you need, and remove the rule when you no longer do.",
-                    service.map_or("This service", |s| s.title)
-                ),
-            });
-        }
+        warnings.extend(risk_warning(service, "Forward"));
 
         let known = context
             .external_address
@@ -554,6 +546,20 @@ impl Instructions {
             )
         })
     }
+}
+
+/// The warning for a service that is risky to expose, when `service` is
+/// one; `action` is what the rule does ("Forward", or "Open" for an IPv6
+/// pinhole).
+fn risk_warning(service: Option<Service>, action: &str) -> Option<Warning> {
+    let service = service?;
+    Some(Warning {
+        kind: WarningKind::RiskyService,
+        text: format!(
+            "{}: {}. {action} only what you need, and remove the rule when you no longer do.",
+            service.title, service.risk?
+        ),
+    })
 }
 
 /// The first step of every guide: log in to the router's settings.

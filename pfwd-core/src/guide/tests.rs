@@ -118,6 +118,36 @@ fn risky_services_are_warned() {
 }
 
 #[test]
+fn the_risk_warning_says_forward_over_ipv4_and_open_over_ipv6() {
+    let v4 = GuideContext {
+        gateway: Some(home()),
+        external_address: Some(Ipv4Addr::new(81, 2, 3, 4)),
+        ..Default::default()
+    };
+    let v6 = GuideContext {
+        family: crate::mapping::Family::Ipv6,
+        ipv6: Some(ipv6_home()),
+        ..v4.clone()
+    };
+    for (ctx, action) in [(v4, "Forward"), (v6, "Open")] {
+        let i = Instructions::build(&ctx, &[Protocol::Tcp], 23, None, 23);
+        let risk = i
+            .warnings
+            .iter()
+            .find(|w| w.kind == WarningKind::RiskyService)
+            .unwrap_or_else(|| panic!("{action}: {:?}", i.warnings));
+        assert!(risk.text.starts_with("Telnet"), "{}", risk.text);
+        assert!(
+            risk.text.ends_with(&format!(
+                ". {action} only what you need, and remove the rule when you no longer do."
+            )),
+            "{}",
+            risk.text
+        );
+    }
+}
+
+#[test]
 fn unknown_router_gets_the_generic_guide_and_both_protocols() {
     let ctx = GuideContext::default();
     let i = Instructions::build(
