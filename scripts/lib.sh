@@ -43,18 +43,23 @@ pfwd_clean_testbeds() {
     done
 }
 
+# Make sure `python3 -m venv` works: installs Debian's python3-venv when
+# python3 lacks the module (as root), or says what to install.
+pfwd_need_venv() {
+    python3 -c "import venv, ensurepip" 2>/dev/null && return 0
+    [ "$(id -u)" = 0 ] || { echo "pfwd: python3 has no venv module; install python3-venv" >&2; return 1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+}
+
 # The Python package (pfwd-py): a fresh virtual environment in
 # target/py-venv with the test tools and the freshly built wheel. maturin
 # builds with the dev profile into target/, so the Rust build is shared with
-# cargo's. Installs Debian's python3-venv when python3 lacks venv (as root).
+# cargo's.
 PFWD_VENV=target/py-venv
 PFWD_PY_TOOLS=(maturin pytest pytest-asyncio mypy miniupnpc)
 
 pfwd_python_venv() {
-    if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
-        [ "$(id -u)" = 0 ] || { echo "pfwd: python3 has no venv module; install python3-venv" >&2; return 1; }
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
-    fi
+    pfwd_need_venv || return 1
     rm -rf "$PFWD_VENV"
     python3 -m venv "$PFWD_VENV"
     "$PFWD_VENV/bin/pip" install -q --disable-pip-version-check "${PFWD_PY_TOOLS[@]}"
@@ -162,10 +167,7 @@ PFWD_KUBE_VERSIONS=(1.33.0 1.37.0)
 # of PFWD_KUBE_VERSIONS.
 pfwd_kube_validate() {
     if [ ! -x "$PFWD_KUBE_VENV/bin/kubernetes-validate" ]; then
-        if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
-            [ "$(id -u)" = 0 ] || { echo "pfwd: python3 has no venv module; install python3-venv" >&2; return 1; }
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
-        fi
+        pfwd_need_venv || return 1
         rm -rf "$PFWD_KUBE_VENV"
         python3 -m venv "$PFWD_KUBE_VENV"
         "$PFWD_KUBE_VENV/bin/pip" install -q --disable-pip-version-check "$PFWD_KUBE_VALIDATE"
