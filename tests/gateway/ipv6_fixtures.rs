@@ -73,6 +73,15 @@ fn ask<T: Send, F: std::future::Future<Output = T>>(
     tb.lan().block_on(move || call(fw))
 }
 
+/// Whether the router still holds pinhole `id` (`pinhole_held`: its
+/// read-back), asked from the LAN host.
+fn held(tb: &Testbed, fw: &Firewall, id: u16) -> bool {
+    ask(tb, fw, move |fw| async move {
+        pinhole::pinhole_held(&fw, id).await
+    })
+    .unwrap()
+}
+
 #[test]
 fn miniupnpd_2_3_1_opens_a_pinhole_that_lets_bytes_in_and_deletes_it() {
     let Some(tb) = dual_stack_testbed(
@@ -133,12 +142,7 @@ fn miniupnpd_2_3_1_opens_a_pinhole_that_lets_bytes_in_and_deletes_it() {
         "a pinhole for 8080 lets 8081 in"
     );
     for id in [tcp, udp] {
-        assert!(
-            ask(&tb, &fw, move |fw| async move {
-                pinhole::pinhole_held(&fw, id).await
-            })
-            .unwrap()
-        );
+        assert!(held(&tb, &fw, id));
         ask(&tb, &fw, move |fw| async move {
             pinhole::delete_pinhole(&fw, id).await
         })
@@ -331,12 +335,7 @@ fn miniupnpd_2_3_1_answers_402_about_a_pinhole_it_does_not_hold() {
                 "{action} {missing}: {e}"
             );
         }
-        assert!(
-            !ask(&tb, &fw, move |fw| async move {
-                pinhole::pinhole_held(&fw, missing).await
-            })
-            .unwrap()
-        );
+        assert!(!held(&tb, &fw, missing));
     }
 }
 
@@ -432,12 +431,7 @@ fn miniupnpd_2_3_1_removes_a_pinhole_when_its_lease_ends() {
     );
     assert!(tb.daemon_log().contains("removing expired pinhole"));
     assert!(!reaches_v6(&tb, Protocol::Tcp, 9003));
-    assert!(
-        !ask(&tb, &fw, move |fw| async move {
-            pinhole::pinhole_held(&fw, id).await
-        })
-        .unwrap()
-    );
+    assert!(!held(&tb, &fw, id));
 }
 
 #[test]
