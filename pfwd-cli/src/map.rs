@@ -393,8 +393,8 @@ pub async fn keep(ctx: &Ctx, a: MapArgs) -> i32 {
     }
     let deleted = report.deleted_count();
     p.say(&format!(
-        "removed {deleted} mapping{}",
-        if deleted == 1 { "" } else { "s" }
+        "removed {}",
+        crate::output::counted(deleted, "mapping", "mappings")
     ));
     p.json(&json!({"event": "closed", "deleted": deleted}));
     code::OK
