@@ -22,14 +22,14 @@ use pfwd_core::{Error, MappingRequest, Protocol, forward, parse_port};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let request = match request_from(&args) {
-        Ok(r) => r,
+    let (request, seconds) = match request_from(&args) {
+        Ok(parsed) => parsed,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
-    let (client, mapping) = match forward(&request.0).await {
+    let (client, mapping) = match forward(&request).await {
         Ok(done) => done,
         // No method could: here is exactly how to do it by hand on this router.
         Err(Error::Manual { instructions }) => {
@@ -50,10 +50,14 @@ async fn main() -> ExitCode {
         mapping.lease()
     );
     // Keep it for SECONDS, or until Ctrl-C.
-    let keep = tokio::time::sleep(Duration::from_secs(request.1.unwrap_or(u64::MAX / 4)));
-    tokio::select! {
-        () = keep => {}
-        _ = tokio::signal::ctrl_c() => {}
+    match seconds {
+        Some(s) => tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(s)) => {}
+            _ = tokio::signal::ctrl_c() => {}
+        },
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
     match client.unmap(&mapping).await {
         Ok(()) => {
